@@ -1,0 +1,8 @@
+/* commands.h: the revbench subcommands, one file each (cmd_<name>.c). Each takes the
+ * arguments after its name (argv[0] is the subcommand name) and returns an exit status. */
+#ifndef RV_COMMANDS_H
+#define RV_COMMANDS_H
+
+int rv_cmd_bench(int argc, char **argv);
+
+#endif

@@ -1,0 +1,53 @@
+/*
+ * main.c: the revbench command. Dispatches to one subcommand per file (commands.h).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command COMMANDS[] = {
+    { "bench", rv_cmd_bench, "time the convolution shapes of the CIFAR networks against bare GEMM" },
+};
+#define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "revbench %s: reversible (RevNet) against ordinary (ResNet) backprop, measured\n\n"
+            "usage: revbench <command> [options]   (revbench <command> --help for its options)\n\n"
+            "commands:\n",
+            REVBENCH_VERSION);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  %-8s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fprintf(out, "\noptions:\n  --help     this message\n  --version  print the version\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return RV_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return RV_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("revbench %s\n", REVBENCH_VERSION);
+        return RV_EXIT_OK;
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(argv[1], COMMANDS[i].name) == 0) return COMMANDS[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "revbench: unknown command '%s'; valid: ", argv[1]);
+    for (size_t i = 0; i < N_COMMANDS; i++) fprintf(stderr, "%s%s", i ? ", " : "", COMMANDS[i].name);
+    fprintf(stderr, "\n");
+    return RV_EXIT_USAGE;
+}
