@@ -31,9 +31,15 @@
 #define RV_MEM_NAME_LEN 64
 /* Sizes above this are refused up front so that offset arithmetic cannot wrap. */
 #define RV_MEM_MAX_BYTES (SIZE_MAX / 4)
-/* Placeholders start above the low pages, which stay unmapped, so that an op that wrongly
- * dereferences one during a recording faults at once instead of scribbling. */
+/* Placeholders live where nothing is mapped, so that an op that wrongly dereferences one during
+ * a recording faults at once instead of scribbling: on 64-bit machines 2^62 is a non-canonical
+ * address on x86-64 and beyond the user address space on AArch64; on 32-bit ones, above the
+ * first megabyte, which stays unmapped. */
+#if UINTPTR_MAX > 0xFFFFFFFFu
+#define RV_MEM_PLACEHOLDER_BASE ((uintptr_t)1 << 62)
+#else
 #define RV_MEM_PLACEHOLDER_BASE ((uintptr_t)1 << 20)
+#endif
 
 typedef struct {
     char name[RV_MEM_NAME_LEN];

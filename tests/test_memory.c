@@ -14,6 +14,15 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Under AddressSanitizer, LeakSanitizer's report at process exit comes after Criterion has
+ * already counted the test as passed; checking at the end of each test makes a leak fail it. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#define RV_TEST_LEAK_CHECK() __lsan_do_recoverable_leak_check()
+#else
+#define RV_TEST_LEAK_CHECK() 0
+#endif
+
 static rv_ctx *ctx;
 static rv_mem *mem;
 
@@ -30,6 +39,14 @@ static void teardown(void)
     rv_ctx_destroy(ctx);
     mem = NULL;
     ctx = NULL;
+}
+
+/* Ends a test that got this far: destroys everything, then fails the test if anything leaked.
+ * (Criterion ignores assertions in .fini, so the check must run in the test body.) */
+static void finish(void)
+{
+    teardown();
+    cr_assert_eq(RV_TEST_LEAK_CHECK(), 0, "memory leaked (see the LeakSanitizer report)");
 }
 
 TestSuite(memory, .init = setup, .fini = teardown);
@@ -181,6 +198,7 @@ Test(memory, hand_made_plan_gives_known_peaks)
     cr_expect_eq(e.first_event, -1);
     cr_expect_eq(rv_mem_get_entry(mem, 0, 6, &e), RV_ERR_ARG);
     cr_expect_eq(rv_mem_planned(mem, 1, &st), RV_ERR_PLAN, "program 1 was never recorded");
+    finish();
 }
 
 Test(memory, replay_measures_exactly_the_plan)
@@ -206,6 +224,7 @@ Test(memory, replay_measures_exactly_the_plan)
         rv_mem_measured(mem, &measured);
         assert_stats_equal(&measured, &planned);
     }
+    finish();
 }
 
 /* ---- the arena -------------------------------------------------------------------------- */
@@ -319,6 +338,7 @@ Test(memory, random_replays_match_plan_and_never_overlap_live_buffers)
         }
     }
     cr_assert_leq(max_region, rv_mem_arena_bytes(mem));
+    finish();
 }
 
 Test(memory, full_size_writes_corrupt_no_live_buffer)
@@ -334,6 +354,7 @@ Test(memory, full_size_writes_corrupt_no_live_buffer)
         for (size_t k = 0; k < slot_bytes[i]; k++)
             cr_assert_eq(q[k], 0xA0 + i, "persistent p%d byte %zu overwritten", i, k);
     }
+    finish();
 }
 
 Test(memory, disjoint_lifetimes_reuse_memory)
@@ -359,6 +380,7 @@ Test(memory, disjoint_lifetimes_reuse_memory)
     /* 1000 bytes rounded up to the 64-byte alignment is 1024; two of them for the chain. */
     cr_expect_eq(rv_mem_arena_bytes(mem), 2 * 1024, "arena %zu", rv_mem_arena_bytes(mem));
     cr_expect_lt(rv_mem_arena_bytes(mem), 10 * 1000);
+    finish();
 }
 
 Test(memory, programs_share_one_region)
@@ -383,6 +405,7 @@ Test(memory, programs_share_one_region)
     cr_assert_eq(rv_mem_get_entry(mem, 3, 0, &e3), RV_OK);
     cr_expect_geq(e0.offset, 128, "program buffers come after the persistent ones");
     cr_expect_geq(e3.offset, 128);
+    finish();
 }
 
 Test(memory, persistent_slots_are_filled)
@@ -418,6 +441,7 @@ Test(memory, persistent_slots_are_filled)
     cr_expect_eq(st.current_bytes[RV_MEM_OPTIMIZER], 65);
     cr_expect_eq(st.peak_total_bytes, 1 + 63 + 65 + 1000);
     cr_expect_eq(rv_mem_declare(mem, &slots[0], "late", RV_MEM_PARAMS, 8), RV_ERR_PLAN);
+    finish();
 }
 
 /* ---- deviations ------------------------------------------------------------------------- */
@@ -462,6 +486,7 @@ Test(memory, deviation_different_size)
     cr_assert_null(p);
     assert_message_has("wrong", "buf0");
     assert_recovers();
+    finish();
 }
 
 Test(memory, deviation_different_category)
@@ -473,6 +498,7 @@ Test(memory, deviation_different_category)
     /* Once deviated, the replay refuses everything until run_end. */
     cr_assert_eq(rv_mem_acquire(mem, &p, "buf0", RV_MEM_KEPT, 256), RV_ERR_PLAN);
     assert_recovers();
+    finish();
 }
 
 Test(memory, deviation_extra_acquire)
@@ -483,6 +509,7 @@ Test(memory, deviation_extra_acquire)
     cr_assert_eq(rv_mem_acquire(mem, &p, "extra", RV_MEM_KEPT, 256), RV_ERR_PLAN);
     assert_message_has("extra", NULL);
     assert_recovers();
+    finish();
 }
 
 Test(memory, deviation_missing_release)
@@ -499,6 +526,7 @@ Test(memory, deviation_missing_release)
     cr_assert_eq(rv_mem_run_begin(mem, 0), RV_OK, "%s", rv_ctx_message(ctx));
     run_script(two_buffers, 4, ptrs2);
     cr_assert_eq(rv_mem_run_end(mem), RV_OK, "%s", rv_ctx_message(ctx));
+    finish();
 }
 
 Test(memory, deviation_unknown_pointer)
@@ -510,6 +538,7 @@ Test(memory, deviation_unknown_pointer)
     cr_assert_eq(rv_mem_release(mem, &on_stack), RV_ERR_PLAN);
     assert_message_has("not a live buffer", "buf1");
     assert_recovers();
+    finish();
 }
 
 Test(memory, deviation_release_out_of_order)
@@ -520,6 +549,7 @@ Test(memory, deviation_release_out_of_order)
     cr_assert_eq(rv_mem_release(mem, ptrs[0]), RV_ERR_PLAN);
     assert_message_has("buf0", "buf1");
     assert_recovers();
+    finish();
 }
 
 Test(memory, acquire_and_release_outside_a_run)
@@ -533,6 +563,7 @@ Test(memory, acquire_and_release_outside_a_run)
     plan_two_buffers();
     cr_assert_eq(rv_mem_run_end(mem), RV_ERR_PLAN, "no event happened");
     cr_assert_eq(rv_mem_acquire(mem, &p, "x", RV_MEM_KEPT, 8), RV_ERR_PLAN);
+    finish();
 }
 
 Test(memory, recording_errors)
@@ -565,6 +596,7 @@ Test(memory, recording_errors)
     cr_assert_eq(rv_mem_finalize(mem), RV_ERR_PLAN, "finalize twice");
     cr_assert_eq(rv_mem_record_begin(mem, 4), RV_ERR_PLAN, "record after finalize");
     cr_assert_eq(rv_mem_run_begin(mem, 5), RV_ERR_PLAN, "program 5 was never recorded");
+    finish();
 }
 
 Test(memory, names_are_copied_and_truncated)
@@ -587,6 +619,7 @@ Test(memory, names_are_copied_and_truncated)
     cr_expect_eq(strncmp(e.name, longname, 63), 0);
     cr_assert_eq(rv_mem_get_entry(mem, 0, 1, &e), RV_OK);
     cr_expect_str_eq(e.name, "abc");
+    finish();
 }
 
 /* ---- failure injection and the context ------------------------------------------------- */
@@ -612,6 +645,7 @@ Test(memory, injected_allocation_failure_at_finalize)
     cr_assert_eq(rv_mem_run_begin(mem, 0), RV_OK);
     run_script(hand_made, N_HAND_MADE, ptrs);
     cr_assert_eq(rv_mem_run_end(mem), RV_OK, "%s", rv_ctx_message(ctx));
+    finish();
 }
 
 Test(memory, destroy_after_failed_finalize)
@@ -621,7 +655,8 @@ Test(memory, destroy_after_failed_finalize)
     record_script(0, hand_made, N_HAND_MADE);
     rv_ctx_inject_alloc_failure(ctx, 1);
     cr_assert_eq(rv_mem_finalize(mem), RV_ERR_NOMEM);
-    /* teardown destroys it; the ASan build's leak check fails the test if anything leaks. */
+    /* finish() destroys it; under ASan its leak check fails the test if anything leaked. */
+    finish();
 }
 
 Test(memory, destroy_mid_recording_restores_dry_run)
@@ -632,6 +667,7 @@ Test(memory, destroy_mid_recording_restores_dry_run)
     rv_mem_destroy(mem);
     mem = NULL;
     cr_assert_eq(rv_ctx_dry_run(ctx), 0);
+    finish();
 }
 
 Test(memory, dry_run_is_set_only_while_recording)
@@ -647,6 +683,7 @@ Test(memory, dry_run_is_set_only_while_recording)
     cr_assert_eq(rv_mem_record_end(mem), RV_OK);
     cr_assert_eq(rv_ctx_dry_run(ctx), 1);
     rv_ctx_set_dry_run(ctx, 0);
+    finish();
 }
 
 /* ---- scale ------------------------------------------------------------------------------ */
@@ -690,4 +727,5 @@ Test(memory, thousand_unit_program_plans_and_replays)
      * workspace: the packing must not need more than that. */
     cr_expect_leq(rv_mem_arena_bytes(mem), UNITS * 1024 + 4096 + 2048 + 6 * 64 + 64,
                   "arena %zu", rv_mem_arena_bytes(mem));
+    finish();
 }
