@@ -1,0 +1,72 @@
+/*
+ * train.h: one training run (the `train` command and each training entry of `run` use it).
+ *
+ * The paper's recipe (PAPER.md): SGD with heavy-ball momentum 0.9, weight decay 2e-4 on conv
+ * and FC weights only, learning rate lr0 / 10 / 100 switching at 50% and 75% of the steps,
+ * batch 100, per-pixel mean subtraction, pad-and-crop + flip augmentation, shuffling per epoch
+ * from the run's seed; evaluation on the test set with BN running averages. Deterministic:
+ * same seed and thread count give bit-identical losses. Checkpoints (weights, momentum, BN
+ * averages, RNG state, data order, step) every checkpoint_every steps and on SIGINT/SIGTERM,
+ * written atomically (write, fsync, rename); resume continues to exactly the state an
+ * uninterrupted run reaches.
+ */
+#ifndef RV_TRAIN_H
+#define RV_TRAIN_H
+
+#include <stdint.h>
+#include "db.h"
+
+typedef struct {
+    const char *arch;
+    const char *dataset;        /* cifar10 | cifar100 | fashion-mnist */
+    const char *mode;           /* standard | reversible | checkpoint; NULL = reversible for
+                                   RevNets, standard for ResNets */
+    const char *device;         /* cpu | cuda */
+    const char *data_root;      /* NULL: $REVBENCH_DATA, then data/ */
+    const char *schedule;       /* label stored with the run ("custom" by default) */
+    const char *experiment;     /* experiment name or "" */
+    const char *checkpoint_dir; /* default results/checkpoints */
+    long steps;                 /* default 80000 */
+    int batch;                  /* default 100 */
+    uint64_t seed;              /* default 1 */
+    long eval_every;            /* -1 (default) = steps/20; 0 = only at the end */
+    long checkpoint_every;      /* default 1000 */
+    long train_subset;          /* 0 = whole training set */
+    long test_subset;           /* 0 = whole test set */
+    long angle_every;           /* RevNets: gradient angle every K steps; 0 = off */
+    double lr;                  /* initial learning rate, default 0.1 */
+    double momentum;            /* 0.9 */
+    double weight_decay;        /* 2e-4 */
+    int threads;                /* CPU threads, default 2 */
+    int resume;                 /* continue the newest unfinished run with this config */
+    int progress;               /* 1: progress bar/lines on stderr */
+    long stop_after;            /* stop as if interrupted after this many steps in this process
+                                   (checkpoint, status 'interrupted'); 0 = off. For time-sliced
+                                   jobs and for tests of resume. */
+} rv_train_config;
+
+/* Fills the defaults above. */
+void rv_train_config_defaults(rv_train_config *cfg);
+
+typedef struct {
+    int64_t run_id;
+    double final_test_error;    /* percent */
+    double final_test_loss;
+    double final_train_loss;    /* mean over the last eval window */
+    double final_train_error;   /* percent */
+    double images_per_sec;      /* training throughput over the run (this process) */
+    long steps_done;
+    char status[16];            /* finished | failed | interrupted */
+    char reason[256];
+} rv_train_result;
+
+/* Runs (or resumes) one training run, logging to db. Returns an exit status (cli.h):
+ * RV_EXIT_OK finished, RV_EXIT_FAIL failed/diverged/interrupted (reason in res), RV_EXIT_USAGE
+ * bad configuration (message already printed). */
+int rv_train_run(const rv_train_config *cfg, rv_db *db, rv_train_result *res);
+
+/* The signal (SIGINT or SIGTERM) that interrupted the last rv_train_run of this process, 0 if
+ * none did; the train command exits with 128 + that number, as a shell does. */
+int rv_train_last_signal(void);
+
+#endif
