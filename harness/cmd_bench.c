@@ -1,10 +1,360 @@
-/* PLACEHOLDER: being written. */
-#include "commands.h"
+/*
+ * cmd_bench.c: `revbench bench conv`: times the CPU convolution on every distinct conv shape
+ * of ResNet-32 and RevNet-38 (CIFAR, 32x32 inputs) against one bare cblas_sgemm call of the
+ * GEMM shape the im2col method computes, so that the overhead of im2col, col2im and the
+ * per-image split is visible:
+ *   forward          M = K, N = batch*P*Q, inner = C*R*S   (out = W * col)
+ *   backward-data    M = C*R*S, N = batch*P*Q, inner = K   (col = W^T * d_out)
+ *   backward-filter  M = K, N = C*R*S, inner = batch*P*Q   (d_w += d_out * col^T)
+ * Rates are 2 * MACs / median time. Owns its buffers for the duration of the run.
+ */
+#include <cblas.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
 #include "cli.h"
+#include "commands.h"
+#include "context.h"
+#include "conv.h"
+
+extern void openblas_set_num_threads(int);
+
+#define CMD "bench"
+#define WARMUP_CALLS 2
+
+static const char *const SUBS[] = { "conv", NULL };
+
+typedef struct {
+    const char *name;
+    const char *nets;
+    int C, HW, K, stride; /* 3x3 kernels, square inputs */
+} bench_shape;
+
+/* ResNet-32: 16-32-64 channels; RevNet-38: F/G act on halves of 32-64-112, i.e. 16-32-56;
+ * the first unit of stages 2 and 3 takes the previous stage's half and strides. */
+static const bench_shape SHAPES[] = {
+    { "stem 3->16 32x32", "resnet-32", 3, 32, 16, 1 },
+    { "stem 3->32 32x32", "revnet-38", 3, 32, 32, 1 },
+    { "16->16 32x32", "resnet-32,revnet-38", 16, 32, 16, 1 },
+    { "16->32/2 32x32", "resnet-32,revnet-38", 16, 32, 32, 2 },
+    { "32->32 16x16", "resnet-32,revnet-38", 32, 16, 32, 1 },
+    { "32->64/2 16x16", "resnet-32", 32, 16, 64, 2 },
+    { "32->56/2 16x16", "revnet-38", 32, 16, 56, 2 },
+    { "64->64 8x8", "resnet-32", 64, 8, 64, 1 },
+    { "56->56 8x8", "revnet-38", 56, 8, 56, 1 },
+};
+#define N_SHAPES (sizeof SHAPES / sizeof SHAPES[0])
+
+enum { FWD, BWD_DATA, BWD_FILTER, N_DIRS };
+static const char *const DIR_NAMES[N_DIRS] = { "fwd", "bwd-data", "bwd-filter" };
+
+typedef struct {
+    int shape, dir;
+    int M, N, Kin;
+    double conv_ms, gemm_ms, flop;
+} bench_row;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: revbench bench conv [--batch B] [--threads T] [--reps N] [--json]\n\n"
+            "Times the CPU convolution (forward, backward-data, backward-filter) on every\n"
+            "distinct conv shape of resnet-32 and revnet-38 against one bare cblas_sgemm of\n"
+            "the same GEMM shape, and prints median ms, GFLOP/s and the ratio.\n\n"
+            "options:\n"
+            "  --batch B    images per call (default 100)\n"
+            "  --threads T  CPU threads for the convolution and for the bare GEMM (default 2)\n"
+            "  --reps N     timed calls per measurement, after %d warm-up calls (default 15)\n"
+            "  --json       print one JSON object instead of the table\n"
+            "  --help       this message\n",
+            WARMUP_CALLS);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static void fill_random(float *x, size_t n, uint64_t seed)
+{
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        x[i] = (float)((seed >> 40) / (double)(1ull << 24)) - 0.5f;
+    }
+}
+
+typedef struct {
+    float *in, *w, *out, *d_in, *d_w;
+    float *ga, *gb, *gc; /* bare GEMM operands */
+    void *ws;
+} bench_bufs;
+
+static void free_bufs(rv_ctx *ctx, bench_bufs *b)
+{
+    rv_ctx_free(ctx, b->in); rv_ctx_free(ctx, b->w); rv_ctx_free(ctx, b->out);
+    rv_ctx_free(ctx, b->d_in); rv_ctx_free(ctx, b->d_w); rv_ctx_free(ctx, b->ga);
+    rv_ctx_free(ctx, b->gb); rv_ctx_free(ctx, b->gc); rv_ctx_free(ctx, b->ws);
+    memset(b, 0, sizeof *b);
+}
+
+/* One conv call of direction dir; the status of the op. */
+static rv_status conv_call(rv_ctx *ctx, int dir, const rv_conv_desc *d, bench_bufs *b)
+{
+    switch (dir) {
+    case FWD: return rv_conv_forward(ctx, b->out, b->in, b->w, d, b->ws);
+    case BWD_DATA: return rv_conv_backward_data(ctx, b->d_in, b->out, b->w, d, 0.0f, b->ws);
+    default: return rv_conv_backward_filter(ctx, b->d_w, b->out, b->in, d, b->ws);
+    }
+}
+
+static void gemm_call(const bench_row *r, bench_bufs *b)
+{
+    if (r->dir == FWD)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r->M, r->N, r->Kin, 1.0f, b->ga,
+                    r->Kin, b->gb, r->N, 0.0f, b->gc, r->N);
+    else if (r->dir == BWD_DATA)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r->M, r->N, r->Kin, 1.0f, b->ga,
+                    r->M, b->gb, r->N, 0.0f, b->gc, r->N);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r->M, r->N, r->Kin, 1.0f, b->ga,
+                    r->Kin, b->gb, r->Kin, 1.0f, b->gc, r->N);
+}
+
+/* Measures the three directions of one shape into rows[0..2]: the conv calls (phase 0) or
+ * the bare GEMMs (phase 1). */
+static int bench_shape_rows(rv_ctx *ctx, int si, int batch, int threads, int reps, int phase,
+                            bench_row *rows)
+{
+    const bench_shape *s = &SHAPES[si];
+    rv_conv_desc d;
+    bench_bufs b = { 0 };
+    double *t = malloc((size_t)reps * sizeof *t);
+    int rc = RV_EXIT_FAIL;
+    if (!t) goto fail;
+    if (rv_conv_desc_init(ctx, &d, batch, s->C, s->HW, s->HW, s->K, 3, s->stride) != RV_OK)
+        goto fail;
+    size_t n_in = (size_t)batch * s->C * s->HW * s->HW, n_out = (size_t)batch * s->K * d.P * d.Q;
+    size_t n_w = (size_t)s->K * s->C * 9, crs = (size_t)s->C * 9, npq = (size_t)batch * d.P * d.Q;
+    /* Operands of the three bare GEMMs: A is W or d_out, B and C are col (crs x npq) or d_out
+     * (K x npq) (or the small d_w). */
+    size_t n_big = (crs > (size_t)s->K ? crs : (size_t)s->K) * npq;
+    if (rv_ctx_alloc(ctx, (void **)&b.in, n_in * 4) || rv_ctx_alloc(ctx, (void **)&b.w, n_w * 4) ||
+        rv_ctx_alloc(ctx, (void **)&b.out, n_out * 4) ||
+        rv_ctx_alloc(ctx, (void **)&b.d_in, n_in * 4) ||
+        rv_ctx_alloc(ctx, (void **)&b.d_w, n_w * 4) ||
+        rv_ctx_alloc(ctx, (void **)&b.ga, (n_w > n_out ? n_w : n_out) * 4) ||
+        rv_ctx_alloc(ctx, (void **)&b.gb, n_big * 4) ||
+        rv_ctx_alloc(ctx, (void **)&b.gc, n_big * 4) ||
+        rv_ctx_alloc(ctx, &b.ws, rv_conv_workspace_bytes(ctx, &d)))
+        goto fail;
+    fill_random(b.in, n_in, 1);
+    fill_random(b.w, n_w, 2);
+    fill_random(b.out, n_out, 3);
+    memset(b.d_w, 0, n_w * 4);
+    fill_random(b.ga, n_w > n_out ? n_w : n_out, 4);
+    fill_random(b.gb, n_big, 5);
+    memset(b.gc, 0, n_big * 4);
+
+    for (int dir = 0; dir < N_DIRS; dir++) {
+        bench_row *r = &rows[dir];
+        r->shape = si;
+        r->dir = dir;
+        r->flop = 2.0 * rv_conv_macs(&d);
+        r->M = dir == BWD_DATA ? (int)crs : s->K;
+        r->N = dir == BWD_FILTER ? (int)crs : (int)npq;
+        r->Kin = dir == FWD ? (int)crs : dir == BWD_DATA ? s->K : (int)npq;
+        if (phase == 0) {
+            for (int i = -WARMUP_CALLS; i < reps; i++) {
+                double t0 = rv_now_ms();
+                if (conv_call(ctx, dir, &d, &b) != RV_OK) goto fail;
+                if (i >= 0) t[i] = rv_now_ms() - t0;
+            }
+            r->conv_ms = median(t, reps);
+            continue;
+        }
+        /* The conv restores OpenBLAS's thread count; set it explicitly for the bare GEMM. */
+        openblas_set_num_threads(threads);
+        for (int i = -WARMUP_CALLS; i < reps; i++) {
+            double t0 = rv_now_ms();
+            gemm_call(r, &b);
+            if (i >= 0) t[i] = rv_now_ms() - t0;
+        }
+        r->gemm_ms = median(t, reps);
+    }
+    rc = RV_EXIT_OK;
+fail:
+    if (rc != RV_EXIT_OK)
+        rv_cli_error(CMD, "conv %s: %s", s->name,
+                     t ? rv_ctx_message(ctx) : "out of memory for the timings");
+    free(t);
+    free_bufs(ctx, &b);
+    return rc;
+}
+
+static double gflops(double flop, double ms) { return flop / (ms * 1e6); }
+
+static void print_table(const bench_row *rows, int n, int batch, int threads, int reps,
+                        const char *describe)
+{
+    const char *ct = getenv("OPENBLAS_CORETYPE");
+    printf("conv benchmark: batch %d, %d threads, median of %d calls after %d warm-up\n", batch,
+           threads, reps, WARMUP_CALLS);
+    printf("backend: %s\nOPENBLAS_CORETYPE=%s\n\n", describe, ct ? ct : "(unset)");
+    printf("%-17s %-19s %-10s %6s %7s %6s %9s %8s %9s %8s %6s\n", "shape", "networks", "call",
+           "M", "N", "K", "conv ms", "GFLOP/s", "gemm ms", "GFLOP/s", "ratio");
+    double conv_total = 0, gemm_total = 0, flop_total = 0;
+    for (int i = 0; i < n; i++) {
+        const bench_row *r = &rows[i];
+        printf("%-17s %-19s %-10s %6d %7d %6d %9.3f %8.1f %9.3f %8.1f %5.0f%%\n",
+               r->dir == 0 ? SHAPES[r->shape].name : "", r->dir == 0 ? SHAPES[r->shape].nets : "",
+               DIR_NAMES[r->dir], r->M, r->N, r->Kin, r->conv_ms, gflops(r->flop, r->conv_ms),
+               r->gemm_ms, gflops(r->flop, r->gemm_ms), 100.0 * r->gemm_ms / r->conv_ms);
+        conv_total += r->conv_ms;
+        gemm_total += r->gemm_ms;
+        flop_total += r->flop;
+    }
+    printf("\ntotal fwd+bwd: conv %.2f ms = %.1f GFLOP/s, bare GEMM %.2f ms = %.1f GFLOP/s, "
+           "ratio %.0f%%\n", conv_total, gflops(flop_total, conv_total), gemm_total,
+           gflops(flop_total, gemm_total), 100.0 * gemm_total / conv_total);
+}
+
+static void print_json(const bench_row *rows, int n, int batch, int threads, int reps,
+                       const char *describe)
+{
+    const char *ct = getenv("OPENBLAS_CORETYPE");
+    rv_json j;
+    rv_json_begin(&j, stdout);
+    rv_json_str(&j, "benchmark", "conv");
+    rv_json_int(&j, "batch", batch);
+    rv_json_int(&j, "threads", threads);
+    rv_json_int(&j, "reps", reps);
+    rv_json_str(&j, "backend", describe);
+    rv_json_str(&j, "openblas_coretype", ct ? ct : "");
+    double conv_total = 0, gemm_total = 0, flop_total = 0;
+    rv_json_array_begin(&j, "rows");
+    for (int i = 0; i < n; i++) {
+        const bench_row *r = &rows[i];
+        rv_json_object_begin(&j, NULL);
+        rv_json_str(&j, "shape", SHAPES[r->shape].name);
+        rv_json_str(&j, "networks", SHAPES[r->shape].nets);
+        rv_json_str(&j, "call", DIR_NAMES[r->dir]);
+        rv_json_int(&j, "M", r->M);
+        rv_json_int(&j, "N", r->N);
+        rv_json_int(&j, "K", r->Kin);
+        rv_json_num(&j, "conv_ms", r->conv_ms);
+        rv_json_num(&j, "conv_gflops", gflops(r->flop, r->conv_ms));
+        rv_json_num(&j, "gemm_ms", r->gemm_ms);
+        rv_json_num(&j, "gemm_gflops", gflops(r->flop, r->gemm_ms));
+        rv_json_num(&j, "ratio", r->gemm_ms / r->conv_ms);
+        rv_json_object_end(&j);
+        conv_total += r->conv_ms;
+        gemm_total += r->gemm_ms;
+        flop_total += r->flop;
+    }
+    rv_json_array_end(&j);
+    rv_json_object_begin(&j, "total");
+    rv_json_num(&j, "conv_ms", conv_total);
+    rv_json_num(&j, "conv_gflops", gflops(flop_total, conv_total));
+    rv_json_num(&j, "gemm_ms", gemm_total);
+    rv_json_num(&j, "gemm_gflops", gflops(flop_total, gemm_total));
+    rv_json_num(&j, "ratio", gemm_total / conv_total);
+    rv_json_object_end(&j);
+    rv_json_end(&j);
+}
+
 int rv_cmd_bench(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    rv_cli_error("bench", "not yet implemented");
-    return RV_EXIT_FAIL;
+    if (argc < 2) {
+        rv_cli_error(CMD, "which benchmark? valid: conv (see revbench bench --help)");
+        return RV_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return RV_EXIT_OK;
+    }
+    if (rv_cli_parse_choice(CMD, "benchmark", argv[1], SUBS) < 0) return RV_EXIT_USAGE;
+
+    long batch = 100, threads = 2, reps = 15;
+    int json = 0;
+    static const struct option opts[] = {
+        { "batch", required_argument, NULL, 'b' }, { "threads", required_argument, NULL, 't' },
+        { "reps", required_argument, NULL, 'r' },  { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 },
+    };
+    /* Parse the arguments after "conv"; optind 0 makes glibc's getopt start afresh. */
+    argc -= 1;
+    argv += 1;
+    optind = 0;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'b':
+            if (rv_cli_parse_long(CMD, "--batch", optarg, 1, 100000, &batch)) return RV_EXIT_USAGE;
+            break;
+        case 't':
+            if (rv_cli_parse_long(CMD, "--threads", optarg, 1, 256, &threads))
+                return RV_EXIT_USAGE;
+            break;
+        case 'r':
+            if (rv_cli_parse_long(CMD, "--reps", optarg, 1, 100000, &reps)) return RV_EXIT_USAGE;
+            break;
+        case 'j': json = 1; break;
+        case 'h': usage(stdout); return RV_EXIT_OK;
+        case ':':
+            rv_cli_error(CMD, "%s needs a value", argv[optind - 1]);
+            return RV_EXIT_USAGE;
+        default:
+            rv_cli_error(CMD, "unknown option '%s'; valid: --batch, --threads, --reps, --json, "
+                         "--help", argv[optind - 1]);
+            return RV_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        rv_cli_error(CMD, "unexpected argument '%s'; valid options: --batch, --threads, --reps, "
+                     "--json, --help", argv[optind]);
+        return RV_EXIT_USAGE;
+    }
+
+    rv_ctx_options o = rv_ctx_default_options();
+    o.n_threads = (int)threads;
+    rv_ctx *ctx = NULL;
+    char msg[512];
+    if (rv_ctx_create(&ctx, &o, msg, sizeof msg) != RV_OK) {
+        rv_cli_error(CMD, "cannot create a CPU context: %s", msg);
+        return RV_EXIT_FAIL;
+    }
+    bench_row rows[N_SHAPES * N_DIRS];
+    int rc = RV_EXIT_OK;
+    /* All conv timings first, then all bare GEMMs: after a multi-threaded call OpenBLAS's
+     * worker threads spin (sched_yield) for about 2^28 cycles before sleeping, and on a
+     * 2-core machine that steals a core from the conv's OpenMP threads, which would charge the
+     * GEMM's idle workers to the conv. The same holds at start-up, hence the pause. */
+    struct timespec settle = { 0, 200 * 1000 * 1000 };
+    nanosleep(&settle, NULL);
+    for (int phase = 0; phase < 2; phase++)
+        for (size_t s = 0; s < N_SHAPES && rc == RV_EXIT_OK; s++)
+            rc = bench_shape_rows(ctx, (int)s, (int)batch, (int)threads, (int)reps, phase,
+                                  &rows[s * N_DIRS]);
+    if (rc == RV_EXIT_OK) {
+        if (json)
+            print_json(rows, (int)(N_SHAPES * N_DIRS), (int)batch, (int)threads, (int)reps,
+                       rv_ctx_describe(ctx));
+        else
+            print_table(rows, (int)(N_SHAPES * N_DIRS), (int)batch, (int)threads, (int)reps,
+                        rv_ctx_describe(ctx));
+    }
+    rv_ctx_destroy(ctx);
+    return rc;
 }
