@@ -5,7 +5,10 @@
  * Owns: the public wrappers (validation, then dispatch) and the CPU implementations. Every
  * output element depends on the inputs at its own index only, so outputs may alias inputs and
  * the OpenMP split cannot change a result. Loops below RV_ELEM_PAR_MIN elements stay serial:
- * waking a thread team costs more than they do.
+ * waking a thread team costs more than they do. The loops are marked `simd` because outputs may
+ * alias inputs: without that promise (safe here, every access is at the loop index) GCC at -O2
+ * keeps them scalar, and the ReLU select becomes a mispredicted branch per element (7 ms
+ * instead of under 1 ms on a 100x16x32x32 tensor).
  */
 #include "backend_cpu.h"
 #include "op_args.h"
@@ -19,7 +22,7 @@
 rv_status rv_cpu_relu_forward(rv_ctx *ctx, float *y, const float *x, size_t n)
 {
     (void)ctx;
-#pragma omp parallel for schedule(static) if (n >= RV_ELEM_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (parallel : n >= RV_ELEM_PAR_MIN)
     for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
     return RV_OK;
 }
@@ -29,15 +32,19 @@ rv_status rv_cpu_relu_backward(rv_ctx *ctx, float *d_x, const float *d_y, const 
 {
     (void)ctx;
     /* The forward output decides: y > 0 exactly where x > 0, and y is what blocks keep. */
-#pragma omp parallel for schedule(static) if (n >= RV_ELEM_PAR_MIN)
-    for (size_t i = 0; i < n; i++) d_x[i] = y[i] > 0.0f ? d_y[i] : 0.0f;
+#pragma omp parallel for simd schedule(static) if (parallel : n >= RV_ELEM_PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        /* Load unconditionally: a conditional load does not vectorize without masked loads. */
+        float g = d_y[i];
+        d_x[i] = y[i] > 0.0f ? g : 0.0f;
+    }
     return RV_OK;
 }
 
 rv_status rv_cpu_add(rv_ctx *ctx, float *out, const float *a, const float *b, size_t n)
 {
     (void)ctx;
-#pragma omp parallel for schedule(static) if (n >= RV_ELEM_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (parallel : n >= RV_ELEM_PAR_MIN)
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
     return RV_OK;
 }
@@ -45,7 +52,7 @@ rv_status rv_cpu_add(rv_ctx *ctx, float *out, const float *a, const float *b, si
 rv_status rv_cpu_sub(rv_ctx *ctx, float *out, const float *a, const float *b, size_t n)
 {
     (void)ctx;
-#pragma omp parallel for schedule(static) if (n >= RV_ELEM_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (parallel : n >= RV_ELEM_PAR_MIN)
     for (size_t i = 0; i < n; i++) out[i] = a[i] - b[i];
     return RV_OK;
 }
@@ -53,7 +60,7 @@ rv_status rv_cpu_sub(rv_ctx *ctx, float *out, const float *a, const float *b, si
 rv_status rv_cpu_axpy(rv_ctx *ctx, float *y, float alpha, const float *x, size_t n)
 {
     (void)ctx;
-#pragma omp parallel for schedule(static) if (n >= RV_ELEM_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (parallel : n >= RV_ELEM_PAR_MIN)
     for (size_t i = 0; i < n; i++) y[i] += alpha * x[i];
     return RV_OK;
 }
@@ -70,7 +77,7 @@ rv_status rv_cpu_copy(rv_ctx *ctx, float *dst, const float *src, size_t n)
 rv_status rv_cpu_fill(rv_ctx *ctx, float *x, float value, size_t n)
 {
     (void)ctx;
-#pragma omp parallel for schedule(static) if (n >= RV_ELEM_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (parallel : n >= RV_ELEM_PAR_MIN)
     for (size_t i = 0; i < n; i++) x[i] = value;
     return RV_OK;
 }

@@ -65,6 +65,7 @@ static void channel_apply(float *y, const float *x, int N, int C, int HW, int c,
         size_t off = ((size_t)n * C + c) * hw;
         const float *p = x + off;
         float *q = y + off;
+#pragma omp simd
         for (size_t i = 0; i < hw; i++) q[i] = (p[i] - mean) * scale + shift;
     }
 }
@@ -107,14 +108,15 @@ rv_status rv_cpu_bn_backward(rv_ctx *ctx, float *d_x, float *d_gamma, float *d_b
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        /* sum(d_y) and sum(d_y * (x - mean)), in double with two accumulators each. */
-        double sdy[2] = { 0, 0 }, sdyx[2] = { 0, 0 };
+        /* sum(d_y) and sum(d_y * (x - mean)), in double with four accumulators each (fixed
+         * combination order, so deterministic). */
+        double sdy[4] = { 0, 0, 0, 0 }, sdyx[4] = { 0, 0, 0, 0 };
         for (int n = 0; n < N; n++) {
             size_t off = ((size_t)n * C + c) * hw;
             const float *g = d_y + off, *p = x + off;
             size_t i = 0;
-            for (; i + 2 <= hw; i += 2) {
-                for (int j = 0; j < 2; j++) {
+            for (; i + 4 <= hw; i += 4) {
+                for (int j = 0; j < 4; j++) {
                     double dy = (double)g[i + j];
                     sdy[j] += dy;
                     sdyx[j] += dy * ((double)p[i + j] - (double)mean);
@@ -127,8 +129,8 @@ rv_status rv_cpu_bn_backward(rv_ctx *ctx, float *d_x, float *d_gamma, float *d_b
             }
         }
         const double M = (double)N * (double)HW;
-        double sum_dy = sdy[0] + sdy[1];
-        double sum_dy_xhat = (sdyx[0] + sdyx[1]) * (double)invstd;
+        double sum_dy = (sdy[0] + sdy[1]) + (sdy[2] + sdy[3]);
+        double sum_dy_xhat = ((sdyx[0] + sdyx[1]) + (sdyx[2] + sdyx[3])) * (double)invstd;
         d_beta[c] += (float)sum_dy;
         d_gamma[c] += (float)sum_dy_xhat;
 
@@ -142,11 +144,13 @@ rv_status rv_cpu_bn_backward(rv_ctx *ctx, float *d_x, float *d_gamma, float *d_b
             /* d_x may equal d_y: each element is read before it is written, at one index. The
              * beta_acc == 0 branch never reads d_x, which may hold garbage. */
             if (beta_acc == 0.0f) {
+#pragma omp simd
                 for (size_t i = 0; i < hw; i++) {
                     float xhat = (p[i] - mean) * invstd;
                     q[i] = coef * (g[i] - mean_dy - xhat * mean_dy_xhat);
                 }
             } else {
+#pragma omp simd
                 for (size_t i = 0; i < hw; i++) {
                     float xhat = (p[i] - mean) * invstd;
                     q[i] += coef * (g[i] - mean_dy - xhat * mean_dy_xhat);

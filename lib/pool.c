@@ -16,6 +16,7 @@
 #include "op_args.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 rv_status rv_cpu_avgpool2_forward(rv_ctx *ctx, float *y, const float *x, int N, int C, int H,
@@ -135,6 +136,15 @@ static int same_pad_front(int size, int out)
     return total > 0 ? total / 2 : 0;
 }
 
+/* Rows (or columns) [*lo, *hi) of the input that output index o's window covers, padding
+ * clipped away; never empty for SAME padding. */
+static void window(int o, int pad_front, int size, int *lo, int *hi)
+{
+    int start = 2 * o - pad_front, end = start + 3;
+    *lo = start > 0 ? start : 0;
+    *hi = end < size ? end : size;
+}
+
 rv_status rv_cpu_maxpool3s2_forward(rv_ctx *ctx, float *y, const float *x, int N, int C, int H,
                                     int W)
 {
@@ -148,18 +158,17 @@ rv_status rv_cpu_maxpool3s2_forward(rv_ctx *ctx, float *y, const float *x, int N
         const float *xp = x + (size_t)pl * H * W;
         float *yp = y + (size_t)pl * P * Q;
         for (int p = 0; p < P; p++) {
-            int h0 = 2 * p - top;
+            int h_lo, h_hi;
+            window(p, top, H, &h_lo, &h_hi);
             for (int q = 0; q < Q; q++) {
-                int w0 = 2 * q - left;
+                int w_lo, w_hi;
+                window(q, left, W, &w_lo, &w_hi);
                 float m = -INFINITY;
-                for (int h = h0; h < h0 + 3; h++) {
-                    if (h < 0 || h >= H) continue;
-                    for (int w = w0; w < w0 + 3; w++) {
-                        if (w < 0 || w >= W) continue;
+                for (int h = h_lo; h < h_hi; h++)
+                    for (int w = w_lo; w < w_hi; w++) {
                         float v = xp[(size_t)h * W + w];
-                        if (v > m) m = v;
+                        m = v > m ? v : m;
                     }
-                }
                 yp[p * Q + q] = m;
             }
         }
@@ -183,32 +192,31 @@ rv_status rv_cpu_maxpool3s2_backward(rv_ctx *ctx, float *d_x, const float *d_y, 
         float *dp = d_x + (size_t)pl * H * W;
         memset(dp, 0, (size_t)H * W * sizeof *dp);
         for (int p = 0; p < P; p++) {
-            int h0 = 2 * p - top;
+            int h_lo, h_hi;
+            window(p, top, H, &h_lo, &h_hi);
             for (int q = 0; q < Q; q++) {
-                int w0 = 2 * q - left;
-                float target = yp[p * Q + q];
+                int w_lo, w_hi;
+                window(q, left, W, &w_lo, &w_hi);
+                const float target = yp[p * Q + q];
                 /* The first element (row-major in the window) equal to the forward output; if
                  * none is (y not from this x, or NaN), the first strict maximum instead, so
                  * the gradient always lands somewhere inside the window. */
-                long hit = -1, best = -1;
-                float m = -INFINITY;
-                for (int h = h0; h < h0 + 3 && hit < 0; h++) {
-                    if (h < 0 || h >= H) continue;
-                    for (int w = w0; w < w0 + 3; w++) {
-                        if (w < 0 || w >= W) continue;
-                        long idx = (long)h * W + w;
+                size_t hit = SIZE_MAX, best = (size_t)h_lo * W + w_lo;
+                float m = xp[best];
+                for (int h = h_lo; h < h_hi && hit == SIZE_MAX; h++)
+                    for (int w = w_lo; w < w_hi; w++) {
+                        size_t idx = (size_t)h * W + w;
                         float v = xp[idx];
                         if (v == target) {
                             hit = idx;
                             break;
                         }
-                        if (best < 0 || v > m) {
+                        if (v > m) {
                             m = v;
                             best = idx;
                         }
                     }
-                }
-                dp[hit >= 0 ? hit : best] += gp[p * Q + q];
+                dp[hit != SIZE_MAX ? hit : best] += gp[p * Q + q];
             }
         }
     }

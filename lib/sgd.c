@@ -18,7 +18,7 @@ rv_status rv_cpu_sgd_update(rv_ctx *ctx, float *w, float *v, const float *g, siz
                             float lr, float momentum, float wd)
 {
     (void)ctx;
-#pragma omp parallel for schedule(static) if (n >= 32768)
+#pragma omp parallel for simd schedule(static) if (parallel : n >= 32768)
     for (size_t i = 0; i < n; i++) {
         float vi = momentum * v[i] + (g[i] + wd * w[i]);
         v[i] = vi;
