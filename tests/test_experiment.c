@@ -1,0 +1,161 @@
+/*
+ * test_experiment.c: experiment files (harness/experiment.c): matrix expansion counts, the
+ * shipped files, and every kind of bad input giving an error with the right line number.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "experiment.h"
+
+static const char QUICK[] =
+    "[experiment]\n"
+    "name = t\n"
+    "kind = train\n"
+    "schedule = quick\n"
+    "[train]\n"
+    "steps = 2000 ; inline comment\n"
+    "batch = 100\n"
+    "[matrix]\n"
+    "pairs = resnet-32:revnet-38\n"
+    "datasets = cifar10 cifar100\n"
+    "seeds = 1 2\n"
+    "[matrix.deep]\n"
+    "pairs = resnet-110:revnet-110,\n"
+    "  resnet-164:revnet-164\n"
+    "datasets = cifar10\n"
+    "steps = 500\n"
+    "train_subset = 5000\n";
+
+Test(experiment, expands_pairs_datasets_seeds_and_overrides)
+{
+    rv_experiment e;
+    char err[512] = "";
+    cr_assert_eq(rv_experiment_parse(&e, "q.ini", QUICK, err, sizeof err), 0, "%s", err);
+    cr_expect_str_eq(e.name, "t");
+    cr_expect_str_eq(e.schedule, "quick");
+    cr_expect_eq(e.kind, RV_EXP_TRAIN);
+    /* 2 archs x 2 datasets x 2 seeds + 4 archs (continued line) x 1 dataset. */
+    cr_assert_eq(e.n_entries, 8 + 4);
+    cr_expect_str_eq(e.entries[0].arch, "resnet-32");
+    cr_expect_str_eq(e.entries[0].mode, "standard");
+    cr_expect_str_eq(e.entries[2].arch, "revnet-38");
+    cr_expect_str_eq(e.entries[2].mode, "reversible");
+    cr_expect_eq(e.entries[0].set.steps, 2000);
+    cr_expect_eq(e.entries[1].seed, 2);
+    cr_expect_str_eq(e.entries[8].group, "deep");
+    cr_expect_str_eq(e.entries[11].arch, "revnet-164");
+    cr_expect_eq(e.entries[8].set.steps, 500);
+    cr_expect_eq(e.entries[8].set.train_subset, 5000);
+    cr_expect_eq(e.entries[8].set.batch, 100);
+    cr_expect_eq(e.entries[0].set.train_subset, 0);
+    rv_experiment_free(&e);
+}
+
+Test(experiment, families_units_and_unsupported_modes)
+{
+    const char *text = "[experiment]\nname = m\nkind = mem\n[mem]\nsteps = 3\n"
+                       "[matrix]\nfamilies = resnet-basic revnet-basic\nunits = 3 6 12\n"
+                       "modes = standard checkpoint reversible\ndevices = cpu cuda\n";
+    rv_experiment e;
+    char err[512] = "";
+    cr_assert_eq(rv_experiment_parse(&e, "m.ini", text, err, sizeof err), 0, "%s", err);
+    /* ResNets: standard + checkpoint; RevNets: standard + reversible; 3 depths, 2 devices. */
+    cr_expect_eq(e.n_entries, 2 * 3 * 2 * 2);
+    cr_expect_eq(e.n_skipped, 2 * 3 * 1 * 2);
+    cr_expect_str_eq(e.entries[0].arch, "resnet-basic-3");
+    cr_expect_str_eq(e.entries[0].dataset, "random");
+    cr_expect_eq(e.entries[0].set.steps, 3);
+    rv_experiment_free(&e);
+}
+
+/* Arrays, not pointers: Criterion re-executes the binary for each parameter, so pointers into
+ * the parent's static data would not survive address-space randomization. */
+typedef struct {
+    char text[256];
+    int line;              /* expected line in the message; 0 = no line */
+    char needle[32];       /* expected words in the message */
+} bad_case;
+
+#define HEAD "[experiment]\nname = b\nkind = train\n"
+static bad_case BAD[] = {
+    { HEAD "[matrix]\narchs = resnet-32\ndatasets = cifar10\ncolor = blue\n", 7, "unknown key" },
+    { HEAD "[matrx]\narchs = resnet-32\n", 5, "unknown section" },
+    { HEAD "[matrix]\narchs = resnet-33\ndatasets = cifar10\n", 5, "resnet-33" },
+    { HEAD "[matrix]\npairs = resnet-32\ndatasets = cifar10\n", 5, "RESNET:REVNET" },
+    { HEAD "[train]\nsteps = 12x\n[matrix]\narchs = resnet-32\ndatasets = cifar10\n", 5,
+      "whole number" },
+    { HEAD "[train]\nlr = fast\n", 5, "number" },
+    { HEAD "[train]\nbatch = 0\n", 5, "[1, 65536]" },
+    { HEAD "[matrix]\narchs = resnet-32\ndatasets = imagenet\n", 6, "imagenet" },
+    { HEAD "[matrix]\narchs = resnet-32\ndatasets = cifar10\nmodes = fast\n", 7, "fast" },
+    { HEAD "[matrix]\narchs = resnet-32\ndatasets = cifar10\ndevices = tpu\n", 7, "tpu" },
+    { HEAD "[matrix]\narchs = resnet-32\ndatasets = cifar10\nseeds = -1\n", 7, "seeds" },
+    { HEAD "[mem]\nsteps = 3\n", 5, "does not apply" },
+    { HEAD "this line is junk\n", 4, "key = value" },
+    { HEAD "[experiment\n", 4, "key = value" },
+    { HEAD "[matrix]\nunits = 3\ndatasets = cifar10\n", 5, "families" },
+    { HEAD "[matrix]\narchs = resnet-32\n", 5, "needs datasets" },
+    { "[experiment]\nname = b\nkind = sleep\n", 3, "train or mem" },
+    { "[experiment]\nkind = train\n[matrix]\narchs = resnet-32\ndatasets = cifar10\n", 0,
+      "needs a name" },
+    { HEAD, 0, "no [matrix]" },
+    { "[experiment]\nname = b\nkind = mem\n[matrix]\narchs = resnet-32\nlr = 0.1\n", 6,
+      "training setting" },
+    { "[experiment]\nname = b\nkind = mem\n[matrix]\narchs = resnet-32\ndatasets = cifar10\n",
+      5, "no datasets" },
+};
+
+ParameterizedTestParameters(experiment, bad_input_names_the_line)
+{
+    return cr_make_param_array(bad_case, BAD, sizeof BAD / sizeof BAD[0]);
+}
+
+ParameterizedTest(bad_case *c, experiment, bad_input_names_the_line)
+{
+    rv_experiment e;
+    char err[512] = "";
+    cr_assert_eq(rv_experiment_parse(&e, "bad.ini", c->text, err, sizeof err), -1,
+                 "accepted: %s", c->text);
+    char prefix[32];
+    if (c->line) snprintf(prefix, sizeof prefix, "bad.ini:%d: ", c->line);
+    else snprintf(prefix, sizeof prefix, "bad.ini: ");
+    cr_expect_eq(strncmp(err, prefix, strlen(prefix)), 0, "want prefix '%s', got '%s'", prefix,
+                 err);
+    cr_expect(strstr(err, c->needle) != NULL, "want '%s' in '%s'", c->needle, err);
+    cr_expect_eq(e.n_entries, 0);
+}
+
+Test(experiment, long_lines_are_refused_not_truncated)
+{
+    char text[1024];
+    snprintf(text, sizeof text, HEAD "[matrix]\narchs = resnet-32%0300d\n", 0);
+    rv_experiment e;
+    char err[512] = "";
+    cr_assert_eq(rv_experiment_parse(&e, "long.ini", text, err, sizeof err), -1);
+    cr_expect(strstr(err, "long.ini:5: line longer") != NULL, "%s", err);
+}
+
+Test(experiment, shipped_files_parse)
+{
+    static const struct {
+        const char *file;
+        int min_entries;
+    } files[] = { { "cifar-paper.ini", 12 }, { "cifar-quick.ini", 12 },
+                  { "memory-depth.ini", 20 }, { "grad-angle.ini", 1 },
+                  { "imagenet-memory.ini", 2 } };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", RV_EXPERIMENTS_DIR, files[i].file);
+        rv_experiment e;
+        char err[512] = "";
+        cr_expect_eq(rv_experiment_load(&e, path, err, sizeof err), 0, "%s", err);
+        cr_expect_geq(e.n_entries, files[i].min_entries, "%s", files[i].file);
+        rv_experiment_free(&e);
+    }
+    rv_experiment e;
+    char err[512] = "";
+    cr_expect_eq(rv_experiment_load(&e, "/nonexistent/x.ini", err, sizeof err), -1);
+    cr_expect(strstr(err, "cannot open") != NULL, "%s", err);
+}
