@@ -190,6 +190,10 @@ int rv_cmd_train(int argc, char **argv)
         return RV_EXIT_USAGE;
     }
 
+    /* Usage errors first, before any folder or database file is created. */
+    int code = rv_train_check_config(&cfg);
+    if (code != RV_EXIT_OK) return code;
+
     /* results/ (or wherever --db points) and the checkpoints beside it. */
     char db_dir[PATH_MAX], ckpt_dir[PATH_MAX + 16];
     dirname_of(db_path, db_dir, sizeof db_dir);
@@ -215,7 +219,7 @@ int rv_cmd_train(int argc, char **argv)
         return RV_EXIT_FAIL;
     }
     rv_train_result res;
-    int code = rv_train_run(&cfg, db, &res);
+    code = rv_train_run(&cfg, db, &res);
     rv_db_close(db);
     if (code == RV_EXIT_USAGE) return code;
 

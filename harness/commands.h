@@ -4,5 +4,6 @@
 #define RV_COMMANDS_H
 
 int rv_cmd_bench(int argc, char **argv);
+int rv_cmd_train(int argc, char **argv);
 
 #endif

@@ -15,6 +15,7 @@ typedef struct {
 
 static const command COMMANDS[] = {
     { "bench", rv_cmd_bench, "time the convolution shapes of the CIFAR networks against bare GEMM" },
+    { "train", rv_cmd_train, "train one network with the paper's recipe, logged and resumable" },
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 

@@ -7,9 +7,10 @@
  *   2. fill the batch: order[pos .. pos+B), mean subtracted, pad-crop-flip augmented (run RNG);
  *   3. RevNets with angle_every: on the same batch, gradients with stored activations
  *      (standard) and with reconstructed ones (reversible), both with batch norm in recompute
- *      mode so nothing changes; angle = acos(<ga, gb> / (|ga| |gb|)) in degrees, in double,
- *      logged as grad_angle_deg at step s + 1. Done before the real step, so the trajectory
- *      is the same with or without it;
+ *      mode so nothing changes; angle = acos(<ga, gb> / (|ga| |gb|)) in degrees, in double
+ *      (evaluated as 2 asin(|ga/|ga| - gb/|gb|| / 2) for precision near zero), logged as
+ *      grad_angle_deg at step s + 1. Done before the real step, so the trajectory is the same
+ *      with or without it;
  *   4. forward + backward in the run's mode (batch norm updates its running averages);
  *   5. SGD: lr = lr0 while s < steps/2, lr0/10 while s < 3 steps/4, lr0/100 after
  *      (PAPER.md: 0.1, 0.01 from step 40,000, 0.001 from step 60,000 of 80,000), momentum 0.9,
@@ -231,6 +232,24 @@ static int resolve_config(trainer *t, rv_ctx *pctx)
     return RV_EXIT_OK;
 }
 
+int rv_train_check_config(const rv_train_config *cfg)
+{
+    trainer t;
+    memset(&t, 0, sizeof t);
+    t.cfg = cfg;
+    rv_ctx *ctx = NULL;
+    char msg[256] = "";
+    rv_ctx_options copt = rv_ctx_default_options();
+    if (rv_ctx_create(&ctx, &copt, msg, sizeof msg) != RV_OK) {
+        rv_cli_error("train", "cannot create a CPU context: %s", msg);
+        return RV_EXIT_FAIL;
+    }
+    int code = resolve_config(&t, ctx);
+    free(t.key);
+    rv_ctx_destroy(ctx);
+    return code;
+}
+
 /* Final metrics of a finished run, read back from the database (a run that finished earlier,
  * or one resumed from its last checkpoint). Missing values stay NaN. */
 static void read_final_metrics(trainer *t, int64_t run_id)
@@ -422,17 +441,23 @@ static rv_status log_angle(trainer *t, long s)
         st = rv_model_train_step(t->model, RV_BACKWARD_REVERSIBLE, t->x, t->y, 0, &r);
     if (st == RV_OK) st = rv_model_get_grads(t->model, t->gb);
     if (st != RV_OK) return st;
-    double dot = 0, na = 0, nb = 0;
+    double na = 0, nb = 0;
     for (size_t i = 0; i < t->n_params; i++) {
-        dot += (double)t->ga[i] * t->gb[i];
         na += (double)t->ga[i] * t->ga[i];
         nb += (double)t->gb[i] * t->gb[i];
     }
     if (!(na > 0) || !(nb > 0)) return RV_OK; /* no gradient, no direction to compare */
-    double cosv = dot / (sqrt(na) * sqrt(nb));
-    if (cosv > 1) cosv = 1;
-    if (cosv < -1) cosv = -1;
-    double deg = acos(cosv) * DEG_PER_RAD;
+    /* angle = acos(cos), computed as 2 asin(|a/|a| - b/|b|| / 2), which is the same angle
+     * but keeps its precision near zero: acos of a double cosine cannot resolve angles below
+     * about 1e-6 degrees, and the reconstruction error lives right there. */
+    double ia = 1.0 / sqrt(na), ib = 1.0 / sqrt(nb), dist2 = 0;
+    for (size_t i = 0; i < t->n_params; i++) {
+        double d = (double)t->ga[i] * ia - (double)t->gb[i] * ib;
+        dist2 += d * d;
+    }
+    double half = sqrt(dist2) / 2;
+    if (half > 1) half = 1;
+    double deg = 2 * asin(half) * DEG_PER_RAD;
     if (rv_db_metric(t->db, t->run_id, s + 1, "grad_angle_deg", deg) != 0)
         return db_fail(t, "cannot log the gradient angle");
     return RV_OK;

@@ -60,6 +60,11 @@ typedef struct {
     char reason[256];
 } rv_train_result;
 
+/* Checks a configuration without touching any file or the database: architecture, dataset,
+ * device and mode names, mode/architecture fit, value ranges. Prints what is wrong (with the
+ * valid choices) and returns RV_EXIT_USAGE, or returns RV_EXIT_OK. rv_train_run checks again. */
+int rv_train_check_config(const rv_train_config *cfg);
+
 /* Runs (or resumes) one training run, logging to db. Returns an exit status (cli.h):
  * RV_EXIT_OK finished, RV_EXIT_FAIL failed/diverged/interrupted (reason in res), RV_EXIT_USAGE
  * bad configuration (message already printed). */
