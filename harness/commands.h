@@ -6,4 +6,7 @@
 int rv_cmd_bench(int argc, char **argv);
 int rv_cmd_train(int argc, char **argv);
 
+int rv_cmd_run(int argc, char **argv);
+int rv_cmd_report(int argc, char **argv);
+
 #endif

@@ -16,6 +16,8 @@ typedef struct {
 static const command COMMANDS[] = {
     { "bench", rv_cmd_bench, "time the convolution shapes of the CIFAR networks against bare GEMM" },
     { "train", rv_cmd_train, "train one network with the paper's recipe, logged and resumable" },
+    { "run", rv_cmd_run, "run every entry of an experiment file: skips finished runs, resumes the rest" },
+    { "report", rv_cmd_report, "paper tables beside ours (Markdown and LaTeX) from the results database" },
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
