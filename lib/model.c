@@ -405,6 +405,10 @@ rv_status rv_model_create(rv_ctx *ctx, const rv_arch *arch, const rv_model_optio
         STEP(record(m, PROGRAM_EVAL, RV_BACKWARD_STANDARD));
         m->eval_planned = 1;
     }
+    if (opt->plan_only) {
+        *out = m;
+        return RV_OK;
+    }
     STEP(rv_mem_finalize(m->mem));
     STEP(init_params(m));
     if (training) STEP(rv_fill(ctx, m->momentum, 0.0f, rv_model_n_params(m)));
@@ -490,6 +494,7 @@ rv_status rv_model_train_step(rv_model *m, rv_backward_mode mode, const float *x
                               const int32_t *y, int bn_update, rv_step_result *res)
 {
     if (!m || !x || !y) return RV_ERR_ARG;
+    if (m->opt.plan_only) return rv_ctx_fail(m->ctx, RV_ERR_ARG, "the model was built plan-only");
     if ((unsigned)mode >= RV_BACKWARD_N_MODES || !m->train_planned[mode])
         return rv_ctx_fail(m->ctx, RV_ERR_ARG, "the %s backward mode was not planned for this model",
                            rv_backward_mode_name(mode));
@@ -501,7 +506,7 @@ rv_status rv_model_train_step(rv_model *m, rv_backward_mode mode, const float *x
 rv_status rv_model_eval(rv_model *m, const float *x, const int32_t *y, rv_step_result *res)
 {
     if (!m || !x || !y) return RV_ERR_ARG;
-    if (!m->eval_planned)
+    if (!m->eval_planned || m->opt.plan_only)
         return rv_ctx_fail(m->ctx, RV_ERR_ARG, "evaluation was not planned for this model");
     TRY(upload_batch(m, x, y));
     TRY(replay(m, PROGRAM_EVAL, RV_BACKWARD_STANDARD, RV_BN_EVAL));

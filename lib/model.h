@@ -75,6 +75,8 @@ typedef struct {
                                 2 sd, uniform FC weight, zero FC bias, BN scale 1 shift 0) */
     unsigned train_modes;    /* bit (1u << mode) for each training mode to plan; 0 = none */
     int plan_eval;           /* also plan an evaluation (forward-only, BN eval) program */
+    int plan_only;           /* record the plan but allocate nothing: sizes and rv_mem_planned
+                                work, running the model does not (for `revbench info`) */
 } rv_model_options;
 
 /*

@@ -47,7 +47,7 @@ static rv_model *make(const char *name, int classes, int batch, unsigned modes, 
 {
     rv_arch a;
     cr_assert_eq(rv_arch_parse(ctx, name, &a), RV_OK, "%s", rv_ctx_message(ctx));
-    rv_model_options o = { classes, batch, 7, modes, eval };
+    rv_model_options o = { .n_classes = classes, .batch = batch, .seed = 7, .train_modes = modes, .plan_eval = eval };
     rv_model *m = NULL;
     cr_assert_eq(rv_model_create(ctx, &a, &o, &m), RV_OK, "%s: %s", name, rv_ctx_message(ctx));
     return m;
@@ -120,7 +120,7 @@ Test(model, unknown_names_are_clear_errors)
     cr_expect_eq(rv_backward_mode_parse(ctx, "reverse", &mode), RV_ERR_ARG);
     cr_expect(strstr(rv_ctx_message(ctx), "checkpoint") != NULL);
     /* A ResNet cannot run reversibly, a RevNet has no checkpoint schedule. */
-    rv_model_options o = { 10, 2, 1, 1u << RV_BACKWARD_REVERSIBLE, 0 };
+    rv_model_options o = { .n_classes = 10, .batch = 2, .seed = 1, .train_modes = 1u << RV_BACKWARD_REVERSIBLE };
     rv_model *m = NULL;
     cr_assert_eq(rv_arch_parse(ctx, "resnet-32", &a), RV_OK);
     cr_expect_eq(rv_model_create(ctx, &a, &o, &m), RV_ERR_ARG);
@@ -430,7 +430,7 @@ Test(model, allocation_failure_is_an_error_not_a_crash)
 {
     rv_arch a;
     cr_assert_eq(rv_arch_parse(ctx, "revnet-basic-1", &a), RV_OK);
-    rv_model_options o = { 10, 4, 1, 1u << RV_BACKWARD_REVERSIBLE, 1 };
+    rv_model_options o = { .n_classes = 10, .batch = 4, .seed = 1, .train_modes = 1u << RV_BACKWARD_REVERSIBLE, .plan_eval = 1 };
     rv_model *m = (rv_model *)1;
     rv_ctx_inject_alloc_failure(ctx, 1);
     cr_expect_eq(rv_model_create(ctx, &a, &o, &m), RV_ERR_NOMEM);
