@@ -99,7 +99,7 @@ __global__ static void bn_stats_partial(float *part, const float *x, int C, int 
 }
 
 /* Per channel: mean and invstd (batch or running), the running-average update in TRAIN, the
- * saved statistics, and coef[c] = (scale, shift) with y = x * scale + shift. */
+ * saved statistics, and coef[c] = (mean, gamma * invstd, beta) for bn_apply. */
 __global__ static void bn_stats_final(float *coef, float *save_mean, float *save_invstd,
                                       float *run_mean, float *run_var, const float *part,
                                       const float *x, const float *gamma, const float *beta,
@@ -131,9 +131,9 @@ __global__ static void bn_stats_final(float *coef, float *save_mean, float *save
         run_mean[c] = RV_BN_DECAY * run_mean[c] + (1.0f - RV_BN_DECAY) * (float)mean;
         run_var[c] = RV_BN_DECAY * run_var[c] + (1.0f - RV_BN_DECAY) * (float)var;
     }
-    float scale = gamma[c] * invstd;
-    coef[2 * c] = scale;
-    coef[2 * c + 1] = beta[c] - (float)mean * scale;
+    coef[4 * c] = (float)mean;
+    coef[4 * c + 1] = gamma[c] * invstd;
+    coef[4 * c + 2] = beta[c];
 }
 
 __global__ static void bn_apply(float *y, const float *x, const float *coef, int C, int HW,
@@ -142,7 +142,9 @@ __global__ static void bn_apply(float *y, const float *x, const float *coef, int
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x) {
         int c = (int)((i / HW) % C);
-        y[i] = x[i] * coef[2 * c] + coef[2 * c + 1];
+        /* Subtracting the mean first (rather than folding it into the shift) keeps inputs far
+         * from zero, a mean of 1000, from cancelling in the last add. y may alias x. */
+        y[i] = (x[i] - coef[4 * c]) * coef[4 * c + 1] + coef[4 * c + 2];
     }
 }
 
@@ -346,7 +348,8 @@ __global__ static void k_avgpool2_fwd(float *y, const float *x, int H, int W, si
         size_t nc = i / ((size_t)P * Q);
         const float *r0 = x + (nc * H + 2 * p) * W + 2 * q;
         const float *r1 = r0 + W;
-        y[i] = (r0[0] + r0[1] + r1[0] + r1[1]) * 0.25f;
+        /* Grouped as on the CPU, so both round identically. */
+        y[i] = 0.25f * ((r0[0] + r0[1]) + (r1[0] + r1[1]));
     }
 }
 
@@ -416,22 +419,25 @@ rv_status rv_cuda_chpad_backward(rv_ctx *ctx, float *d_x, const float *d_y, int 
                  beta);
 }
 
-/* One warp per (n, c) row: y = sum / HW. */
+/* One warp per (n, c) row: y = sum / HW, summed in double like the CPU, so the two differ by
+ * at most the final rounding (HW is at most a few thousand: the cost is nothing). */
 __global__ static void k_gap_fwd(float *y, const float *x, int HW, int rows)
 {
     int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
     int lane = threadIdx.x & 31;
     if (row >= rows) return;
     const float *r = x + (size_t)row * HW;
-    float s = 0.0f;
+    double s = 0.0;
     for (int i = lane; i < HW; i += 32) s += r[i];
     for (int o = 16; o > 0; o >>= 1) s += __shfl_down_sync(0xffffffffu, s, o);
-    if (lane == 0) y[row] = s / (float)HW;
+    if (lane == 0) y[row] = (float)(s / HW);
 }
 
+/* d_x = d_y * (1 / HW), the reciprocal rounded first, as on the CPU. */
 __global__ static void k_gap_bwd(float *d_x, const float *d_y, int HW, size_t n)
 {
-    RV_FOR_EACH(i, n) d_x[i] = d_y[i / HW] / (float)HW;
+    float inv = 1.0f / (float)HW;
+    RV_FOR_EACH(i, n) d_x[i] = d_y[i / HW] * inv;
 }
 
 rv_status rv_cuda_gap_forward(rv_ctx *ctx, float *y, const float *x, int N, int C, int HW)
@@ -496,21 +502,29 @@ __global__ static void k_maxpool_bwd(float *d_x, const float *d_y, const float *
         int q_lo = max(0, (w + pl - 2 + 1) / 2), q_hi = min(Q - 1, (w + pl) / 2);
         for (int p = p_lo; p <= p_hi; p++) {
             for (int q = q_lo; q <= q_hi; q++) {
-                float m = y[(nc * P + p) * Q + q];
-                int first = -1;
+                float target = y[(nc * P + p) * Q + q];
+                /* As on the CPU: the first element equal to the forward output; if none is
+                 * (y not computed from this x, or NaN), the first strict maximum. */
+                int first = -1, best = -1;
+                float m = -INFINITY;
                 for (int r = 0; r < 3 && first < 0; r++) {
                     int hh = 2 * p - pt + r;
                     if (hh < 0 || hh >= H) continue;
                     for (int s = 0; s < 3; s++) {
                         int ww = 2 * q - pl + s;
                         if (ww < 0 || ww >= W) continue;
-                        if (plane[hh * W + ww] == m) {
+                        float v = plane[hh * W + ww];
+                        if (v == target) {
                             first = hh * W + ww;
                             break;
                         }
+                        if (best < 0 || v > m) {
+                            m = v;
+                            best = hh * W + ww;
+                        }
                     }
                 }
-                if (first == h * W + w) g += d_y[(nc * P + p) * Q + q];
+                if ((first >= 0 ? first : best) == h * W + w) g += d_y[(nc * P + p) * Q + q];
             }
         }
         d_x[i] = g;
@@ -533,31 +547,33 @@ rv_status rv_cuda_maxpool3s2_backward(rv_ctx *ctx, float *d_x, const float *d_y,
 
 /* ---------------------------------------------------------------- loss -------------------- */
 
-/* One warp per sample. loss = log(sum exp(z - max)) + max - z[label]; pred = first argmax;
- * d_logits = (softmax - onehot) / N. An out-of-range label raises *bad and leaves that row's
- * outputs unwritten. */
+/* *bad = 1 if any label is outside [0, K). */
+__global__ static void k_check_labels(int *bad, const int32_t *labels, int N, int K)
+{
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < N; i += gridDim.x * blockDim.x)
+        if (labels[i] < 0 || labels[i] >= K) *bad = 1;
+}
+
+/* One warp per sample: pred = first argmax; loss = m + log(sum exp(z - m)) - z[label] with m
+ * the maximum; d_logits = (exp(z - lse) - onehot) / N. The sum and the logarithm are in double
+ * as on the CPU (K is at most a thousand, so the cost is nothing). */
 __global__ static void k_softmax_xent(float *losses, int32_t *pred, float *d_logits,
-                                      const float *logits, const int32_t *labels, int N, int K,
-                                      int *bad)
+                                      const float *logits, const int32_t *labels, int N, int K)
 {
     int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
     int lane = threadIdx.x & 31;
     if (row >= N) return;
     const float *z = logits + (size_t)row * K;
     int label = labels[row];
-    if (label < 0 || label >= K) {
-        if (lane == 0) *bad = 1;
-        return;
-    }
     float m = -INFINITY;
     int arg = K;
     for (int k = lane; k < K; k += 32) {
-        if (z[k] > m || arg == K) {
+        if (arg == K || z[k] > m) {
             m = z[k];
             arg = k;
         }
     }
-    /* Combine lanes: larger value wins, the lower index on ties (first argmax). */
+    /* Combine lanes: the larger value wins, the lower index on ties (first argmax). */
     for (int o = 16; o > 0; o >>= 1) {
         float m2 = __shfl_down_sync(0xffffffffu, m, o);
         int a2 = __shfl_down_sync(0xffffffffu, arg, o);
@@ -568,19 +584,19 @@ __global__ static void k_softmax_xent(float *losses, int32_t *pred, float *d_log
     }
     m = __shfl_sync(0xffffffffu, m, 0);
     arg = __shfl_sync(0xffffffffu, arg, 0);
-    float s = 0.0f;
-    for (int k = lane; k < K; k += 32) s += expf(z[k] - m);
+    double s = 0.0;
+    for (int k = lane; k < K; k += 32) s += exp((double)z[k] - (double)m);
     for (int o = 16; o > 0; o >>= 1) s += __shfl_down_sync(0xffffffffu, s, o);
-    s = __shfl_sync(0xffffffffu, s, 0);
+    double lse = (double)m + log(__shfl_sync(0xffffffffu, s, 0));
     if (lane == 0) {
-        losses[row] = logf(s) + m - z[label];
+        losses[row] = (float)(lse - (double)z[label]);
         pred[row] = arg;
     }
     if (d_logits) {
-        float inv_n = 1.0f / (float)N;
+        double inv_n = 1.0 / (double)N;
         float *d = d_logits + (size_t)row * K;
         for (int k = lane; k < K; k += 32)
-            d[k] = (expf(z[k] - m) / s - (k == label ? 1.0f : 0.0f)) * inv_n;
+            d[k] = (float)((exp((double)z[k] - lse) - (k == label ? 1.0 : 0.0)) * inv_n);
     }
 }
 
@@ -589,15 +605,14 @@ rv_status rv_cuda_softmax_xent(rv_ctx *ctx, float *losses, int32_t *pred, float 
 {
     rv_cuda_state *st = rv_cuda_st(ctx);
     int bad = 0;
+    /* Labels first, as on the CPU: a bad one leaves every output untouched. Reading the flag
+     * back costs one small copy and a wait per step, the price of reporting RV_ERR_ARG rather
+     * than silently training on garbage. */
     rv_status s = rv_cuda_check(ctx, cudaMemsetAsync(st->flag, 0, sizeof(int), st->stream),
                                 "softmax_xent: cudaMemsetAsync");
     if (s != RV_OK) return s;
-    k_softmax_xent<<<(N + 7) / 8, 256, 0, st->stream>>>(losses, pred, d_logits, logits, labels,
-                                                         N, K, st->flag);
-    s = rv_cuda_launched(ctx, "softmax_xent");
-    if (s != RV_OK) return s;
-    /* The label check costs one small copy and a wait per step; the CPU backend reports bad
-     * labels as RV_ERR_ARG and this backend must not silently train on garbage instead. */
+    k_check_labels<<<(N + 255) / 256, 256, 0, st->stream>>>(st->flag, labels, N, K);
+    if ((s = rv_cuda_launched(ctx, "softmax_xent: label check")) != RV_OK) return s;
     s = rv_cuda_check(ctx, cudaMemcpyAsync(&bad, st->flag, sizeof(int), cudaMemcpyDeviceToHost,
                                            st->stream),
                       "softmax_xent: cudaMemcpyAsync");
@@ -606,7 +621,9 @@ rv_status rv_cuda_softmax_xent(rv_ctx *ctx, float *losses, int32_t *pred, float 
     if (s != RV_OK) return s;
     if (bad)
         return rv_ctx_fail(ctx, RV_ERR_ARG, "softmax_xent: a label is outside [0, %d)", K);
-    return RV_OK;
+    k_softmax_xent<<<(N + 7) / 8, 256, 0, st->stream>>>(losses, pred, d_logits, logits, labels,
+                                                         N, K);
+    return rv_cuda_launched(ctx, "softmax_xent");
 }
 
 /* ---------------------------------------------------------------- optimizer --------------- */
