@@ -121,9 +121,9 @@ static rv_status plan_build(rv_ctx *ctx, rv_cuda_state *st, rv_cuda_conv_plan *p
 
     /* cuDNN's output size with symmetric padding pad_top/pad_left decides whether the
      * explicit padding is needed (see the header comment). */
-    int P_sym = (d->H + 2 * d->pad_top - d->R) / d->stride + 1;
-    int Q_sym = (d->W + 2 * d->pad_left - d->S) / d->stride + 1;
-    p->padded = P_sym != d->P || Q_sym != d->Q;
+    int span_h = d->H + 2 * d->pad_top - d->R, span_w = d->W + 2 * d->pad_left - d->S;
+    p->padded = span_h < 0 || span_w < 0 || span_h / d->stride + 1 != d->P ||
+                span_w / d->stride + 1 != d->Q;
     p->Hp = p->padded ? (d->P - 1) * d->stride + d->R : d->H;
     p->Wp = p->padded ? (d->Q - 1) * d->stride + d->S : d->W;
     if (p->padded && (p->Hp < d->H + d->pad_top || p->Wp < d->W + d->pad_left))
