@@ -69,8 +69,8 @@ typedef struct {
 
 /* Alignment of sub-buffers carved out of a workspace (cuDNN's preferred alignment). */
 #define RV_CUDA_WS_ALIGN 256
-/* Floats of batch-norm scratch: partial sums of up to 64 splits x 2 values for up to 1024
- * channels, or fewer splits for more channels (4 MiB). */
+/* Floats of batch-norm scratch (4 MiB): 2 partial sums per (channel, split) and 4 coefficients
+ * per channel; the full 64 splits fit up to about 8000 channels, more channels get fewer. */
 #define RV_CUDA_SCRATCH_FLOATS (1u << 20)
 
 static inline rv_cuda_state *rv_cuda_st(rv_ctx *ctx)
