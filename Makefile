@@ -28,3 +28,38 @@ asan: deps
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# Results, figures and the paper (plots/, paper/, experiments/README.md).
+SCHEDULE ?= quick
+DEVICE   ?= cpu
+DB       ?= results/results.db
+DATA     ?= $(or $(REVBENCH_DATA),data)
+RUN_JOBS ?= 1
+
+.PHONY: plots paper reproduce-cifar
+
+# Figures from the database alone (no build needed): paper/figures/*.png and *.svg.
+plots:
+	plots/make-plots.sh $(DB) paper/figures
+
+# Tables from the database (paper/REPORT.md, paper/tables/), then the PDF if LaTeX is there.
+paper: build
+	$(BUILD)/revbench report --db $(DB) --out paper
+	@if command -v pdflatex >/dev/null 2>&1; then \
+	  cd paper && pdflatex -interaction=nonstopmode -halt-on-error reproduction.tex >/dev/null && \
+	  pdflatex -interaction=nonstopmode -halt-on-error reproduction.tex >/dev/null && \
+	  echo "wrote paper/reproduction.pdf"; \
+	else \
+	  echo "pdflatex not installed: paper/REPORT.md and paper/tables/ are up to date" \
+	       "(apt-get install texlive-latex-recommended for paper/reproduction.pdf)"; \
+	fi
+
+# The paper's CIFAR matrix (experiments/cifar-$(SCHEDULE).ini), then figures and tables. Run it
+# again after an interruption: finished runs are skipped and interrupted ones resumed.
+reproduce-cifar: build
+	scripts/fetch-cifar.sh $(DATA)
+	@mkdir -p $(dir $(DB))
+	$(BUILD)/revbench run experiments/cifar-$(SCHEDULE).ini --db $(DB) --device $(DEVICE) \
+	  --data $(DATA) --jobs $(RUN_JOBS)
+	$(MAKE) --no-print-directory plots DB=$(DB)
+	$(MAKE) --no-print-directory paper DB=$(DB)

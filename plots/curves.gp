@@ -1,0 +1,18 @@
+# curves.gp: training curves of matched networks: cross-entropy and top-1 error against steps,
+# training dotted, test solid (the paper's training-curve figures).
+# Variables: dir (data folder), archs (space-separated), title, out, fmt.
+# Data: dir/ARCH.METRIC.dat, two columns (step, value); make-plots.sh passes only non-empty ones
+# in lossfiles/errfiles, with the arch index for the colour in losscol/errcol and the dash
+# type (3 dotted for training, 1 solid for test) in lossdt/errdt.
+load "plots/common.gp"
+set multiplot layout 1,2 title title
+set xlabel "training step"
+set ylabel "cross-entropy"
+plot for [i=1:words(lossfiles)] dir."/".word(lossfiles,i) using 1:2 with lines \
+     lw 1.6 lc rgb PALETTE[int(word(losscol,i))] dt int(word(lossdt,i)) \
+     title (word(losstitles,i))
+set ylabel "top-1 error (%)"
+plot for [i=1:words(errfiles)] dir."/".word(errfiles,i) using 1:2 with lines \
+     lw 1.6 lc rgb PALETTE[int(word(errcol,i))] dt int(word(errdt,i)) \
+     title (word(errtitles,i))
+unset multiplot

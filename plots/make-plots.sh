@@ -1,0 +1,168 @@
+#!/bin/sh
+# make-plots.sh [DB] [OUT]: every figure of the reproduction from the results database.
+#   DB   results database (default results/results.db)
+#   OUT  figure folder (default paper/figures); each figure as NAME.png and NAME.svg
+# Reads the database with the sqlite3 command into temporary .dat files and draws them with the
+# gnuplot scripts beside this file. A figure without data is skipped with "skipped NAME: why"
+# rather than drawn empty. Exits non-zero if gnuplot fails or prints anything on stderr.
+set -eu
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DB=${1:-results/results.db}
+OUT=${2:-paper/figures}
+case $DB in /*) ;; *) DB=$PWD/$DB ;; esac
+case $OUT in /*) ;; *) OUT=$PWD/$OUT ;; esac
+for tool in sqlite3 gnuplot; do
+    command -v $tool >/dev/null 2>&1 || { echo "make-plots: $tool is not installed (apt-get install $tool)" >&2; exit 1; }
+done
+[ -f "$DB" ] || { echo "make-plots: no results database at $DB" >&2; exit 1; }
+mkdir -p "$OUT"
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+cd "$ROOT"
+status=0
+made=0
+
+q() { sqlite3 -batch -separator ' ' "file:$DB?mode=ro" "$@"; }
+
+# draw NAME SCRIPT gnuplot-assignments...: PNG and SVG, stderr must stay empty.
+draw() {
+    name=$1; script=$2; shift 2
+    for fmt in png svg; do
+        if ! gnuplot -e "out='$OUT/$name'; fmt='$fmt'" "$@" "plots/$script" 2>"$TMP/err"; then
+            echo "make-plots: gnuplot failed on $name:" >&2; cat "$TMP/err" >&2; status=1; return
+        fi
+        if [ -s "$TMP/err" ]; then
+            echo "make-plots: gnuplot warned on $name:" >&2; cat "$TMP/err" >&2; status=1; return
+        fi
+    done
+    echo "wrote $OUT/$name.png and .svg"
+    made=$((made + 1))
+}
+
+# Training curves: one figure per matched pair and dataset (pairs table), and one per
+# experiment and dataset for training runs of networks outside the paper's pairs.
+curves() {
+    name=$1; title=$2; dataset=$3; shift 3
+    d=$TMP/$name; mkdir -p "$d"
+    lf=""; lt=""; lc=""; ld=""; ef=""; et=""; ec=""; ed=""; idx=0
+    for arch in "$@"; do
+        idx=$((idx + 1))
+        for m in train_loss test_loss train_error test_error; do
+            q "SELECT step, value FROM v_training_curves WHERE arch = '$arch' AND dataset = '$dataset'
+               AND name = '$m' AND run_id = (SELECT max(run_id) FROM v_training_curves
+               WHERE arch = '$arch' AND dataset = '$dataset' AND name = '$m') ORDER BY step" > "$d/$arch.$m.dat"
+            [ -s "$d/$arch.$m.dat" ] || continue
+            label="$arch:${m%_*}"
+            case $m in train*) dt=3 ;; *) dt=1 ;; esac
+            case $m in
+                *loss) lf="$lf $arch.$m.dat"; lt="$lt $label"; lc="$lc $idx"; ld="$ld $dt" ;;
+                *) ef="$ef $arch.$m.dat"; et="$et $label"; ec="$ec $idx"; ed="$ed $dt" ;;
+            esac
+        done
+    done
+    if [ -z "$lf" ] || [ -z "$ef" ]; then
+        echo "skipped $name: no logged losses and errors for $* on $dataset"; return
+    fi
+    draw "$name" curves.gp -e "dir='$d'; title='$title'; lossfiles='$lf'; losstitles='$lt'; losscol='$lc'; lossdt='$ld'; errfiles='$ef'; errtitles='$et'; errcol='$ec'; errdt='$ed'"
+}
+
+pairs=$(q "SELECT p.resnet || ' ' || p.revnet || ' ' || d.dataset FROM pairs p JOIN
+           (SELECT DISTINCT arch, dataset FROM v_training_curves) d ON d.arch IN (p.resnet, p.revnet)
+           GROUP BY p.pair, d.dataset ORDER BY p.ord, d.dataset")
+if [ -z "$pairs" ]; then
+    echo "skipped curves of the paper's pairs: no training runs of them in the database"
+else
+    echo "$pairs" > "$TMP/pairs.txt"
+    while read -r res rev ds; do
+        curves "curves-$res-$rev-$ds" "$res / $rev on $ds" "$ds" "$res" "$rev"
+    done < "$TMP/pairs.txt"
+fi
+# (Loops read from files, not pipes, so that draw's status and count survive them.)
+q "SELECT DISTINCT r.experiment, r.dataset FROM v_latest_runs r WHERE r.kind = 'train'
+   AND r.arch NOT IN (SELECT resnet FROM pairs UNION SELECT revnet FROM pairs)
+   AND EXISTS (SELECT 1 FROM metrics k WHERE k.run_id = r.id)" > "$TMP/others.txt"
+while read -r exp ds; do
+    archs=$(q "SELECT DISTINCT arch FROM v_latest_runs WHERE kind = 'train' AND experiment = '$exp'
+               AND dataset = '$ds' ORDER BY arch" | head -n 8 | tr '\n' ' ')
+    # shellcheck disable=SC2086
+    curves "curves-${exp:-direct}-$ds" "${exp:-train} on $ds" "$ds" $archs
+done < "$TMP/others.txt"
+
+# Quantity against depth for the depth families (memory-depth experiment).
+depth() {
+    name=$1; column=$2; ylabel=$3; title=$4
+    d=$TMP/$name; mkdir -p "$d"
+    files=""; titles=""
+    series=$(q "SELECT DISTINCT substr(arch, 1, length(rtrim(arch, '0123456789')) - 1) || ' ' || mode || ' ' || device
+                FROM v_memory WHERE arch LIKE '%-basic-%' OR arch LIKE '%-bottleneck-%' ORDER BY 1")
+    for s in $(echo "$series" | tr ' ' '|'); do
+        fam=${s%%|*}; rest=${s#*|}; mode=${rest%%|*}; dev=${rest#*|}
+        f="$fam.$mode.$dev.dat"
+        q "SELECT n_layers, $column FROM v_memory WHERE arch LIKE '$fam-%' AND mode = '$mode'
+           AND device = '$dev' AND n_layers IS NOT NULL AND $column > 0 ORDER BY n_layers" > "$d/$f"
+        [ "$(wc -l < "$d/$f")" -ge 2 ] || continue
+        files="$files $f"; titles="$titles $fam:$mode:$dev"
+    done
+    if [ -z "$files" ]; then
+        echo "skipped $name: no depth family measured at 2 or more depths (experiments/memory-depth.ini)"; return
+    fi
+    draw "$name" depth.gp -e "dir='$d'; files='$files'; titles='$titles'; ylabel='$ylabel'; title='$title'"
+}
+depth memory-depth activation_peak_mib "peak activation memory (MiB)" "Activation memory against depth"
+depth time-depth ms_per_step "ms per training step" "Step time against depth"
+
+# Gradient angle during training.
+d=$TMP/angle; mkdir -p "$d"; files=""; titles=""
+for r in $(q "SELECT DISTINCT r.id || '|' || r.arch || '|' || r.dataset FROM v_latest_runs r
+              JOIN metrics k ON k.run_id = r.id AND k.name = 'grad_angle_deg' ORDER BY r.id"); do
+    id=${r%%|*}; label=${r#*|}; label=$(echo "$label" | tr '|' ':')
+    q "SELECT step, value FROM metrics WHERE run_id = $id AND name = 'grad_angle_deg' ORDER BY step" > "$d/$id.dat"
+    files="$files $id.dat"; titles="$titles $label"
+done
+if [ -z "$files" ]; then
+    echo "skipped grad-angle: no run logged grad_angle_deg (experiments/grad-angle.ini)"
+else
+    # The y range is fixed from the data: an all-zero angle (exact reconstruction) would
+    # otherwise give gnuplot an empty range.
+    ymax=$(q "SELECT max(value) FROM metrics WHERE name = 'grad_angle_deg'")
+    draw grad-angle angle.gp -e "dir='$d'; files='$files'; titles='$titles'; ymax=$ymax"
+fi
+
+# Memory per category for the named networks (or any measured network if none).
+cats=$(q "SELECT DISTINCT category FROM memory m JOIN v_memory v ON v.run_id = m.run_id
+          WHERE category NOT IN ('activation_peak', 'total_peak', 'max_rss', 'arena', 'device_in_use')
+          AND peak_bytes > 0 ORDER BY category" | tr '\n' ' ')
+if [ -z "$cats" ]; then
+    echo "skipped memory-breakdown: no mem run recorded per-category memory"
+else
+    f=$TMP/breakdown.dat
+    { printf 'network'; for c in $cats; do printf ' %s' "$c"; done; printf '\n'; } > "$f"
+    q "SELECT run_id, arch || ':' || mode || ':' || device FROM v_memory
+       ORDER BY arch LIKE '%-basic-%', device, n_layers, arch, mode LIMIT 12" > "$TMP/bd.txt"
+    while read -r id label; do
+        printf '%s' "$label"
+        for c in $cats; do
+            printf ' %s' "$(q "SELECT coalesce(peak_bytes, 0) / 1048576.0 FROM memory WHERE run_id = $id AND category = '$c'
+                              UNION ALL SELECT 0 LIMIT 1")"
+        done
+        printf '\n'
+    done < "$TMP/bd.txt" >> "$f"
+    n=$(( $(echo "$cats" | wc -w) + 1 ))
+    draw memory-breakdown breakdown.gp -e "data='$f'; ncols=$n"
+fi
+
+# CPU against GPU: networks measured on both.
+f=$TMP/cpugpu.dat
+echo "network cpu cuda" > "$f"
+q "SELECT c.arch || ':' || c.mode, c.ms_per_step, g.ms_per_step FROM v_memory c JOIN v_memory g
+   ON g.arch = c.arch AND g.mode = c.mode AND g.batch = c.batch AND g.device = 'cuda'
+   WHERE c.device = 'cpu' AND c.ms_per_step > 0 AND g.ms_per_step > 0
+   GROUP BY c.arch, c.mode ORDER BY c.arch LIKE '%-basic-%', c.arch, c.mode LIMIT 16" >> "$f"
+if [ "$(wc -l < "$f")" -lt 2 ]; then
+    echo "skipped cpu-gpu: no network measured on both cpu and cuda at the same batch"
+else
+    draw cpu-gpu cpugpu.gp -e "data='$f'"
+fi
+
+echo "make-plots: $made figure(s) in $OUT"
+exit $status
