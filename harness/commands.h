@@ -4,6 +4,9 @@
 #define RV_COMMANDS_H
 
 int rv_cmd_bench(int argc, char **argv);
+int rv_cmd_info(int argc, char **argv);
+int rv_cmd_mem(int argc, char **argv);
+int rv_cmd_angle(int argc, char **argv);
 int rv_cmd_train(int argc, char **argv);
 
 int rv_cmd_run(int argc, char **argv);

@@ -15,6 +15,9 @@ typedef struct {
 
 static const command COMMANDS[] = {
     { "bench", rv_cmd_bench, "time the convolution shapes of the CIFAR networks against bare GEMM" },
+    { "info", rv_cmd_info, "parameters, layers and the planned memory of a network, without running it" },
+    { "mem", rv_cmd_mem, "a few training steps: planned and measured memory per category, step time" },
+    { "angle", rv_cmd_angle, "angle between stored- and reconstructed-activation gradients (RevNets)" },
     { "train", rv_cmd_train, "train one network with the paper's recipe, logged and resumable" },
     { "run", rv_cmd_run, "run every entry of an experiment file: skips finished runs, resumes the rest" },
     { "report", rv_cmd_report, "paper tables beside ours (Markdown and LaTeX) from the results database" },
