@@ -232,10 +232,11 @@ static int resolve_config(trainer *t, rv_ctx *pctx)
     return RV_EXIT_OK;
 }
 
-int rv_train_check_config(const rv_train_config *cfg)
+int rv_train_identify(const rv_train_config *cfg, rv_train_identity *out)
 {
     trainer t;
     memset(&t, 0, sizeof t);
+    memset(out, 0, sizeof *out);
     t.cfg = cfg;
     rv_ctx *ctx = NULL;
     char msg[256] = "";
@@ -245,9 +246,22 @@ int rv_train_check_config(const rv_train_config *cfg)
         return RV_EXIT_FAIL;
     }
     int code = resolve_config(&t, ctx);
+    if (code == RV_EXIT_OK) {
+        out->rc = t.rc;
+        snprintf(out->arch, sizeof out->arch, "%s", t.arch.name);
+        snprintf(out->extra_json, sizeof out->extra_json, "%s", t.extra_json);
+        out->rc.arch = out->arch;
+        out->rc.extra_json = out->extra_json;
+    }
     free(t.key);
     rv_ctx_destroy(ctx);
     return code;
+}
+
+int rv_train_check_config(const rv_train_config *cfg)
+{
+    rv_train_identity id;
+    return rv_train_identify(cfg, &id);
 }
 
 /* Final metrics of a finished run, read back from the database (a run that finished earlier,

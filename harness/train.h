@@ -65,6 +65,21 @@ typedef struct {
  * valid choices) and returns RV_EXIT_USAGE, or returns RV_EXIT_OK. rv_train_run checks again. */
 int rv_train_check_config(const rv_train_config *cfg);
 
+/* The identity rv_train_run records for a configuration in the database (defaults resolved:
+ * mode, eval_every, the canonical dataset name, the extra_json of lr, momentum, weight decay,
+ * test subset and angle interval). rc's strings point into this struct and into the cfg it
+ * was made from, so use it in place (do not copy it) while cfg lives. */
+typedef struct {
+    rv_run_config rc;
+    char arch[48];
+    char extra_json[512];
+} rv_train_identity;
+
+/* Fills *out for cfg, so that rv_db_find_run(db, &out->rc, ...) finds the runs rv_train_run
+ * makes for cfg (the `run` command uses it to skip finished entries). Returns RV_EXIT_OK, or
+ * RV_EXIT_USAGE with the problem printed, as rv_train_check_config. */
+int rv_train_identify(const rv_train_config *cfg, rv_train_identity *out);
+
 /* Runs (or resumes) one training run, logging to db. Returns an exit status (cli.h):
  * RV_EXIT_OK finished, RV_EXIT_FAIL failed/diverged/interrupted (reason in res), RV_EXIT_USAGE
  * bad configuration (message already printed). */

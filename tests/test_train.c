@@ -611,6 +611,62 @@ Test(train, finished_run_is_not_rerun, .init = make_dir, .fini = cleanup_dir,
     cr_assert(memcmp(&a.final_test_error, &b.final_test_error, sizeof(double)) == 0,
               "reported %.17g, the run logged %.17g", b.final_test_error, a.final_test_error);
     cr_assert_eq(count_rows(db, "SELECT COUNT(*) FROM runs"), 1);
+    /* The identity rv_train_identify gives is the one the run was recorded under. */
+    rv_train_identity id;
+    cr_assert_eq(rv_train_identify(&c, &id), RV_EXIT_OK);
+    int64_t found_id = -1;
+    char found_status[16] = "";
+    cr_assert_eq(rv_db_find_run(db, &id.rc, &found_id, found_status), 1);
+    cr_assert_eq(found_id, a.run_id);
+    cr_assert_str_eq(found_status, "finished");
+    rv_db_close(db);
+}
+
+Test(train, a_run_in_use_is_not_resumed_twice, .init = make_dir, .fini = cleanup_dir,
+     .timeout = TRAIN_TIMEOUT_S)
+{
+    rv_db *db = open_db("r.db");
+    rv_train_config c;
+    small_config(&c, "resnet-basic-1", 10);
+    c.stop_after = 2;
+    rv_train_result r;
+    cr_assert_eq(rv_train_run(&c, db, &r), RV_EXIT_FAIL);
+    cr_assert_str_eq(r.status, "interrupted", "%s", r.reason);
+
+    /* Another process holds the run's lock (as a live training process would). */
+    char lock[PATH_MAX + 64];
+    snprintf(lock, sizeof lock, "%s/run-%lld.ckpt.lock", g_ckpt_dir, (long long)r.run_id);
+    int ready[2];
+    cr_assert_eq(pipe(ready), 0);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        int fd = open(lock, O_RDWR);
+        struct flock fl;
+        memset(&fl, 0, sizeof fl);
+        fl.l_type = F_WRLCK;
+        fl.l_whence = SEEK_SET;
+        char ok = (fd >= 0 && fcntl(fd, F_SETLK, &fl) == 0) ? 'y' : 'n';
+        if (write(ready[1], &ok, 1) != 1) _exit(1);
+        pause();
+        _exit(0);
+    }
+    char ok = 0;
+    cr_assert_eq(read(ready[0], &ok, 1), 1);
+    cr_assert_eq(ok, 'y', "the helper could not take the lock");
+    c.resume = 1;
+    c.stop_after = 0;
+    rv_train_result r2;
+    cr_assert_eq(rv_train_run(&c, db, &r2), RV_EXIT_FAIL);
+    cr_assert_not_null(strstr(r2.reason, "another process"), "%s", r2.reason);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    /* Once the holder is gone, the resume goes through. */
+    rv_train_result r3;
+    cr_assert_eq(rv_train_run(&c, db, &r3), RV_EXIT_OK, "%s", r3.reason);
+    cr_assert_eq(r3.run_id, r.run_id);
+    close(ready[0]);
+    close(ready[1]);
     rv_db_close(db);
 }
 
