@@ -225,8 +225,10 @@ int rv_cmd_train(int argc, char **argv)
 
     if (strcmp(res.status, "interrupted") == 0 && rv_train_last_signal() != 0)
         code = 128 + rv_train_last_signal();
-    if (code != RV_EXIT_OK)
+    if (code != RV_EXIT_OK && res.run_id >= 0)
         rv_cli_error("train", "run %lld %s: %s", (long long)res.run_id, res.status, res.reason);
+    else if (code != RV_EXIT_OK)
+        rv_cli_error("train", "%s", res.reason);
     else if (res.reason[0])
         fprintf(stderr, "revbench train: %s\n", res.reason);
 
