@@ -226,10 +226,7 @@ static char *run_mem_child(const run_opts *o, const rv_exp_entry *x, int *exit_s
         close(fds[1]);
         char *argv[] = { "revbench", "mem", "--arch", (char *)x->arch, "--mode", (char *)x->mode,
                          "--batch", batch, "--steps", steps, "--device", (char *)x->device,
-                         "--json", NULL };
-        /* The thread count reaches mem through the environment BLAS and OpenMP read. */
-        setenv("OMP_NUM_THREADS", threads, 1);
-        setenv("OPENBLAS_NUM_THREADS", threads, 1);
+                         "--threads", threads, "--json", NULL };
         execv(o->self, argv);
         fprintf(stderr, "revbench run: cannot run %s: %s\n", o->self, strerror(errno));
         _exit(127);
@@ -300,12 +297,15 @@ static int store_mem_result(rv_db *db, int64_t id, const rv_exp_entry *x, const 
         if (rv_db_memory(db, id, cat, (int64_t)planned, (int64_t)peak)) goto db_fail;
     }
     double act = rv_json_flat_num(&j, "activation_peak_bytes", -1);
-    double act_planned = rv_json_flat_num(&j, "activation_planned_bytes", -1);
+    double act_planned = rv_json_flat_num(&j, "planned_activation_peak_bytes", -1);
     double planned = rv_json_flat_num(&j, "planned_peak_bytes", -1);
     double measured = rv_json_flat_num(&j, "measured_peak_bytes", -1);
     double rss = rv_json_flat_num(&j, "max_rss_bytes", -1);
     double dev = rv_json_flat_num(&j, "device_in_use_bytes", -1);
     double ms = rv_json_flat_num(&j, "ms_per_step", NAN);
+    double ips = rv_json_flat_num(&j, "images_per_sec", NAN);
+    double arena = rv_json_flat_num(&j, "arena_bytes", -1);
+    const rv_json_item *backend = rv_json_flat_get(&j, "backend");
     if (act < 0 || !isfinite(ms)) {
         snprintf(why, why_len, "mem output lacks activation_peak_bytes or ms_per_step");
         rv_db_rollback(db);
@@ -315,7 +315,10 @@ static int store_mem_result(rv_db *db, int64_t id, const rv_exp_entry *x, const 
         rv_db_memory(db, id, "total_peak", (int64_t)planned, (int64_t)measured) ||
         (rss >= 0 && rv_db_memory(db, id, "max_rss", -1, (int64_t)rss)) ||
         (dev >= 0 && rv_db_memory(db, id, "device_in_use", -1, (int64_t)dev)) ||
+        (arena >= 0 && rv_db_memory(db, id, "arena", (int64_t)arena, (int64_t)arena)) ||
         rv_db_metric(db, id, x->set.steps, "ms_per_step", ms) ||
+        (isfinite(ips) && rv_db_metric(db, id, x->set.steps, "images_per_sec", ips)) ||
+        (backend && backend->text && rv_db_run_set_backend(db, id, backend->text)) ||
         rv_db_run_set_result(db, id, out) || rv_db_commit(db))
         goto db_fail;
     rc = 0;

@@ -689,6 +689,36 @@ int rv_db_run_set_result(rv_db *db, int64_t run_id, const char *json)
                       "UPDATE runs SET result_json = ?2 WHERE id = ?1", run_id, json, NULL);
 }
 
+int rv_db_run_set_backend(rv_db *db, int64_t run_id, const char *backend_desc)
+{
+    char *blas = describe_field(backend_desc, "OpenBLAS");
+    char *cudnn = describe_field(backend_desc, "cuDNN");
+    char *gpu = describe_field(backend_desc, "GPU");
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    if (sqlite3_prepare_v2(db->h,
+                           "UPDATE runs SET backend = ?2, blas = coalesce(?3, blas),"
+                           " cudnn = coalesce(?4, cudnn), gpu_model = coalesce(?5, gpu_model)"
+                           " WHERE id = ?1",
+                           -1, &st, NULL) != SQLITE_OK) {
+        db_fail_sql(db, "recording a run's backend");
+        goto done;
+    }
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_text(st, 2, backend_desc, -1, SQLITE_TRANSIENT);
+    if (blas) sqlite3_bind_text(st, 3, blas, -1, SQLITE_TRANSIENT);
+    if (cudnn) sqlite3_bind_text(st, 4, cudnn, -1, SQLITE_TRANSIENT);
+    if (gpu) sqlite3_bind_text(st, 5, gpu, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) != SQLITE_DONE) db_fail_sql(db, "recording a run's backend");
+    else rc = 0;
+done:
+    sqlite3_finalize(st);
+    free(blas);
+    free(cudnn);
+    free(gpu);
+    return rc;
+}
+
 int rv_db_run_end(rv_db *db, int64_t run_id, const char *status, const char *reason)
 {
     if (!status || (strcmp(status, "finished") && strcmp(status, "failed") &&

@@ -20,6 +20,10 @@ int rv_db_record_arch(rv_db *db, const char *arch, const char *dataset, int64_t 
 /* Stores a JSON document beside a run (runs.result_json: e.g. the `mem` command's output). */
 int rv_db_run_set_result(rv_db *db, int64_t run_id, const char *json);
 
+/* Replaces a run's backend description and the BLAS, cuDNN and GPU fields parsed from it
+ * (a `mem` child reports the backend it actually used). */
+int rv_db_run_set_backend(rv_db *db, int64_t run_id, const char *backend_desc);
+
 /* Opens an existing database for reading only (no migration, no WAL switch): for `report`
  * on a file it may not write. Fails with a message when the file is missing, is not a revbench
  * database, or has a schema version other than RV_DB_SCHEMA_VERSION. */

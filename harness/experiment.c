@@ -350,6 +350,9 @@ static int add_entry(interp *in, const matrix *m, const char *arch, const char *
     rv_arch a;
     if (rv_arch_parse(in->ctx, arch, &a) != RV_OK)
         return errf(in, m->line, "unknown architecture '%s'", arch);
+    if (e->kind == RV_EXP_TRAIN && a.imagenet)
+        return errf(in, m->line, "%s is an ImageNet network (224x224); training experiments take "
+                    "the 32x32 datasets, measure it with kind = mem", arch);
     rv_backward_mode bm;
     if (!strcmp(mode, "default")) {
         bm = a.reversible ? RV_BACKWARD_REVERSIBLE : RV_BACKWARD_STANDARD;

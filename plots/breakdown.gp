@@ -9,5 +9,6 @@ set style fill solid 0.85 border -1
 set boxwidth 0.7
 set ylabel "MiB"
 set xtics rotate by -35 left
+set bmargin 9
 set key outside right top
 plot for [i=2:ncols] data using i:xtic(1) title columnheader(i) lc rgb PALETTE[(i-2)%8+1]

@@ -8,5 +8,6 @@ set style fill solid 0.85 border -1
 set logscale y
 set ylabel "ms per step"
 set xtics rotate by -35 left
+set bmargin 9
 plot data using 2:xtic(1) title columnheader(2) lc rgb PALETTE[1], \
      "" using 3 title columnheader(3) lc rgb PALETTE[2]

@@ -97,6 +97,7 @@ static bad_case BAD[] = {
     { HEAD "[experiment\n", 4, "key = value" },
     { HEAD "[matrix]\nunits = 3\ndatasets = cifar10\n", 5, "families" },
     { HEAD "[matrix]\narchs = resnet-32\n", 5, "needs datasets" },
+    { HEAD "[matrix]\narchs = resnet-101\ndatasets = cifar10\n", 5, "ImageNet" },
     { "[experiment]\nname = b\nkind = sleep\n", 3, "train or mem" },
     { "[experiment]\nkind = train\n[matrix]\narchs = resnet-32\ndatasets = cifar10\n", 0,
       "needs a name" },

@@ -206,3 +206,46 @@ Test(report, read_only_database_still_reports)
               md);
     cr_expect(strstr(md, "0 runs, 0 finished") != NULL);
 }
+
+static const char MEMS[] =
+    "[experiment]\nname = memtiny\nkind = mem\n[mem]\nsteps = 2\nbatch = 4\nthreads = 1\n"
+    "[matrix]\nfamilies = resnet-basic revnet-basic\nunits = 1 2 3\n"
+    "modes = standard checkpoint reversible\n";
+
+Test(report, two_runs_of_one_file_never_run_an_entry_twice)
+{
+    char ini[400];
+    snprintf(ini, sizeof ini, "%s/mem.ini", dir);
+    FILE *f = fopen(ini, "w");
+    cr_assert_not_null(f);
+    fputs(MEMS, f);
+    fclose(f);
+    /* Create the database first so that both start from the same file. */
+    rv_db *db = NULL;
+    char err[512];
+    cr_assert_eq(rv_db_open(&db, db_path, err, sizeof err), 0, "%s", err);
+    rv_db_close(db);
+    int rc = sh("(%s run %s --db %s > %s/a.txt 2>&1 & %s run %s --db %s --jobs 2 > %s/b.txt "
+                "2>&1; b=$?; wait $!; a=$?; test $a -eq 0 && test $b -eq 0)",
+                RV_REVBENCH, ini, db_path, dir, RV_REVBENCH, ini, db_path, dir);
+    cr_expect_eq(rc, 0, "one of the two runs failed");
+    cr_assert_eq(rv_db_open(&db, db_path, err, sizeof err), 0, "%s", err);
+    sqlite3_stmt *st;
+    sqlite3 *h = rv_db_handle(db);
+    /* 3 depths x (ResNet standard + checkpoint, RevNet standard + reversible) = 12 entries,
+     * each run exactly once and finished. */
+    sqlite3_prepare_v2(h, "SELECT count(*), count(DISTINCT config_key), sum(status = 'finished') "
+                       "FROM runs WHERE kind = 'mem'", -1, &st, NULL);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    cr_expect_eq(sqlite3_column_int(st, 0), 12);
+    cr_expect_eq(sqlite3_column_int(st, 1), 12);
+    cr_expect_eq(sqlite3_column_int(st, 2), 12);
+    sqlite3_finalize(st);
+    /* The memory rows of a reversible RevNet: activation peak flat in depth. */
+    sqlite3_prepare_v2(h, "SELECT count(DISTINCT activation_peak_mib) FROM v_memory WHERE arch "
+                       "LIKE 'revnet-basic-%' AND mode = 'reversible'", -1, &st, NULL);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    cr_expect_eq(sqlite3_column_int(st, 0), 1);
+    sqlite3_finalize(st);
+    rv_db_close(db);
+}
