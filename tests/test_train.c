@@ -1,6 +1,6 @@
 /*
- * test_train.c: the training run (harness/train.c), its checkpoints (checkpoint.c), progress
- * display (progress.c) and the `train` command (cmd_train.c).
+ * test_train.c: the training run (harness/train.c) and the `train` command (cmd_train.c).
+ * The checkpoint format and the progress display have their own tests (test_checkpoint.c).
  *
  * Training tests use the smallest networks of the paper's families (resnet-basic-1,
  * revnet-basic-1: one unit per stage), batches of 16 and a few dozen steps on Fashion-MNIST
@@ -24,11 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
 #include "cli.h"
 #include "commands.h"
 #include "db.h"
-#include "progress.h"
 #include "train.h"
 
 /* ---------------------------------------------------------------------------------------- */
@@ -212,224 +210,6 @@ static void assert_same_series(rv_db *da, int64_t ra, rv_db *dbb, int64_t rb, co
         cr_assert(memcmp(&va[i], &vb[i], sizeof va[i]) == 0,
                   "%s at step %ld: %.17g against %.17g", name, sa[i], va[i], vb[i]);
     }
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* Checkpoint files (no model needed)                                                       */
-
-#define CK_ORDER 50
-#define CK_STATE 1000
-#define CK_PARAMS 900
-
-typedef struct {
-    int32_t order[CK_ORDER];
-    float state[CK_STATE];
-    float momentum[CK_PARAMS];
-} ck_buffers;
-
-static rv_ckpt_arrays ck_arrays(ck_buffers *b)
-{
-    rv_ckpt_arrays a = { b->order, CK_ORDER, b->state, CK_STATE, b->momentum, CK_PARAMS };
-    return a;
-}
-
-static rv_ctx *cpu_ctx(void)
-{
-    rv_ctx *ctx = NULL;
-    char msg[256] = "";
-    rv_ctx_options o = rv_ctx_default_options();
-    cr_assert_eq(rv_ctx_create(&ctx, &o, msg, sizeof msg), RV_OK, "%s", msg);
-    return ctx;
-}
-
-/* Writes a checkpoint with known contents to g_dir/t.ckpt and returns its path. */
-static void write_known(rv_ctx *ctx, char *path, size_t len, rv_ckpt_progress *p, ck_buffers *b)
-{
-    snprintf(path, len, "%s/t.ckpt", g_dir);
-    memset(p, 0, sizeof *p);
-    p->step = 1234;
-    p->epoch = 5;
-    p->pos = 32;
-    rv_rng_seed_stream(&p->rng, 99, 1);
-    p->rng.spare = -0.75;
-    p->rng.has_spare = 1;
-    p->win_loss_sum = 3.25;
-    p->win_correct = 17;
-    p->win_images = 48;
-    p->win_steps = 3;
-    for (int i = 0; i < CK_ORDER; i++) b->order[i] = (i * 7) % CK_ORDER;
-    for (int i = 0; i < CK_STATE; i++) b->state[i] = (float)i * 0.5f - 100.0f;
-    for (int i = 0; i < CK_PARAMS; i++) b->momentum[i] = (float)(i % 13) * 1e-3f;
-    rv_ckpt_arrays a = ck_arrays(b);
-    cr_assert_eq(rv_checkpoint_save(ctx, path, "key-A", p, &a), RV_OK, "%s",
-                 rv_ctx_message(ctx));
-}
-
-Test(checkpoint, round_trip_is_exact, .init = make_dir, .fini = cleanup_dir)
-{
-    rv_ctx *ctx = cpu_ctx();
-    char path[PATH_MAX + 16];
-    rv_ckpt_progress p, q;
-    static ck_buffers w, r;
-    write_known(ctx, path, sizeof path, &p, &w);
-    memset(&q, 0xAB, sizeof q);
-    memset(&r, 0, sizeof r);
-    rv_ckpt_arrays a = ck_arrays(&r);
-    cr_assert_eq(rv_checkpoint_load(ctx, path, "key-A", &q, &a), RV_OK, "%s",
-                 rv_ctx_message(ctx));
-    cr_assert(memcmp(&p, &q, sizeof p) == 0, "progress differs after a round trip");
-    cr_assert(memcmp(&w, &r, sizeof w) == 0, "arrays differ after a round trip");
-    /* No temporary file is left beside the checkpoint. */
-    char tmp[PATH_MAX + 64];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    cr_assert_neq(access(tmp, F_OK), 0, "temporary file %s left behind", tmp);
-    rv_ctx_destroy(ctx);
-}
-
-/* Loads path expecting failure with status st and a message containing needle. */
-static void expect_load_error(rv_ctx *ctx, const char *path, const char *key, rv_status st,
-                              const char *needle)
-{
-    static ck_buffers r;
-    rv_ckpt_progress q;
-    rv_ckpt_arrays a = ck_arrays(&r);
-    rv_status got = rv_checkpoint_load(ctx, path, key, &q, &a);
-    cr_assert_eq(got, st, "expected status %d, got %d (%s)", st, got, rv_ctx_message(ctx));
-    cr_assert_not_null(strstr(rv_ctx_message(ctx), needle), "message '%s' lacks '%s'",
-                       rv_ctx_message(ctx), needle);
-}
-
-Test(checkpoint, corrupt_files_are_clear_errors, .init = make_dir, .fini = cleanup_dir)
-{
-    rv_ctx *ctx = cpu_ctx();
-    char path[PATH_MAX + 16];
-    rv_ckpt_progress p;
-    static ck_buffers w;
-    write_known(ctx, path, sizeof path, &p, &w);
-    size_t len;
-    unsigned char *good = read_all(path, &len);
-    unsigned char *bad = malloc(len);
-    cr_assert_not_null(bad);
-
-    /* One flipped bit in the parameters. */
-    memcpy(bad, good, len);
-    bad[len / 2] ^= 0x10;
-    write_all(path, bad, len);
-    expect_load_error(ctx, path, "key-A", RV_ERR_FORMAT, "checksum");
-
-    /* Cut short, at several places: in the header, in the arrays, in the checksum. */
-    size_t cuts[] = { 5, 30, len / 2, len - 2 };
-    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
-        write_all(path, good, cuts[i]);
-        expect_load_error(ctx, path, "key-A", RV_ERR_FORMAT, cuts[i] < 8 ? "magic" : "truncated");
-    }
-
-    /* Not a checkpoint at all. */
-    memcpy(bad, good, len);
-    memcpy(bad, "SQLite f", 8);
-    write_all(path, bad, len);
-    expect_load_error(ctx, path, "key-A", RV_ERR_FORMAT, "magic");
-
-    /* A future version. */
-    memcpy(bad, good, len);
-    bad[8] = 99;
-    write_all(path, bad, len);
-    expect_load_error(ctx, path, "key-A", RV_ERR_FORMAT, "version");
-
-    /* Trailing garbage. */
-    unsigned char *longer = malloc(len + 3);
-    memcpy(longer, good, len);
-    memset(longer + len, 0, 3);
-    write_all(path, longer, len + 3);
-    expect_load_error(ctx, path, "key-A", RV_ERR_FORMAT, "trailing");
-
-    /* Another run's configuration, then the right key but another model size. */
-    write_all(path, good, len);
-    expect_load_error(ctx, path, "key-B", RV_ERR_FORMAT, "another configuration");
-    static ck_buffers r;
-    rv_ckpt_progress q;
-    rv_ckpt_arrays a = ck_arrays(&r);
-    a.n_state = CK_STATE - 1;
-    cr_assert_eq(rv_checkpoint_load(ctx, path, "key-A", &q, &a), RV_ERR_FORMAT);
-    cr_assert_not_null(strstr(rv_ctx_message(ctx), "does not fit"), "%s", rv_ctx_message(ctx));
-
-    /* Missing file: an I/O error naming it. */
-    char missing[PATH_MAX + 16];
-    snprintf(missing, sizeof missing, "%s/none.ckpt", g_dir);
-    expect_load_error(ctx, missing, "key-A", RV_ERR_IO, "none.ckpt");
-
-    free(good);
-    free(bad);
-    free(longer);
-    rv_ctx_destroy(ctx);
-}
-
-Test(checkpoint, save_into_missing_folder_fails_cleanly, .init = make_dir, .fini = cleanup_dir)
-{
-    rv_ctx *ctx = cpu_ctx();
-    char path[PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/no/such/dir/x.ckpt", g_dir);
-    rv_ckpt_progress p;
-    memset(&p, 0, sizeof p);
-    static ck_buffers b;
-    rv_ckpt_arrays a = ck_arrays(&b);
-    cr_assert_eq(rv_checkpoint_save(ctx, path, "k", &p, &a), RV_ERR_IO);
-    cr_assert_not_null(strstr(rv_ctx_message(ctx), "cannot create"), "%s", rv_ctx_message(ctx));
-    /* mkdirs then makes it possible. */
-    char dir[PATH_MAX + 32];
-    snprintf(dir, sizeof dir, "%s/no/such/dir", g_dir);
-    cr_assert_eq(rv_checkpoint_mkdirs(ctx, dir), RV_OK, "%s", rv_ctx_message(ctx));
-    cr_assert_eq(rv_checkpoint_save(ctx, path, "k", &p, &a), RV_OK, "%s", rv_ctx_message(ctx));
-    rv_ctx_destroy(ctx);
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* Progress display                                                                         */
-
-Test(progress, line_shows_percent_rate_and_eta)
-{
-    char buf[256];
-    /* 100 of 1000 steps done in 10 s at 50 images per step: 500 img/s, 900 steps left at
-     * 0.1 s each = 90 s = 1m30s. */
-    rv_progress_format(buf, sizeof buf, "run 3", 0, 100, 1000, 50, 10000.0, 10, "loss 1.5");
-    cr_assert_not_null(strstr(buf, "run 3 [=>        ]"), "%s", buf);
-    cr_assert_not_null(strstr(buf, "10.0%"), "%s", buf);
-    cr_assert_not_null(strstr(buf, "100/1000"), "%s", buf);
-    cr_assert_not_null(strstr(buf, "500 img/s"), "%s", buf);
-    cr_assert_not_null(strstr(buf, "ETA 1m30s"), "%s", buf);
-    cr_assert_not_null(strstr(buf, "loss 1.5"), "%s", buf);
-    /* A resumed run counts only its own steps: 50 steps (500..550) in 5 s. */
-    rv_progress_format(buf, sizeof buf, "r", 500, 550, 1000, 10, 5000.0, 0, NULL);
-    cr_assert_not_null(strstr(buf, "100 img/s"), "%s", buf);
-    cr_assert_not_null(strstr(buf, "ETA 45s"), "%s", buf);
-    cr_assert_null(strstr(buf, "["), "no bar requested: %s", buf);
-    /* Nothing done yet: no rate, no ETA, no division by zero. */
-    rv_progress_format(buf, sizeof buf, "r", 0, 0, 10, 10, 0.0, 0, NULL);
-    cr_assert_null(strstr(buf, "img/s"), "%s", buf);
-}
-
-Test(progress, plain_lines_when_not_a_terminal, .init = make_dir, .fini = cleanup_dir)
-{
-    char path[PATH_MAX + 16];
-    snprintf(path, sizeof path, "%s/log", g_dir);
-    FILE *f = fopen(path, "w+");
-    cr_assert_not_null(f);
-    rv_progress p;
-    rv_progress_begin(&p, f, "job", 0, 100, 10);
-    cr_assert_eq(p.tty, 0);
-    for (long s = 1; s < 100; s++) rv_progress_update(&p, s, NULL); /* within the interval */
-    rv_progress_update(&p, 100, NULL);                              /* the end always prints */
-    rv_progress_end(&p, 100, "finished");
-    fflush(f);
-    rewind(f);
-    char line[512];
-    int n = 0;
-    while (fgets(line, sizeof line, f)) {
-        cr_assert_null(strchr(line, '\r'), "carriage return in a log: %s", line);
-        n++;
-    }
-    cr_assert_eq(n, 2, "expected the final update and the end line, got %d lines", n);
-    fclose(f);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -886,8 +666,8 @@ Test(cmd, json_result_and_sigint_resume, .init = make_dir, .fini = cleanup_dir,
     /* Checkpoints default to a folder beside the database. */
     snprintf(ckpt, sizeof ckpt, "%s/results/checkpoints/run-1.ckpt", g_dir);
     char *argv[] = { "train", "--arch", "revnet-basic-1", "--dataset", (char *)test_dataset(),
-                     "--steps", "80", "--batch", "16", "--train-subset", "512",
-                     "--test-subset", "64", "--eval-every", "20", "--checkpoint-every", "2",
+                     "--steps", "40", "--batch", "16", "--train-subset", "512",
+                     "--test-subset", "64", "--eval-every", "10", "--checkpoint-every", "2",
                      "--threads", "1", "--db", db, "--json", "--quiet", NULL };
     int argc = (int)(sizeof argv / sizeof argv[0]) - 1;
 
@@ -914,7 +694,7 @@ Test(cmd, json_result_and_sigint_resume, .init = make_dir, .fini = cleanup_dir,
     cr_assert(len > 2 && out[0] == '{' && out[len - 2] == '}' && out[len - 1] == '\n',
               "not one JSON object: %s", out);
     cr_assert(strchr(out, '\n') == out + len - 1, "more than one line: %s", out);
-    const char *keys[] = { "\"run_id\":1", "\"status\":\"finished\"", "\"steps\":80",
+    const char *keys[] = { "\"run_id\":1", "\"status\":\"finished\"", "\"steps\":40",
                            "\"final_test_error\":", "\"final_train_loss\":",
                            "\"images_per_sec\":" };
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
