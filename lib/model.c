@@ -564,18 +564,24 @@ rv_status rv_model_gradient_angle(rv_model *m, const float *x, const int32_t *y,
     if ((st = rv_model_get_grads(m, g_std)) != RV_OK) goto done;
     if ((st = rv_model_train_step(m, RV_BACKWARD_REVERSIBLE, x, y, 0, NULL)) != RV_OK) goto done;
     if ((st = rv_model_get_grads(m, g_rev)) != RV_OK) goto done;
-    double dot = 0, nn_std = 0, nn_rev = 0, max_diff = 0, max_std = 0;
+    /* angle = 2 asin(|a/|a| - b/|b|| / 2): the same angle as acos(cos), but it keeps its
+     * precision for nearly parallel vectors, where acos of a cosine within 1e-16 of 1 cannot
+     * resolve angles under about 1e-6 degrees. */
+    double nn_std = 0, nn_rev = 0, max_diff = 0, max_std = 0, chord = 0;
     for (size_t i = 0; i < n; i++) {
         double a = g_std[i], b = g_rev[i];
-        dot += a * b;
         nn_std += a * a;
         nn_rev += b * b;
         if (fabs(a - b) > max_diff) max_diff = fabs(a - b);
         if (fabs(a) > max_std) max_std = fabs(a);
     }
-    double c = dot / (sqrt(nn_std) * sqrt(nn_rev));
-    if (c > 1.0) c = 1.0; /* rounding can push identical vectors a hair past 1 */
-    *angle_deg = acos(c) * 180.0 / acos(-1.0);
+    double inv_a = nn_std > 0 ? 1.0 / sqrt(nn_std) : 0, inv_b = nn_rev > 0 ? 1.0 / sqrt(nn_rev) : 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = g_std[i] * inv_a - g_rev[i] * inv_b;
+        chord += d * d;
+    }
+    double half = 0.5 * sqrt(chord);
+    *angle_deg = 2.0 * asin(half > 1.0 ? 1.0 : half) * 180.0 / acos(-1.0);
     *max_rel_diff = max_std > 0 ? max_diff / max_std : 0.0;
 done:
     free(g_std);
