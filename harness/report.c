@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include "db_ext.h"
@@ -518,6 +519,43 @@ static void link_figure(FILE *md, const char *out, const char *file, const char 
     else fprintf(md, "- %s: not generated (no data yet; `make plots` after the runs)\n", title);
 }
 
+static int png_filter(const struct dirent *d)
+{
+    size_t n = strlen(d->d_name);
+    return n > 4 && !strcmp(d->d_name + n - 4, ".png");
+}
+
+/* The paper's figures by name (present or not), then any other figure make-plots drew. */
+static void link_figures(FILE *md, const char *out)
+{
+    static const char *const KNOWN[][2] = {
+        { "curves-resnet-32-revnet-38-cifar10.png", "Training curves, ResNet-32 / RevNet-38, CIFAR-10" },
+        { "curves-resnet-32-revnet-38-cifar100.png", "Training curves, ResNet-32 / RevNet-38, CIFAR-100" },
+        { "curves-resnet-110-revnet-110-cifar10.png", "Training curves, ResNet-110 / RevNet-110, CIFAR-10" },
+        { "curves-resnet-110-revnet-110-cifar100.png", "Training curves, ResNet-110 / RevNet-110, CIFAR-100" },
+        { "curves-resnet-164-revnet-164-cifar10.png", "Training curves, ResNet-164 / RevNet-164, CIFAR-10" },
+        { "curves-resnet-164-revnet-164-cifar100.png", "Training curves, ResNet-164 / RevNet-164, CIFAR-100" },
+        { "memory-depth.png", "Activation memory against depth" },
+        { "time-depth.png", "Step time against depth" },
+        { "grad-angle.png", "Gradient angle, stored vs reconstructed activations" },
+        { "memory-breakdown.png", "Memory per category" },
+        { "cpu-gpu.png", "Step time, CPU against GPU" },
+    };
+    size_t n_known = sizeof KNOWN / sizeof KNOWN[0];
+    for (size_t i = 0; i < n_known; i++) link_figure(md, out, KNOWN[i][0], KNOWN[i][1]);
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/figures", out);
+    struct dirent **list = NULL;
+    int n = scandir(dir, &list, png_filter, alphasort);
+    for (int i = 0; i < n; i++) {
+        int known = 0;
+        for (size_t k = 0; k < n_known; k++) known |= !strcmp(list[i]->d_name, KNOWN[k][0]);
+        if (!known) fprintf(md, "- ![%s](figures/%s)\n", list[i]->d_name, list[i]->d_name);
+        free(list[i]);
+    }
+    free(list);
+}
+
 int rv_report_write(rv_db *db, int db_writable, const char *db_path, const char *out_dir,
                     int build_models)
 {
@@ -548,16 +586,7 @@ int rv_report_write(rv_db *db, int db_writable, const char *db_path, const char 
              table_cifar(db, out_dir, md) | table_imagenet(db, out_dir, md) |
              table_complexity(db, out_dir, md) | table_memory(db, out_dir, md);
     fprintf(md, "## Figures\n\n");
-    link_figure(md, out_dir, "curves-resnet-32-revnet-38.png", "Training curves, ResNet-32 / RevNet-38");
-    link_figure(md, out_dir, "curves-resnet-110-revnet-110.png",
-                "Training curves, ResNet-110 / RevNet-110");
-    link_figure(md, out_dir, "curves-resnet-164-revnet-164.png",
-                "Training curves, ResNet-164 / RevNet-164");
-    link_figure(md, out_dir, "memory-depth.png", "Activation memory against depth");
-    link_figure(md, out_dir, "time-depth.png", "Step time against depth");
-    link_figure(md, out_dir, "grad-angle.png", "Gradient angle (stored vs reconstructed)");
-    link_figure(md, out_dir, "memory-breakdown.png", "Memory per category");
-    link_figure(md, out_dir, "cpu-gpu.png", "Step time, CPU against GPU");
+    link_figures(md, out_dir);
     fclose(md);
     return rc ? -1 : 0;
 }
