@@ -7,6 +7,10 @@
  *   backward-data    M = C*R*S, N = batch*P*Q, inner = K   (col = W^T * d_out)
  *   backward-filter  M = K, N = C*R*S, inner = batch*P*Q   (d_w += d_out * col^T)
  * Rates are 2 * MACs / median time. Owns its buffers for the duration of the run.
+ *
+ * With --device cuda the same shapes run through the same public ops on a CUDA context (cuDNN,
+ * buffers from rv_ctx_alloc on the device, the stream synchronized before each clock read so a
+ * time covers the call's work, not just its launch). The bare-GEMM column is CPU-only there.
  */
 #include <cblas.h>
 #include <getopt.h>
@@ -18,6 +22,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "model_cli.h"
 #include "context.h"
 #include "conv.h"
 
@@ -61,11 +66,14 @@ typedef struct {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: revbench bench conv [--batch B] [--threads T] [--reps N] [--json]\n\n"
-            "Times the CPU convolution (forward, backward-data, backward-filter) on every\n"
-            "distinct conv shape of resnet-32 and revnet-38 against one bare cblas_sgemm of\n"
-            "the same GEMM shape, and prints median ms, GFLOP/s and the ratio.\n\n"
+            "usage: revbench bench conv [--device cpu|cuda] [--batch B] [--threads T] [--reps N]\n"
+            "                           [--json]\n\n"
+            "Times the convolution (forward, backward-data, backward-filter) on every distinct\n"
+            "conv shape of resnet-32 and revnet-38 and prints median ms and GFLOP/s. On the CPU\n"
+            "also one bare cblas_sgemm of the same GEMM shape and the ratio; on cuda the calls\n"
+            "go through cuDNN (the algorithm chosen per shape is in the backend line).\n\n"
             "options:\n"
+            "  --device D   cpu (default) or cuda\n"
             "  --batch B    images per call (default 100)\n"
             "  --threads T  CPU threads for the convolution and for the bare GEMM (default 2)\n"
             "  --reps N     timed calls per measurement, after %d warm-up calls (default 15)\n"
@@ -131,11 +139,27 @@ static void gemm_call(const bench_row *r, bench_bufs *b)
                     r->Kin, b->gb, r->Kin, 1.0f, b->gc, r->N);
 }
 
+/* n floats of backend memory in *out, holding the pseudo-random values of seed (or zeros when
+ * seed is 0), staged through host memory so both backends see the same data. */
+static rv_status bench_buffer(rv_ctx *ctx, float **out, size_t n, uint64_t seed)
+{
+    rv_status s = rv_ctx_alloc(ctx, (void **)out, n * sizeof(float));
+    if (s != RV_OK) return s;
+    float *h = malloc(n * sizeof *h);
+    if (!h) return rv_ctx_fail(ctx, RV_ERR_NOMEM, "out of host memory for %zu floats", n);
+    if (seed) fill_random(h, n, seed);
+    else memset(h, 0, n * sizeof *h);
+    s = rv_ctx_upload(ctx, *out, h, n * sizeof(float));
+    free(h);
+    return s;
+}
+
 /* Measures the three directions of one shape into rows[0..2]: the conv calls (phase 0) or
- * the bare GEMMs (phase 1). */
+ * the bare GEMMs (phase 1, CPU only). On a GPU the stream is drained before each clock read. */
 static int bench_shape_rows(rv_ctx *ctx, int si, int batch, int threads, int reps, int phase,
                             bench_row *rows)
 {
+    int on_cpu = rv_ctx_device(ctx) == RV_DEVICE_CPU;
     const bench_shape *s = &SHAPES[si];
     rv_conv_desc d;
     bench_bufs b = { 0 };
@@ -149,22 +173,19 @@ static int bench_shape_rows(rv_ctx *ctx, int si, int batch, int threads, int rep
     /* Operands of the three bare GEMMs: A is W or d_out, B and C are col (crs x npq) or d_out
      * (K x npq) (or the small d_w). */
     size_t n_big = (crs > (size_t)s->K ? crs : (size_t)s->K) * npq;
-    if (rv_ctx_alloc(ctx, (void **)&b.in, n_in * 4) || rv_ctx_alloc(ctx, (void **)&b.w, n_w * 4) ||
-        rv_ctx_alloc(ctx, (void **)&b.out, n_out * 4) ||
-        rv_ctx_alloc(ctx, (void **)&b.d_in, n_in * 4) ||
-        rv_ctx_alloc(ctx, (void **)&b.d_w, n_w * 4) ||
-        rv_ctx_alloc(ctx, (void **)&b.ga, (n_w > n_out ? n_w : n_out) * 4) ||
-        rv_ctx_alloc(ctx, (void **)&b.gb, n_big * 4) ||
-        rv_ctx_alloc(ctx, (void **)&b.gc, n_big * 4) ||
-        rv_ctx_alloc(ctx, &b.ws, rv_conv_workspace_bytes(ctx, &d)))
+    /* The workspace query runs cuDNN's algorithm search on a GPU; its failure leaves a message
+     * and reports 0, and the conv call then fails with that message. */
+    rv_ctx_clear_error(ctx);
+    size_t ws_bytes = rv_conv_workspace_bytes(ctx, &d);
+    if (rv_ctx_message(ctx)[0]) goto fail;
+    if (bench_buffer(ctx, &b.in, n_in, 1) || bench_buffer(ctx, &b.w, n_w, 2) ||
+        bench_buffer(ctx, &b.out, n_out, 3) || bench_buffer(ctx, &b.d_in, n_in, 0) ||
+        bench_buffer(ctx, &b.d_w, n_w, 0) || rv_ctx_alloc(ctx, &b.ws, ws_bytes))
         goto fail;
-    fill_random(b.in, n_in, 1);
-    fill_random(b.w, n_w, 2);
-    fill_random(b.out, n_out, 3);
-    memset(b.d_w, 0, n_w * 4);
-    fill_random(b.ga, n_w > n_out ? n_w : n_out, 4);
-    fill_random(b.gb, n_big, 5);
-    memset(b.gc, 0, n_big * 4);
+    if (on_cpu && phase == 1 &&
+        (bench_buffer(ctx, &b.ga, n_w > n_out ? n_w : n_out, 4) ||
+         bench_buffer(ctx, &b.gb, n_big, 5) || bench_buffer(ctx, &b.gc, n_big, 0)))
+        goto fail;
 
     for (int dir = 0; dir < N_DIRS; dir++) {
         bench_row *r = &rows[dir];
@@ -176,8 +197,9 @@ static int bench_shape_rows(rv_ctx *ctx, int si, int batch, int threads, int rep
         r->Kin = dir == FWD ? (int)crs : dir == BWD_DATA ? s->K : (int)npq;
         if (phase == 0) {
             for (int i = -WARMUP_CALLS; i < reps; i++) {
+                if (rv_ctx_sync(ctx) != RV_OK) goto fail;
                 double t0 = rv_now_ms();
-                if (conv_call(ctx, dir, &d, &b) != RV_OK) goto fail;
+                if (conv_call(ctx, dir, &d, &b) != RV_OK || rv_ctx_sync(ctx) != RV_OK) goto fail;
                 if (i >= 0) t[i] = rv_now_ms() - t0;
             }
             r->conv_ms = median(t, reps);
@@ -204,38 +226,58 @@ fail:
 
 static double gflops(double flop, double ms) { return flop / (ms * 1e6); }
 
-static void print_table(const bench_row *rows, int n, int batch, int threads, int reps,
-                        const char *describe)
+/* The run's settings line: threads matter on the CPU only. */
+static void print_settings(int on_cpu, int batch, int threads, int reps)
+{
+    if (on_cpu)
+        printf("conv benchmark: cpu, batch %d, %d threads, median of %d calls after %d "
+               "warm-up\n", batch, threads, reps, WARMUP_CALLS);
+    else
+        printf("conv benchmark: cuda, batch %d, median of %d calls after %d warm-up (stream "
+               "synchronized around each call)\n", batch, reps, WARMUP_CALLS);
+}
+
+static void print_table(const bench_row *rows, int n, int on_cpu, int batch, int threads,
+                        int reps, const char *describe)
 {
     const char *ct = getenv("OPENBLAS_CORETYPE");
-    printf("conv benchmark: batch %d, %d threads, median of %d calls after %d warm-up\n", batch,
-           threads, reps, WARMUP_CALLS);
-    printf("backend: %s\nOPENBLAS_CORETYPE=%s\n\n", describe, ct ? ct : "(unset)");
-    printf("%-17s %-19s %-10s %6s %7s %6s %9s %8s %9s %8s %6s\n", "shape", "networks", "call",
+    print_settings(on_cpu, batch, threads, reps);
+    printf("backend: %s\n", describe);
+    if (on_cpu) printf("OPENBLAS_CORETYPE=%s\n", ct ? ct : "(unset)");
+    printf("\n%-17s %-19s %-10s %6s %7s %6s %9s %8s %9s %8s %6s\n", "shape", "networks", "call",
            "M", "N", "K", "conv ms", "GFLOP/s", "gemm ms", "GFLOP/s", "ratio");
     double conv_total = 0, gemm_total = 0, flop_total = 0;
     for (int i = 0; i < n; i++) {
         const bench_row *r = &rows[i];
-        printf("%-17s %-19s %-10s %6d %7d %6d %9.3f %8.1f %9.3f %8.1f %5.0f%%\n",
+        printf("%-17s %-19s %-10s %6d %7d %6d %9.3f %8.1f ",
                r->dir == 0 ? SHAPES[r->shape].name : "", r->dir == 0 ? SHAPES[r->shape].nets : "",
-               DIR_NAMES[r->dir], r->M, r->N, r->Kin, r->conv_ms, gflops(r->flop, r->conv_ms),
-               r->gemm_ms, gflops(r->flop, r->gemm_ms), 100.0 * r->gemm_ms / r->conv_ms);
+               DIR_NAMES[r->dir], r->M, r->N, r->Kin, r->conv_ms, gflops(r->flop, r->conv_ms));
+        if (on_cpu)
+            printf("%9.3f %8.1f %5.0f%%\n", r->gemm_ms, gflops(r->flop, r->gemm_ms),
+                   100.0 * r->gemm_ms / r->conv_ms);
+        else
+            printf("%9s %8s %6s\n", "-", "-", "-");
         conv_total += r->conv_ms;
         gemm_total += r->gemm_ms;
         flop_total += r->flop;
     }
-    printf("\ntotal fwd+bwd: conv %.2f ms = %.1f GFLOP/s, bare GEMM %.2f ms = %.1f GFLOP/s, "
-           "ratio %.0f%%\n", conv_total, gflops(flop_total, conv_total), gemm_total,
-           gflops(flop_total, gemm_total), 100.0 * gemm_total / conv_total);
+    printf("\ntotal fwd+bwd: conv %.2f ms = %.1f GFLOP/s", conv_total,
+           gflops(flop_total, conv_total));
+    if (on_cpu)
+        printf(", bare GEMM %.2f ms = %.1f GFLOP/s, ratio %.0f%%", gemm_total,
+               gflops(flop_total, gemm_total), 100.0 * gemm_total / conv_total);
+    printf("\n");
 }
 
-static void print_json(const bench_row *rows, int n, int batch, int threads, int reps,
-                       const char *describe)
+/* On cuda the gemm_* and ratio fields are left out (no bare-GEMM baseline there). */
+static void print_json(const bench_row *rows, int n, int on_cpu, int batch, int threads,
+                       int reps, const char *describe)
 {
     const char *ct = getenv("OPENBLAS_CORETYPE");
     rv_json j;
     rv_json_begin(&j, stdout);
     rv_json_str(&j, "benchmark", "conv");
+    rv_json_str(&j, "device", on_cpu ? "cpu" : "cuda");
     rv_json_int(&j, "batch", batch);
     rv_json_int(&j, "threads", threads);
     rv_json_int(&j, "reps", reps);
@@ -254,9 +296,11 @@ static void print_json(const bench_row *rows, int n, int batch, int threads, int
         rv_json_int(&j, "K", r->Kin);
         rv_json_num(&j, "conv_ms", r->conv_ms);
         rv_json_num(&j, "conv_gflops", gflops(r->flop, r->conv_ms));
-        rv_json_num(&j, "gemm_ms", r->gemm_ms);
-        rv_json_num(&j, "gemm_gflops", gflops(r->flop, r->gemm_ms));
-        rv_json_num(&j, "ratio", r->gemm_ms / r->conv_ms);
+        if (on_cpu) {
+            rv_json_num(&j, "gemm_ms", r->gemm_ms);
+            rv_json_num(&j, "gemm_gflops", gflops(r->flop, r->gemm_ms));
+            rv_json_num(&j, "ratio", r->gemm_ms / r->conv_ms);
+        }
         rv_json_object_end(&j);
         conv_total += r->conv_ms;
         gemm_total += r->gemm_ms;
@@ -266,9 +310,11 @@ static void print_json(const bench_row *rows, int n, int batch, int threads, int
     rv_json_object_begin(&j, "total");
     rv_json_num(&j, "conv_ms", conv_total);
     rv_json_num(&j, "conv_gflops", gflops(flop_total, conv_total));
-    rv_json_num(&j, "gemm_ms", gemm_total);
-    rv_json_num(&j, "gemm_gflops", gflops(flop_total, gemm_total));
-    rv_json_num(&j, "ratio", gemm_total / conv_total);
+    if (on_cpu) {
+        rv_json_num(&j, "gemm_ms", gemm_total);
+        rv_json_num(&j, "gemm_gflops", gflops(flop_total, gemm_total));
+        rv_json_num(&j, "ratio", gemm_total / conv_total);
+    }
     rv_json_object_end(&j);
     rv_json_end(&j);
 }
@@ -287,7 +333,9 @@ int rv_cmd_bench(int argc, char **argv)
 
     long batch = 100, threads = 2, reps = 15;
     int json = 0;
+    rv_device device = RV_DEVICE_CPU;
     static const struct option opts[] = {
+        { "device", required_argument, NULL, 'D' },
         { "batch", required_argument, NULL, 'b' }, { "threads", required_argument, NULL, 't' },
         { "reps", required_argument, NULL, 'r' },  { "json", no_argument, NULL, 'j' },
         { "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 },
@@ -300,6 +348,9 @@ int rv_cmd_bench(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
+        case 'D':
+            if (rv_cli_parse_device(CMD, optarg, &device)) return RV_EXIT_USAGE;
+            break;
         case 'b':
             if (rv_cli_parse_long(CMD, "--batch", optarg, 1, 100000, &batch)) return RV_EXIT_USAGE;
             break;
@@ -316,26 +367,22 @@ int rv_cmd_bench(int argc, char **argv)
             rv_cli_error(CMD, "%s needs a value", argv[optind - 1]);
             return RV_EXIT_USAGE;
         default:
-            rv_cli_error(CMD, "unknown option '%s'; valid: --batch, --threads, --reps, --json, "
-                         "--help", argv[optind - 1]);
+            rv_cli_error(CMD, "unknown option '%s'; valid: --device, --batch, --threads, --reps, "
+                         "--json, --help", argv[optind - 1]);
             return RV_EXIT_USAGE;
         }
     }
     if (optind < argc) {
-        rv_cli_error(CMD, "unexpected argument '%s'; valid options: --batch, --threads, --reps, "
-                     "--json, --help", argv[optind]);
+        rv_cli_error(CMD, "unexpected argument '%s'; valid options: --device, --batch, "
+                     "--threads, --reps, --json, --help", argv[optind]);
         return RV_EXIT_USAGE;
     }
 
-    rv_ctx_options o = rv_ctx_default_options();
-    o.n_threads = (int)threads;
-    rv_ctx *ctx = NULL;
-    char msg[512];
-    if (rv_ctx_create(&ctx, &o, msg, sizeof msg) != RV_OK) {
-        rv_cli_error(CMD, "cannot create a CPU context: %s", msg);
-        return RV_EXIT_FAIL;
-    }
+    rv_ctx *ctx = rv_cli_make_ctx(CMD, device, (int)threads);
+    if (!ctx) return RV_EXIT_FAIL;
+    int on_cpu = device == RV_DEVICE_CPU;
     bench_row rows[N_SHAPES * N_DIRS];
+    memset(rows, 0, sizeof rows); /* the GEMM fields stay 0 on cuda */
     int rc = RV_EXIT_OK;
     /* All conv timings first, then all bare GEMMs: after a multi-threaded call OpenBLAS's
      * worker threads spin (sched_yield) for about 2^28 cycles before sleeping, and on a
@@ -343,17 +390,17 @@ int rv_cmd_bench(int argc, char **argv)
      * GEMM's idle workers to the conv. The same holds at start-up, hence the pause. */
     struct timespec settle = { 0, 200 * 1000 * 1000 };
     nanosleep(&settle, NULL);
-    for (int phase = 0; phase < 2; phase++)
+    for (int phase = 0; phase < (on_cpu ? 2 : 1); phase++)
         for (size_t s = 0; s < N_SHAPES && rc == RV_EXIT_OK; s++)
             rc = bench_shape_rows(ctx, (int)s, (int)batch, (int)threads, (int)reps, phase,
                                   &rows[s * N_DIRS]);
     if (rc == RV_EXIT_OK) {
         if (json)
-            print_json(rows, (int)(N_SHAPES * N_DIRS), (int)batch, (int)threads, (int)reps,
-                       rv_ctx_describe(ctx));
+            print_json(rows, (int)(N_SHAPES * N_DIRS), on_cpu, (int)batch, (int)threads,
+                       (int)reps, rv_ctx_describe(ctx));
         else
-            print_table(rows, (int)(N_SHAPES * N_DIRS), (int)batch, (int)threads, (int)reps,
-                        rv_ctx_describe(ctx));
+            print_table(rows, (int)(N_SHAPES * N_DIRS), on_cpu, (int)batch, (int)threads,
+                        (int)reps, rv_ctx_describe(ctx));
     }
     rv_ctx_destroy(ctx);
     return rc;

@@ -1,7 +1,10 @@
 /*
  * cmd_mem.c: `revbench mem`: a few real training steps (forward, backward, SGD) of one network
  * in one backward mode on random data, reporting the planned and the measured peak bytes per
- * memory category, the process's max RSS and the median step time.
+ * memory category, the process's max RSS and the median step time. On the GPU it also reports
+ * the device memory in use (driver's total - free) before the model is built and after the
+ * steps, so the planned arena can be set beside what the device says; the difference also
+ * holds cuDNN's and cuBLAS's own allocations and the allocator's rounding.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -24,7 +27,9 @@ static void usage(FILE *out)
             "Runs N training steps (forward, backward, SGD) on random data and reports the\n"
             "planned and measured peak bytes per memory category (they must agree to the byte),\n"
             "the activation peak (kept + transient + workspace), the arena size, the process's\n"
-            "max RSS and the median step time over the steps after the first.\n\n"
+            "max RSS and the median step time over the steps after the first. With --device\n"
+            "cuda also the device memory in use (all processes) before the model is built and\n"
+            "after the steps, and the cuDNN algorithms chosen.\n\n"
             "  --mode M      default: reversible for RevNets, standard for ResNets\n"
             "  --batch B     default 100      --steps N   default 3 (>= 1)\n"
             "  --threads T   CPU threads, default 2\n");
@@ -112,6 +117,13 @@ int rv_cmd_mem(int argc, char **argv)
         rv_cli_error(CMD, "out of memory");
         goto done;
     }
+    /* Device memory before the model exists: the CUDA context, handles and backend scratch. */
+    size_t dev_before = 0, dev_after = 0, dev_total = 0;
+    int have_dev = device == RV_DEVICE_CUDA;
+    if (have_dev && rv_ctx_device_memory(ctx, &dev_before, &dev_total) != RV_OK) {
+        rv_cli_error(CMD, "%s", rv_ctx_message(ctx));
+        goto done;
+    }
     if (rv_model_create(ctx, &arch, &mo, &m) != RV_OK) {
         rv_cli_error(CMD, "%s", rv_ctx_message(ctx));
         goto done;
@@ -139,13 +151,19 @@ int rv_cmd_mem(int argc, char **argv)
     rv_mem_planned(mem, rv_model_program_train(mode), &planned);
     rv_mem_measured(mem, &measured);
     size_t rss = rv_max_rss_bytes();
+    if (have_dev && rv_ctx_device_memory(ctx, &dev_after, &dev_total) != RV_OK) {
+        rv_cli_error(CMD, "%s", rv_ctx_message(ctx));
+        goto done;
+    }
+    /* Taken after the steps: on the GPU it lists the cuDNN algorithm chosen for each shape. */
+    const char *backend = rv_ctx_describe(ctx);
     if (json) {
         rv_json j;
         rv_json_begin(&j, stdout);
         rv_json_str(&j, "arch", arch.name);
         rv_json_str(&j, "mode", rv_backward_mode_name(mode));
         rv_json_str(&j, "device", device == RV_DEVICE_CUDA ? "cuda" : "cpu");
-        rv_json_str(&j, "backend", rv_ctx_describe(ctx));
+        rv_json_str(&j, "backend", backend);
         rv_json_int(&j, "batch", batch);
         rv_json_int(&j, "steps", steps);
         rv_json_int(&j, "threads", threads);
@@ -158,6 +176,11 @@ int rv_cmd_mem(int argc, char **argv)
         rv_json_int(&j, "measured_peak_bytes", (long long)measured.peak_total_bytes);
         rv_json_int(&j, "arena_bytes", (long long)rv_mem_arena_bytes(mem));
         rv_json_int(&j, "max_rss_bytes", (long long)rss);
+        if (have_dev) {
+            rv_json_int(&j, "device_in_use_before_bytes", (long long)dev_before);
+            rv_json_int(&j, "device_in_use_bytes", (long long)dev_after);
+            rv_json_int(&j, "device_total_bytes", (long long)dev_total);
+        }
         rv_json_num(&j, "ms_per_step", median);
         rv_json_num(&j, "ms_first_step", first_ms);
         rv_json_num(&j, "images_per_sec", median > 0 ? batch * 1000.0 / median : 0.0);
@@ -172,7 +195,7 @@ int rv_cmd_mem(int argc, char **argv)
         rv_json_end(&j);
     } else {
         printf("%s, %s backward, batch %ld, %ld steps on %s\n", arch.name,
-               rv_backward_mode_name(mode), batch, steps, rv_ctx_describe(ctx));
+               rv_backward_mode_name(mode), batch, steps, backend);
         printf("  %-10s %14s %14s\n", "category", "planned MB", "measured MB");
         for (int k = 0; k < RV_MEM_N_CATEGORIES; k++)
             printf("  %-10s %14.2f %14.2f\n", rv_mem_category_name((rv_mem_category)k),
@@ -183,6 +206,11 @@ int rv_cmd_mem(int argc, char **argv)
         printf("  total peak %.2f MB planned, %.2f MB measured; arena %.2f MB; max RSS %.1f MB\n",
                planned.peak_total_bytes / 1e6, measured.peak_total_bytes / 1e6,
                rv_mem_arena_bytes(mem) / 1e6, rss / 1e6);
+        if (have_dev)
+            printf("  device memory in use: %.2f MB before the model, %.2f MB after the steps "
+                   "(+%.2f MB; arena %.2f MB) of %.2f MB\n", dev_before / 1e6, dev_after / 1e6,
+                   ((double)dev_after - (double)dev_before) / 1e6,
+                   rv_mem_arena_bytes(mem) / 1e6, dev_total / 1e6);
         printf("  %d tensors kept for backward; %.1f ms/step median (first step %.1f ms), "
                "%.1f images/s\n", rv_model_stored_tensors(m, mode), median, first_ms,
                batch * 1000.0 / median);

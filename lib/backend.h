@@ -30,6 +30,9 @@ struct rv_backend {
     rv_status (*upload)(rv_ctx *ctx, void *dst, const void *src_host, size_t bytes);
     rv_status (*download)(rv_ctx *ctx, void *dst_host, const void *src, size_t bytes);
     rv_status (*sync)(rv_ctx *ctx);
+    /* Optional (NULL on the CPU backend): device memory in use by every process and the
+     * device's total, as the driver reports them (cudaMemGetInfo: total - free). */
+    rv_status (*device_memory)(rv_ctx *ctx, size_t *used_bytes, size_t *total_bytes);
 
     /* Convolution. */
     size_t (*conv_workspace_bytes)(rv_ctx *ctx, const rv_conv_desc *d);

@@ -5,7 +5,8 @@
  * is created and asks for the table through rv_backend_cuda_plugin_entry(). The ops live in
  * cuda_conv.cu (cuDNN convolutions) and cuda_ops.cu (batch norm, elementwise, pooling, loss,
  * SGD); this file holds the state (stream, cuDNN and cuBLAS handles, scratch, convolution
- * plans, see cuda_common.h), device memory, describe(), and linear via cuBLAS:
+ * plans, see cuda_common.h), device memory (and how much of it is in use), describe(), and
+ * linear via cuBLAS:
  *   y = x W^T + b;  d_x = d_y W;  d_W += d_y^T x;  d_b += column sums of d_y   (linear.h)
  * cuBLAS is column-major: a row-major M x N matrix is its N x M transpose, so each product is
  * written for the transposes (y^T = W x^T and so on).
@@ -195,6 +196,24 @@ static rv_status cuda_sync(rv_ctx *ctx)
                          "cudaStreamSynchronize");
 }
 
+/* In use = total - free, as cudaMemGetInfo reports them for the whole device: the CUDA
+ * context's own reservation, cuDNN/cuBLAS handles, our scratch and arena, and any other
+ * process's memory. Waits for queued work first, so frees that are still pending count. */
+static rv_status cuda_device_memory(rv_ctx *ctx, size_t *used_bytes, size_t *total_bytes)
+{
+    rv_cuda_state *st = rv_cuda_st(ctx);
+    size_t free_bytes = 0, total = 0;
+    rv_status s;
+    if ((s = rv_cuda_check(ctx, cudaSetDevice(st->device), "device_memory: cudaSetDevice")) ||
+        (s = rv_cuda_check(ctx, cudaStreamSynchronize(st->stream),
+                           "device_memory: synchronize")) ||
+        (s = rv_cuda_check(ctx, cudaMemGetInfo(&free_bytes, &total), "cudaMemGetInfo")))
+        return s;
+    *used_bytes = total - free_bytes;
+    *total_bytes = total;
+    return RV_OK;
+}
+
 /* ---------------------------------------------------------------- linear ------------------ */
 
 static rv_status cuda_linear_forward(rv_ctx *ctx, float *y, const float *x, const float *w,
@@ -244,6 +263,7 @@ static const rv_backend cuda_backend = {
     .upload = cuda_upload,
     .download = cuda_download,
     .sync = cuda_sync,
+    .device_memory = cuda_device_memory,
     .conv_workspace_bytes = rv_cuda_conv_workspace_bytes,
     .conv_forward = rv_cuda_conv_forward,
     .conv_backward_data = rv_cuda_conv_backward_data,

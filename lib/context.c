@@ -175,6 +175,16 @@ rv_status rv_ctx_download(rv_ctx *ctx, void *dst, const void *src, size_t bytes)
 
 rv_status rv_ctx_sync(rv_ctx *ctx) { return ctx->backend->sync(ctx); }
 
+rv_status rv_ctx_device_memory(rv_ctx *ctx, size_t *used_bytes, size_t *total_bytes)
+{
+    if (!used_bytes || !total_bytes)
+        return rv_ctx_fail(ctx, RV_ERR_ARG, "rv_ctx_device_memory: NULL output");
+    if (!ctx->backend->device_memory)
+        return rv_ctx_fail(ctx, RV_ERR_UNSUPPORTED, "the %s backend has no device memory to "
+                           "report", ctx->backend->name);
+    return ctx->backend->device_memory(ctx, used_bytes, total_bytes);
+}
+
 const char *rv_ctx_describe(const rv_ctx *ctx)
 {
     return ctx->backend->describe ? ctx->backend->describe(ctx->backend_state) : ctx->backend->name;

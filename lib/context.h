@@ -67,6 +67,11 @@ rv_status rv_ctx_upload(rv_ctx *ctx, void *dst_backend, const void *src_host, si
 rv_status rv_ctx_download(rv_ctx *ctx, void *dst_host, const void *src_backend, size_t bytes);
 /* Waits for queued device work (no-op on the CPU); timing code calls it before reading clocks. */
 rv_status rv_ctx_sync(rv_ctx *ctx);
+/* Device memory in use (by every process on the device, not just this one: the driver's
+ * total minus free) and the device's total, so planned arena bytes can be compared with what
+ * the device says. RV_ERR_UNSUPPORTED (with a message) on a backend without device memory
+ * (the CPU). Both outputs are written only on RV_OK. */
+rv_status rv_ctx_device_memory(rv_ctx *ctx, size_t *used_bytes, size_t *total_bytes);
 /* One line naming the backend's libraries and versions (BLAS, cuDNN, GPU model) for run logs. */
 const char *rv_ctx_describe(const rv_ctx *ctx);
 

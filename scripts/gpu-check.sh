@@ -8,13 +8,19 @@
 #   1. nvidia-smi (the GPU, driver, memory in use) into $OUT/nvidia-smi.txt
 #   2. configure build-gpu with the CUDA backend for sm_90 only (REVBENCH_CUDA_ARCHS, default 90;
 #      the full list is only needed for a portable build) and build it with -j$(nproc)
-#   3. tests/test_cuda (every CUDA op against the CPU), then the rest of ctest
-#   4. revbench bench conv --device cuda --json
-#   5. revbench mem --device cuda --batch 100 --json for resnet-32/110/164 (standard, checkpoint)
-#      and revnet-38/110/164 (standard, reversible)
-#   6. revbench train --device cuda --steps 300 for resnet-32 and revnet-38 on CIFAR-10 into
+#   3. tests/test_cuda (every CUDA op against the CPU) and tests/test_cuda_model (a training
+#      step against the CPU, the revnet-38 reconstruction angle, planned == measured memory,
+#      checkpoint == standard gradients), then the rest of ctest
+#   4. gpu_probe: one tiny revbench step on the GPU; if it fails (no GPU, driver too old) the
+#      harness steps below are recorded as skipped with its message instead of each failing
+#   5. revbench bench conv --device cuda --json
+#   6. revbench mem --device cuda --batch 100 --steps 5 --json for resnet-32/110/164 (standard,
+#      checkpoint) and revnet-38/110/164 (standard, reversible); revbench angle on revnet-38
+#   7. revbench train --device cuda --steps 300 for resnet-32 and revnet-38 on CIFAR-10 into
 #      $OUT/gpu.db (data: $REVBENCH_DATA, else restored from the shared copy into a temp dir)
-#   7. if PyTorch sees a GPU: a small PyTorch ResNet-32 training-throughput timing, for scale
+#   8. CPU against GPU, for scale: revbench mem on resnet-32 on the CPU (all cores, 3 steps),
+#      and where PyTorch is installed the same ResNet-32 step in PyTorch on the GPU and on the
+#      CPU (batch 100, FP32 without TF32 like revbench's default)
 # Outputs under $OUT: gpu-check.log (everything), summary.tsv (step, status, seconds), one
 # <step>.json per JSON-producing step, logs/<step>.out|err, gpu.db, nvidia-smi*.txt.
 # The whole run is meant to fit in about 8 minutes on an H200 (GPU_CHECK_BUDGET_S, default 470);
@@ -118,18 +124,33 @@ fi
 # 3. Tests: the CUDA ops first (the reason this script exists), then everything else.
 if [ "$built_test" = 1 ]; then
     step test_cuda 180 "$BUILD/tests/test_cuda" --jobs 1 --verbose "--json=$OUT/test_cuda_report.json"
+    if [ "$built_all" = 1 ]; then
+        step test_cuda_model 180 "$BUILD/tests/test_cuda_model" --jobs 1 --verbose \
+            "--json=$OUT/test_cuda_model_report.json"
+    else
+        record test_cuda_model "skipped (the full build failed)"
+    fi
 else
     record test_cuda "skipped (not built)"
 fi
 if [ "$built_all" = 1 ]; then
     step ctest 240 bash -c "cd '$BUILD' && OMP_NUM_THREADS=1 ctest --output-on-failure \
-        -j '$JOBS' -E '^test_cuda\$' --timeout 200"
+        -j '$JOBS' -E '^test_cuda(_model)?\$' --timeout 200"
 else
     record ctest "skipped (the full build failed)"
 fi
 
-# 4-6. The harness on the GPU. Commands as documented in DESIGN.md and `revbench CMD --help`.
+# 4. Can revbench use the GPU at all? One tiny step; its error message says why not.
+gpu_ok=0
 if [ "$built_rb" = 1 ]; then
+    step gpu_probe 60 "$RB" mem --arch resnet-basic-1 --batch 2 --steps 1 --device cuda && gpu_ok=1
+fi
+
+# 5-7. The harness on the GPU. Commands as documented in DESIGN.md and `revbench CMD --help`.
+if [ "$built_rb" = 1 ] && [ "$gpu_ok" = 0 ]; then
+    why=$(tail -n 1 "$OUT/logs/gpu_probe.err" 2>/dev/null | tr '\t' ' ')
+    record harness_gpu "skipped (no usable GPU: ${why:-see logs/gpu_probe.err})"
+elif [ "$built_rb" = 1 ]; then
     step bench_conv 60 --json "$RB" bench conv --device cuda --json
     for spec in resnet-32:standard resnet-32:checkpoint resnet-110:standard resnet-110:checkpoint \
                 resnet-164:standard resnet-164:checkpoint revnet-38:standard revnet-38:reversible \
@@ -137,8 +158,9 @@ if [ "$built_rb" = 1 ]; then
                 revnet-164:reversible; do
         arch=${spec%%:*} mode=${spec##*:}
         step "mem_${arch}_${mode}" 45 --json "$RB" mem --arch "$arch" --mode "$mode" \
-            --device cuda --batch 100 --json
+            --device cuda --batch 100 --steps 5 --json
     done
+    step angle_revnet-38 45 --json "$RB" angle --arch revnet-38 --device cuda --json
 
     # CIFAR-10: $REVBENCH_DATA if set; else the shared packed copy, restored into a temp dir.
     data_ok=0
@@ -171,13 +193,18 @@ else
 fi
 command -v nvidia-smi >/dev/null && nvidia-smi >"$OUT/nvidia-smi-after.txt" 2>&1
 
-# 7. PyTorch for scale, only where it can use the GPU. CIFAR ResNet-32 (3 stages of 5 basic
-# blocks, 16/32/64 channels), batch 128, random data, FP32 without TF32 like revbench's
-# default; the last 30 of 40 steps are timed.
-if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' \
-        >/dev/null 2>&1; then
+# 8. CPU against GPU, for scale. revbench's own CPU number (resnet-32, batch 100, every core)
+# beside its GPU number from mem_resnet-32_standard; then PyTorch on both devices where it is
+# installed (a CPU-only PyTorch gives the CPU row alone). CIFAR ResNet-32 (3 stages of 5 basic
+# blocks, 16/32/64 channels), batch 100, random data, FP32 without TF32 like revbench's
+# default; the GPU times the last 30 of 40 steps, the CPU the last 3 of 5.
+if [ "$built_rb" = 1 ]; then
+    step cpu_mem_resnet-32_standard 90 --json "$RB" mem --arch resnet-32 --mode standard \
+        --device cpu --threads "$JOBS" --batch 100 --steps 3 --json
+fi
+if python3 -c 'import torch' >/dev/null 2>&1; then
     cat >"$OUT/torch_resnet32.py" <<'PY'
-import json, time, torch, torch.nn as nn, torch.nn.functional as F
+import json, sys, time, torch, torch.nn as nn, torch.nn.functional as F
 
 torch.backends.cudnn.allow_tf32 = False
 torch.backends.cuda.matmul.allow_tf32 = False
@@ -217,29 +244,40 @@ class ResNet32(nn.Module):
         return self.fc(h.mean((2, 3)))
 
 
-dev, batch = torch.device("cuda"), 128
+device, batch = sys.argv[1], 100
+warm, timed = (10, 30) if device == "cuda" else (2, 3)
+dev = torch.device(device)
+sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
 model = ResNet32().to(dev)
 opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=2e-4)
 x = torch.randn(batch, 3, 32, 32, device=dev)
 y = torch.randint(0, 10, (batch,), device=dev)
-for i in range(40):
-    if i == 10:
-        torch.cuda.synchronize()
+for i in range(warm + timed):
+    if i == warm:
+        sync()
         t0 = time.perf_counter()
     opt.zero_grad(set_to_none=True)
     F.cross_entropy(model(x), y).backward()
     opt.step()
-torch.cuda.synchronize()
-dt = (time.perf_counter() - t0) / 30
-print(json.dumps({"framework": "pytorch", "torch": torch.__version__,
-                  "cudnn": torch.backends.cudnn.version(), "gpu": torch.cuda.get_device_name(0),
-                  "arch": "resnet-32", "batch": batch, "tf32": False,
-                  "ms_per_step": round(dt * 1e3, 3), "img_s": round(batch / dt, 1),
-                  "max_memory_allocated_bytes": torch.cuda.max_memory_allocated()}))
+sync()
+dt = (time.perf_counter() - t0) / timed
+out = {"framework": "pytorch", "torch": torch.__version__, "device": device,
+       "threads": torch.get_num_threads(), "arch": "resnet-32", "batch": batch, "tf32": False,
+       "ms_per_step": round(dt * 1e3, 3), "img_s": round(batch / dt, 1)}
+if device == "cuda":
+    out.update(cudnn=torch.backends.cudnn.version(), gpu=torch.cuda.get_device_name(0),
+               max_memory_allocated_bytes=torch.cuda.max_memory_allocated())
+print(json.dumps(out))
 PY
-    step torch_resnet32 120 --json python3 "$OUT/torch_resnet32.py"
+    if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' \
+            >/dev/null 2>&1; then
+        step torch_resnet32_cuda 120 --json python3 "$OUT/torch_resnet32.py" cuda
+    else
+        record torch_resnet32_cuda "skipped (PyTorch sees no GPU)"
+    fi
+    step torch_resnet32_cpu 90 --json python3 "$OUT/torch_resnet32.py" cpu
 else
-    record torch_resnet32 "skipped (no PyTorch with a usable GPU)"
+    record torch_resnet32 "skipped (no PyTorch)"
 fi
 
 say "done in $(($(date +%s) - start))s; $failures step(s) failed; summary:"
