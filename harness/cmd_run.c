@@ -38,6 +38,8 @@
 #define CMD "run"
 /* Exit status of an entry child whose lock another process holds. */
 #define RV_EXIT_BUSY 3
+/* Recorded (never an exit status) for an entry stopped by Ctrl-C: resumable, not failed. */
+#define RV_ENTRY_INTERRUPTED (-1)
 
 typedef struct {
     const char *db_path;
@@ -206,6 +208,9 @@ static int run_train_entry(const run_opts *o, const rv_experiment *e, const rv_e
     int code = rv_train_run(&c, db, &r);
     if (code != RV_EXIT_OK) rv_cli_error(CMD, "%s %s: %s: %s", x->arch, x->dataset, r.status,
                                          r.reason);
+    /* Stopped by a signal (checkpoint saved): exit as a shell would, so the parent can tell an
+     * interruption from a failure. */
+    if (code != RV_EXIT_OK && rv_train_last_signal()) return 128 + rv_train_last_signal();
     return code;
 }
 
@@ -558,10 +563,13 @@ int rv_cmd_run(int argc, char **argv)
             pids[i] = 0;
             codes[i] = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
             double ms = rv_now_ms() - t0[i];
+            int interrupted = codes[i] > 128 && g_stop;
             const char *what = codes[i] == 0 ? "finished"
                                : codes[i] == RV_EXIT_BUSY ? "running elsewhere, skipped"
+                               : interrupted ? "interrupted (checkpoint saved)"
                                : "FAILED";
             if (codes[i] == RV_EXIT_BUSY) n_busy++;
+            else if (interrupted) codes[i] = RV_ENTRY_INTERRUPTED;
             else if (codes[i]) n_failed++;
             else {
                 n_ran++;
@@ -588,7 +596,7 @@ int rv_cmd_run(int argc, char **argv)
     if (n_failed) {
         printf("%d entr%s failed:\n", n_failed, n_failed == 1 ? "y" : "ies");
         for (int i = 0; i < n; i++)
-            if (codes && codes[i] && codes[i] != RV_EXIT_BUSY) {
+            if (codes && codes[i] > 0 && codes[i] != RV_EXIT_BUSY) {
                 char d[256];
                 describe_entry(d, sizeof d, &e.entries[i]);
                 printf("  %s (exit status %d)\n", d, codes[i]);
