@@ -127,6 +127,13 @@ ParameterizedTestParameters(conv, matches_reference)
         { "3x3/1 9x9 2 threads", 5, 3, 9, 9, 5, 3, 1, 2 },
         { "3x3/2 9x9 2 threads", 7, 4, 9, 9, 3, 3, 2, 2 },
         { "1x1/1 2 threads", 3, 5, 6, 6, 4, 1, 1, 2 },
+        /* Stride-1 kernels other than 3x3 (the contiguous-copy im2col and backward-data as a
+         * transposed conv): 5x5, a 7x7 larger than a 4x3 image, a 3x3 on a 1x1 image, and an
+         * even 2x2 whose asymmetric padding keeps backward-data on col2im. */
+        { "5x5/1 6x5 C3 K4", 2, 3, 6, 5, 4, 5, 1, 0 },
+        { "7x7/1 4x3 kernel > image", 2, 2, 4, 3, 3, 7, 1, 0 },
+        { "3x3/1 1x1 image", 3, 4, 1, 1, 2, 3, 1, 0 },
+        { "2x2/1 5x6 even kernel", 2, 3, 5, 6, 4, 2, 1, 2 },
     };
     return cr_make_param_array(shape, shapes, sizeof shapes / sizeof shapes[0]);
 }
