@@ -53,39 +53,55 @@ typedef struct {
 static volatile sig_atomic_t g_stop;
 static void on_stop(int sig) { (void)sig; g_stop = 1; }
 
-/* The run configuration rv_train_run records for an entry: the same fields, resolved the same
- * way (train.c resolve_config), so that lookups find the rows it writes. */
-static void train_run_config(const rv_experiment *e, const rv_exp_entry *x, char *extra,
-                             size_t extra_len, rv_run_config *rc)
+/* The training configuration of an entry, as rv_train_run receives it (the data folder,
+ * checkpoint folder and progress display are set by the caller: they do not identify a run). */
+static void entry_train_config(const rv_experiment *e, const rv_exp_entry *x, rv_train_config *c)
 {
-    long eval_every = x->set.eval_every < 0 ? (x->set.steps / 20 > 0 ? x->set.steps / 20 : 1)
-                                            : x->set.eval_every;
-    snprintf(extra, extra_len,
-             "{\"lr\":%.17g,\"momentum\":%.17g,\"weight_decay\":%.17g,\"test_subset\":%ld,"
-             "\"angle_every\":%ld}",
-             x->set.lr, x->set.momentum, x->set.weight_decay, x->set.test_subset,
-             x->reversible ? x->set.angle_every : 0);
-    *rc = (rv_run_config){ .arch = x->arch, .dataset = x->dataset, .mode = x->mode,
-                           .device = x->device, .kind = "train", .schedule = e->schedule,
-                           .experiment = e->name, .batch = x->set.batch,
-                           .steps = x->set.steps, .seed = x->seed, .eval_every = eval_every,
-                           .train_subset = x->set.train_subset, .threads = x->set.threads,
-                           .extra_json = extra };
+    rv_train_config_defaults(c);
+    c->arch = x->arch;
+    c->dataset = x->dataset;
+    c->mode = x->mode;
+    c->device = x->device;
+    c->schedule = e->schedule;
+    c->experiment = e->name;
+    c->steps = x->set.steps;
+    c->batch = x->set.batch;
+    c->seed = x->seed;
+    c->eval_every = x->set.eval_every;
+    if (x->set.checkpoint_every >= 0) c->checkpoint_every = x->set.checkpoint_every;
+    c->train_subset = x->set.train_subset;
+    c->test_subset = x->set.test_subset;
+    c->angle_every = x->set.angle_every;
+    c->lr = x->set.lr;
+    c->momentum = x->set.momentum;
+    c->weight_decay = x->set.weight_decay;
+    c->threads = x->set.threads;
+    c->resume = 1;
 }
 
-static void mem_run_config(const rv_experiment *e, const rv_exp_entry *x, rv_run_config *rc)
-{
-    *rc = (rv_run_config){ .arch = x->arch, .dataset = x->dataset, .mode = x->mode,
-                           .device = x->device, .kind = "mem", .schedule = e->schedule,
-                           .experiment = e->name, .batch = x->set.batch,
-                           .steps = x->set.steps, .seed = x->seed, .threads = x->set.threads };
-}
+/* An entry's identity in the database. For training entries it comes from rv_train_identify,
+ * so lookups find exactly the rows rv_train_run writes. rc points into this struct. */
+typedef struct {
+    rv_train_config train;
+    rv_train_identity id;
+    rv_run_config rc;
+} entry_identity;
 
-static void entry_config(const rv_experiment *e, const rv_exp_entry *x, char *extra,
-                         size_t extra_len, rv_run_config *rc)
+static int entry_config(const rv_experiment *e, const rv_exp_entry *x, entry_identity *out)
 {
-    if (e->kind == RV_EXP_TRAIN) train_run_config(e, x, extra, extra_len, rc);
-    else mem_run_config(e, x, rc);
+    memset(out, 0, sizeof *out);
+    if (e->kind != RV_EXP_TRAIN) {
+        out->rc = (rv_run_config){ .arch = x->arch, .dataset = x->dataset, .mode = x->mode,
+                                   .device = x->device, .kind = "mem", .schedule = e->schedule,
+                                   .experiment = e->name, .batch = x->set.batch,
+                                   .steps = x->set.steps, .seed = x->seed,
+                                   .threads = x->set.threads };
+        return 0;
+    }
+    entry_train_config(e, x, &out->train);
+    if (rv_train_identify(&out->train, &out->id) != RV_EXIT_OK) return -1;
+    out->rc = out->id.rc;
+    return 0;
 }
 
 /* 64-bit FNV-1a: a stable file name for an entry's lock. */
@@ -122,9 +138,10 @@ static int lock_entry(const char *db_path, const char *key)
 static const char *entry_state(rv_db *db, const char *db_path, const rv_experiment *e,
                                const rv_exp_entry *x)
 {
-    char extra[512], status[16] = "";
-    rv_run_config rc;
-    entry_config(e, x, extra, sizeof extra, &rc);
+    char status[16] = "";
+    entry_identity ident;
+    if (entry_config(e, x, &ident)) return "invalid configuration";
+    const rv_run_config rc = ident.rc;
     int64_t id;
     int found = rv_db_find_run(db, &rc, &id, status);
     if (found < 0) return "unknown (database error)";
@@ -181,28 +198,9 @@ static int run_train_entry(const run_opts *o, const rv_experiment *e, const rv_e
                         o->db_path);
     else snprintf(ckpt_dir, sizeof ckpt_dir, "checkpoints");
     rv_train_config c;
-    rv_train_config_defaults(&c);
-    c.arch = x->arch;
-    c.dataset = x->dataset;
-    c.mode = x->mode;
-    c.device = x->device;
+    entry_train_config(e, x, &c);
     c.data_root = o->data_root;
-    c.schedule = e->schedule;
-    c.experiment = e->name;
     c.checkpoint_dir = ckpt_dir;
-    c.steps = x->set.steps;
-    c.batch = x->set.batch;
-    c.seed = x->seed;
-    c.eval_every = x->set.eval_every;
-    if (x->set.checkpoint_every >= 0) c.checkpoint_every = x->set.checkpoint_every;
-    c.train_subset = x->set.train_subset;
-    c.test_subset = x->set.test_subset;
-    c.angle_every = x->set.angle_every;
-    c.lr = x->set.lr;
-    c.momentum = x->set.momentum;
-    c.weight_decay = x->set.weight_decay;
-    c.threads = x->set.threads;
-    c.resume = 1;
     c.progress = o->jobs == 1;
     rv_train_result r;
     int code = rv_train_run(&c, db, &r);
@@ -339,8 +337,9 @@ done:
 static int run_mem_entry(const run_opts *o, const rv_experiment *e, const rv_exp_entry *x,
                          rv_db *db)
 {
-    rv_run_config rc;
-    mem_run_config(e, x, &rc);
+    entry_identity ident;
+    entry_config(e, x, &ident);
+    const rv_run_config rc = ident.rc;
     int64_t id;
     char status[16] = "";
     int found = rv_db_find_run(db, &rc, &id, status);
@@ -387,14 +386,17 @@ static int run_mem_entry(const run_opts *o, const rv_experiment *e, const rv_exp
 static int entry_child(const run_opts *o, const rv_experiment *e, const rv_exp_entry *x)
 {
     rv_db *db = NULL;
-    char err[512], extra[512];
+    char err[512];
     if (rv_db_open(&db, o->db_path, err, sizeof err)) {
         rv_cli_error(CMD, "%s", err);
         return RV_EXIT_FAIL;
     }
-    rv_run_config rc;
-    entry_config(e, x, extra, sizeof extra, &rc);
-    char *key = rv_db_config_key(&rc);
+    entry_identity ident;
+    if (entry_config(e, x, &ident)) {
+        rv_db_close(db);
+        return RV_EXIT_USAGE;
+    }
+    char *key = rv_db_config_key(&ident.rc);
     int fd = key ? lock_entry(o->db_path, key) : -2;
     free(key);
     int code;
