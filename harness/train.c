@@ -7,9 +7,8 @@
  *   2. fill the batch: order[pos .. pos+B), mean subtracted, pad-crop-flip augmented (run RNG);
  *   3. RevNets with angle_every: on the same batch, gradients with stored activations
  *      (standard) and with reconstructed ones (reversible), both with batch norm in recompute
- *      mode so nothing changes; angle = acos(<ga, gb> / (|ga| |gb|)) in degrees, in double
- *      (evaluated as 2 asin(|ga/|ga| - gb/|gb|| / 2) for precision near zero), logged as
- *      grad_angle_deg at step s + 1. Done before the real step, so the trajectory is the same
+ *      mode so nothing changes (rv_model_gradient_angle), logged as grad_angle_deg and
+ *      grad_max_rel_diff at step s + 1. Done before the real step, so the trajectory is the same
  *      with or without it;
  *   4. forward + backward in the run's mode (batch norm updates its running averages);
  *   5. SGD: lr = lr0 while s < steps/2, lr0/10 while s < 3 steps/4, lr0/100 after
@@ -60,7 +59,6 @@ static const char *const DEVICES[] = { "cpu", "cuda", NULL };
 /* Stream of the run seed that orders and augments the data (the model draws its weights from
  * the seed itself). */
 #define DATA_STREAM 1u
-#define DEG_PER_RAD 57.295779513082320876798154814105
 
 static volatile sig_atomic_t g_stop_signal;
 static int g_last_signal;
@@ -116,7 +114,6 @@ typedef struct {
     size_t n_params, n_state;
     float *x;
     int32_t *y;
-    float *ga, *gb;           /* angle: the two gradients */
     float *state_host, *mom_host;
     int32_t *order;
     char extra_json[512];
@@ -352,12 +349,7 @@ static rv_status build_model(trainer *t)
     t->state_host = malloc(t->n_state * sizeof *t->state_host);
     t->mom_host = malloc(t->n_params * sizeof *t->mom_host);
     t->order = malloc((size_t)t->train.n * sizeof *t->order);
-    if (t->angle_every > 0) {
-        t->ga = malloc(t->n_params * sizeof *t->ga);
-        t->gb = malloc(t->n_params * sizeof *t->gb);
-    }
-    if (!t->x || !t->y || !t->state_host || !t->mom_host || !t->order ||
-        (t->angle_every > 0 && (!t->ga || !t->gb)))
+    if (!t->x || !t->y || !t->state_host || !t->mom_host || !t->order)
         return rv_ctx_fail(t->ctx, RV_ERR_NOMEM, "out of memory (host buffers)");
     return RV_OK;
 }
@@ -444,35 +436,16 @@ static double lr_at(const trainer *t, long s)
     return t->cfg->lr / 100;
 }
 
-/* The angle between stored-activation and reconstructed-activation gradients on this batch,
- * logged at step s + 1. */
+/* The angle between stored-activation and reconstructed-activation gradients on this batch
+ * (rv_model_gradient_angle: batch norm in recompute mode, so nothing changes), logged at step
+ * s + 1 with the largest gradient difference relative to the largest gradient. */
 static rv_status log_angle(trainer *t, long s)
 {
-    rv_step_result r;
-    rv_status st = rv_model_train_step(t->model, RV_BACKWARD_STANDARD, t->x, t->y, 0, &r);
-    if (st == RV_OK) st = rv_model_get_grads(t->model, t->ga);
-    if (st == RV_OK)
-        st = rv_model_train_step(t->model, RV_BACKWARD_REVERSIBLE, t->x, t->y, 0, &r);
-    if (st == RV_OK) st = rv_model_get_grads(t->model, t->gb);
+    double deg, rel;
+    rv_status st = rv_model_gradient_angle(t->model, t->x, t->y, &deg, &rel);
     if (st != RV_OK) return st;
-    double na = 0, nb = 0;
-    for (size_t i = 0; i < t->n_params; i++) {
-        na += (double)t->ga[i] * t->ga[i];
-        nb += (double)t->gb[i] * t->gb[i];
-    }
-    if (!(na > 0) || !(nb > 0)) return RV_OK; /* no gradient, no direction to compare */
-    /* angle = acos(cos), computed as 2 asin(|a/|a| - b/|b|| / 2), which is the same angle
-     * but keeps its precision near zero: acos of a double cosine cannot resolve angles below
-     * about 1e-6 degrees, and the reconstruction error lives right there. */
-    double ia = 1.0 / sqrt(na), ib = 1.0 / sqrt(nb), dist2 = 0;
-    for (size_t i = 0; i < t->n_params; i++) {
-        double d = (double)t->ga[i] * ia - (double)t->gb[i] * ib;
-        dist2 += d * d;
-    }
-    double half = sqrt(dist2) / 2;
-    if (half > 1) half = 1;
-    double deg = 2 * asin(half) * DEG_PER_RAD;
-    if (rv_db_metric(t->db, t->run_id, s + 1, "grad_angle_deg", deg) != 0)
+    if (rv_db_metric(t->db, t->run_id, s + 1, "grad_angle_deg", deg) != 0 ||
+        rv_db_metric(t->db, t->run_id, s + 1, "grad_max_rel_diff", rel) != 0)
         return db_fail(t, "cannot log the gradient angle");
     return RV_OK;
 }
@@ -611,8 +584,6 @@ static void trainer_free(trainer *t)
     free(t->mean);
     free(t->x);
     free(t->y);
-    free(t->ga);
-    free(t->gb);
     free(t->state_host);
     free(t->mom_host);
     free(t->order);
