@@ -113,17 +113,19 @@ depth time-depth ms_per_step "ms per training step" "Step time against depth"
 
 # Gradient angle during training.
 d=$TMP/angle; mkdir -p "$d"; files=""; titles=""
+# The axis is logarithmic, so only positive angles are drawn: an angle of exactly 0 (a RevNet
+# with no reversible unit, such as revnet-basic-1, reconstructs nothing) has no place on it.
 for r in $(q "SELECT DISTINCT r.id || '|' || r.arch || '|' || r.dataset FROM v_latest_runs r
-              JOIN metrics k ON k.run_id = r.id AND k.name = 'grad_angle_deg' ORDER BY r.id"); do
+              JOIN metrics k ON k.run_id = r.id AND k.name = 'grad_angle_deg' AND k.value > 0
+              ORDER BY r.id"); do
     id=${r%%|*}; label=${r#*|}; label=$(echo "$label" | tr '|' ':')
-    q "SELECT step, value FROM metrics WHERE run_id = $id AND name = 'grad_angle_deg' ORDER BY step" > "$d/$id.dat"
+    q "SELECT step, value FROM metrics WHERE run_id = $id AND name = 'grad_angle_deg'
+       AND value > 0 ORDER BY step" > "$d/$id.dat"
     files="$files $id.dat"; titles="$titles $label"
 done
 if [ -z "$files" ]; then
-    echo "skipped grad-angle: no run logged grad_angle_deg (experiments/grad-angle.ini)"
+    echo "skipped grad-angle: no run logged a positive grad_angle_deg (experiments/grad-angle.ini)"
 else
-    # The y range is fixed from the data: an all-zero angle (exact reconstruction) would
-    # otherwise give gnuplot an empty range.
     ymax=$(q "SELECT max(value) FROM metrics WHERE name = 'grad_angle_deg'")
     draw grad-angle angle.gp -e "dir='$d'; files='$files'; titles='$titles'; ymax=$ymax"
 fi
