@@ -15,34 +15,8 @@
 
 #include "checkpoint.h"
 #include "progress.h"
+#include "scratch_dir.h"
 
-static char g_dir[PATH_MAX];
-
-static void make_dir(void)
-{
-    snprintf(g_dir, sizeof g_dir, "/tmp/rv-test-train-XXXXXX");
-    cr_assert_not_null(mkdtemp(g_dir), "mkdtemp: %s", strerror(errno));
-}
-
-/* rm -r of the test folder (two levels: files and checkpoints/). */
-static void remove_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    char p[PATH_MAX * 2];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat sb;
-        if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) remove_tree(p);
-        else unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
-static void cleanup_dir(void) { remove_tree(g_dir); }
 
 /* Whole file into memory; *len gets its size. */
 static unsigned char *read_all(const char *path, size_t *len)
@@ -119,7 +93,7 @@ static void write_known(rv_ctx *ctx, char *path, size_t len, rv_ckpt_progress *p
                  rv_ctx_message(ctx));
 }
 
-Test(checkpoint, round_trip_is_exact, .init = make_dir, .fini = cleanup_dir)
+Test(checkpoint, round_trip_is_exact, .init = scratch_dir_make, .fini = scratch_dir_remove)
 {
     rv_ctx *ctx = cpu_ctx();
     char path[PATH_MAX + 16];
@@ -153,7 +127,7 @@ static void expect_load_error(rv_ctx *ctx, const char *path, const char *key, rv
                        rv_ctx_message(ctx), needle);
 }
 
-Test(checkpoint, corrupt_files_are_clear_errors, .init = make_dir, .fini = cleanup_dir)
+Test(checkpoint, corrupt_files_are_clear_errors, .init = scratch_dir_make, .fini = scratch_dir_remove)
 {
     rv_ctx *ctx = cpu_ctx();
     char path[PATH_MAX + 16];
@@ -218,7 +192,7 @@ Test(checkpoint, corrupt_files_are_clear_errors, .init = make_dir, .fini = clean
     rv_ctx_destroy(ctx);
 }
 
-Test(checkpoint, save_into_missing_folder_fails_cleanly, .init = make_dir, .fini = cleanup_dir)
+Test(checkpoint, save_into_missing_folder_fails_cleanly, .init = scratch_dir_make, .fini = scratch_dir_remove)
 {
     rv_ctx *ctx = cpu_ctx();
     char path[PATH_MAX + 32];
@@ -262,7 +236,7 @@ Test(progress, line_shows_percent_rate_and_eta)
     cr_assert_null(strstr(buf, "img/s"), "%s", buf);
 }
 
-Test(progress, plain_lines_when_not_a_terminal, .init = make_dir, .fini = cleanup_dir)
+Test(progress, plain_lines_when_not_a_terminal, .init = scratch_dir_make, .fini = scratch_dir_remove)
 {
     char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/log", g_dir);

@@ -23,6 +23,7 @@
 #include "batchnorm.h"
 #include "context.h"
 #include "conv.h"
+#include "cuda_fixture.h"
 #include "linear.h"
 #include "loss.h"
 #include "pool.h"
@@ -66,28 +67,7 @@
 
 /* ------------------------------------------------------------------------ fixture ------ */
 
-static rv_ctx *gpu, *cpu;
-static char no_gpu_reason[512];
-
-static void setup(void)
-{
-    rv_ctx_options o = rv_ctx_default_options();
-    o.device = RV_DEVICE_CUDA;
-    if (rv_ctx_create(&gpu, &o, no_gpu_reason, sizeof no_gpu_reason) != RV_OK) gpu = NULL;
-    rv_ctx_options c = rv_ctx_default_options();
-    c.n_threads = 1;
-    char msg[256];
-    cr_assert_eq(rv_ctx_create(&cpu, &c, msg, sizeof msg), RV_OK, "CPU context: %s", msg);
-}
-
-static void teardown(void)
-{
-    rv_ctx_destroy(gpu);
-    rv_ctx_destroy(cpu);
-    gpu = cpu = NULL;
-}
-
-TestSuite(cuda, .init = setup, .fini = teardown);
+TestSuite(cuda, .init = cuda_fixture_setup, .fini = cuda_fixture_teardown);
 
 #define NEED_GPU()                                                                        \
     do {                                                                                  \

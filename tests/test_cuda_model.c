@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "context.h"
+#include "cuda_fixture.h"
 #include "memory.h"
 #include "model.h"
 #include "rng.h"
@@ -60,28 +61,7 @@
 
 /* ------------------------------------------------------------------------ fixture ------ */
 
-static rv_ctx *gpu, *cpu;
-static char no_gpu_reason[512];
-
-static void setup(void)
-{
-    rv_ctx_options o = rv_ctx_default_options();
-    o.device = RV_DEVICE_CUDA;
-    if (rv_ctx_create(&gpu, &o, no_gpu_reason, sizeof no_gpu_reason) != RV_OK) gpu = NULL;
-    rv_ctx_options c = rv_ctx_default_options();
-    c.n_threads = 1;
-    char msg[256];
-    cr_assert_eq(rv_ctx_create(&cpu, &c, msg, sizeof msg), RV_OK, "CPU context: %s", msg);
-}
-
-static void teardown(void)
-{
-    rv_ctx_destroy(gpu);
-    rv_ctx_destroy(cpu);
-    gpu = cpu = NULL;
-}
-
-TestSuite(cuda_model, .init = setup, .fini = teardown, .timeout = 300);
+TestSuite(cuda_model, .init = cuda_fixture_setup, .fini = cuda_fixture_teardown, .timeout = 300);
 
 #define NEED_GPU()                                                                        \
     do {                                                                                  \

@@ -27,38 +27,12 @@
 #include "cli.h"
 #include "commands.h"
 #include "db.h"
+#include "scratch_dir.h"
 #include "train.h"
 
 /* ---------------------------------------------------------------------------------------- */
 /* Helpers                                                                                  */
 
-static char g_dir[PATH_MAX];
-
-static void make_dir(void)
-{
-    snprintf(g_dir, sizeof g_dir, "/tmp/rv-test-train-XXXXXX");
-    cr_assert_not_null(mkdtemp(g_dir), "mkdtemp: %s", strerror(errno));
-}
-
-/* rm -r of the test folder (two levels: files and checkpoints/). */
-static void remove_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    char p[PATH_MAX * 2];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat sb;
-        if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) remove_tree(p);
-        else unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
-static void cleanup_dir(void) { remove_tree(g_dir); }
 
 static char g_ckpt_dir[PATH_MAX + 32];
 
@@ -219,7 +193,7 @@ static void assert_same_series(rv_db *da, int64_t ra, rv_db *dbb, int64_t rb, co
  * 1-unit-per-stage network at batch 16 in total. */
 #define TRAIN_TIMEOUT_S 120
 
-Test(train, loss_falls_and_schedule_is_logged, .init = make_dir, .fini = cleanup_dir,
+Test(train, loss_falls_and_schedule_is_logged, .init = scratch_dir_make, .fini = scratch_dir_remove,
      .timeout = TRAIN_TIMEOUT_S)
 {
     rv_db *db = open_db("r.db");
@@ -269,7 +243,7 @@ Test(train, loss_falls_and_schedule_is_logged, .init = make_dir, .fini = cleanup
     rv_db_close(db);
 }
 
-Test(train, same_seed_gives_identical_losses, .init = make_dir, .fini = cleanup_dir,
+Test(train, same_seed_gives_identical_losses, .init = scratch_dir_make, .fini = scratch_dir_remove,
      .timeout = TRAIN_TIMEOUT_S)
 {
     rv_db *db = open_db("r.db");
@@ -331,7 +305,7 @@ static int64_t reference_run(rv_train_config *c, char *ref_ckpt, size_t len, rv_
     return r.run_id;
 }
 
-Test(train, resume_equals_uninterrupted, .init = make_dir, .fini = cleanup_dir,
+Test(train, resume_equals_uninterrupted, .init = scratch_dir_make, .fini = scratch_dir_remove,
      .timeout = TRAIN_TIMEOUT_S)
 {
     rv_train_config c;
@@ -375,7 +349,7 @@ Test(train, resume_equals_uninterrupted, .init = make_dir, .fini = cleanup_dir,
     rv_db_close(ref_db);
 }
 
-Test(train, finished_run_is_not_rerun, .init = make_dir, .fini = cleanup_dir,
+Test(train, finished_run_is_not_rerun, .init = scratch_dir_make, .fini = scratch_dir_remove,
      .timeout = TRAIN_TIMEOUT_S)
 {
     rv_db *db = open_db("r.db");
@@ -402,7 +376,7 @@ Test(train, finished_run_is_not_rerun, .init = make_dir, .fini = cleanup_dir,
     rv_db_close(db);
 }
 
-Test(train, a_run_in_use_is_not_resumed_twice, .init = make_dir, .fini = cleanup_dir,
+Test(train, a_run_in_use_is_not_resumed_twice, .init = scratch_dir_make, .fini = scratch_dir_remove,
      .timeout = TRAIN_TIMEOUT_S)
 {
     rv_db *db = open_db("r.db");
@@ -450,7 +424,7 @@ Test(train, a_run_in_use_is_not_resumed_twice, .init = make_dir, .fini = cleanup
     rv_db_close(db);
 }
 
-Test(train, divergence_fails_the_run_with_a_reason, .init = make_dir, .fini = cleanup_dir,
+Test(train, divergence_fails_the_run_with_a_reason, .init = scratch_dir_make, .fini = scratch_dir_remove,
      .timeout = TRAIN_TIMEOUT_S)
 {
     rv_db *db = open_db("r.db");
@@ -471,7 +445,7 @@ Test(train, divergence_fails_the_run_with_a_reason, .init = make_dir, .fini = cl
     rv_db_close(db);
 }
 
-Test(train, corrupt_checkpoint_stops_the_resume, .init = make_dir, .fini = cleanup_dir,
+Test(train, corrupt_checkpoint_stops_the_resume, .init = scratch_dir_make, .fini = scratch_dir_remove,
      .timeout = TRAIN_TIMEOUT_S)
 {
     rv_db *db = open_db("r.db");
@@ -513,7 +487,7 @@ static int wait_for_file(const char *path, int timeout_ms)
     return -1;
 }
 
-Test(train, sigkill_leaves_a_sound_resumable_db, .init = make_dir, .fini = cleanup_dir,
+Test(train, sigkill_leaves_a_sound_resumable_db, .init = scratch_dir_make, .fini = scratch_dir_remove,
      .timeout = TRAIN_TIMEOUT_S)
 {
     rv_train_config c;
@@ -619,7 +593,7 @@ static char *slurp(const char *name)
     return (char *)b;
 }
 
-Test(cmd, usage_errors_exit_2_with_the_valid_choices, .init = make_dir, .fini = cleanup_dir)
+Test(cmd, usage_errors_exit_2_with_the_valid_choices, .init = scratch_dir_make, .fini = scratch_dir_remove)
 {
     char db[PATH_MAX + 16];
     snprintf(db, sizeof db, "%s/sub/r.db", g_dir);
@@ -658,7 +632,7 @@ Test(cmd, usage_errors_exit_2_with_the_valid_choices, .init = make_dir, .fini = 
     cr_assert_neq(access(sub, F_OK), 0, "a usage error created %s", sub);
 }
 
-Test(cmd, json_result_and_sigint_resume, .init = make_dir, .fini = cleanup_dir,
+Test(cmd, json_result_and_sigint_resume, .init = scratch_dir_make, .fini = scratch_dir_remove,
      .timeout = TRAIN_TIMEOUT_S)
 {
     char db[PATH_MAX + 16], ckpt[PATH_MAX + 64];
