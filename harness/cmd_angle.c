@@ -72,13 +72,7 @@ int rv_cmd_angle(int argc, char **argv)
         return RV_EXIT_USAGE;
     }
     rv_arch arch;
-    {
-        rv_ctx *probe = rv_cli_make_ctx(CMD, RV_DEVICE_CPU, 1);
-        if (!probe) return RV_EXIT_FAIL;
-        int bad = rv_cli_parse_arch(CMD, probe, arch_name, &arch);
-        rv_ctx_destroy(probe);
-        if (bad) return RV_EXIT_USAGE;
-    }
+    if (rv_cli_parse_arch(CMD, arch_name, &arch)) return RV_EXIT_USAGE;
     if (!arch.reversible) {
         rv_cli_error(CMD, "%s is not a RevNet: the angle compares reversible and standard "
                           "gradients (try revnet-38)", arch.name);

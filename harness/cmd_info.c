@@ -44,8 +44,8 @@ static void print_stats_json(rv_json *j, const char *key, const rv_mem_stats *s)
 static void print_stats_text(const char *label, int stored, const rv_mem_stats *s)
 {
     printf("  %-11s", label);
-    if (stored >= 0) printf(" %4d", stored);
-    else printf(" %4s", "-");
+    if (stored >= 0) printf(" %7d", stored);
+    else printf(" %7s", "-");
     for (int c = 0; c < RV_MEM_N_CATEGORIES; c++) printf(" %10.1f", s->peak_bytes[c] / 1e6);
     printf(" %10.1f %10.1f\n", s->peak_activation_bytes / 1e6, s->peak_total_bytes / 1e6);
 }
@@ -84,15 +84,12 @@ int rv_cmd_info(int argc, char **argv)
         rv_cli_error(CMD, "unexpected argument '%s'", argv[optind]);
         return RV_EXIT_USAGE;
     }
+    rv_arch arch;
+    if (rv_cli_parse_arch(CMD, arch_name, &arch)) return RV_EXIT_USAGE;
     rv_ctx *ctx = rv_cli_make_ctx(CMD, RV_DEVICE_CPU, 1);
     if (!ctx) return RV_EXIT_FAIL;
     int rc = RV_EXIT_FAIL;
     rv_model *m = NULL;
-    rv_arch arch;
-    if (rv_cli_parse_arch(CMD, ctx, arch_name, &arch)) {
-        rc = RV_EXIT_USAGE;
-        goto done;
-    }
     if (arch.imagenet) classes = 1000;
     unsigned modes = 0;
     for (int k = 0; k < RV_BACKWARD_N_MODES; k++)
@@ -133,8 +130,9 @@ int rv_cmd_info(int argc, char **argv)
         printf("%s: %zu parameters, %d layers, %dx%d input, %d classes, batch %ld\n", arch.name,
                rv_model_n_params(m), rv_model_n_layers(m), arch.input_size, arch.input_size,
                classes, batch);
-        printf("planned peak MB per category for one step (MB = 1e6 bytes):\n");
-        printf("  %-11s %4s", "program", "kept");
+        printf("planned peak MB per category for one step (MB = 1e6 bytes); tensors = activation "
+               "tensors kept for the backward pass:\n");
+        printf("  %-11s %7s", "program", "tensors");
         for (int k = 0; k < RV_MEM_N_CATEGORIES; k++)
             printf(" %10s", rv_mem_category_name((rv_mem_category)k));
         printf(" %10s %10s\n", "activation", "total");

@@ -95,14 +95,9 @@ int rv_cmd_mem(int argc, char **argv)
      * machine without a GPU. */
     rv_arch arch;
     rv_backward_mode mode;
-    {
-        rv_ctx *probe = rv_cli_make_ctx(CMD, RV_DEVICE_CPU, 1);
-        if (!probe) return RV_EXIT_FAIL;
-        int bad = rv_cli_parse_arch(CMD, probe, arch_name, &arch) ||
-                  rv_cli_parse_mode(CMD, probe, mode_name, &arch, &mode);
-        rv_ctx_destroy(probe);
-        if (bad) return RV_EXIT_USAGE;
-    }
+    if (rv_cli_parse_arch(CMD, arch_name, &arch) ||
+        rv_cli_parse_mode(CMD, mode_name, &arch, &mode))
+        return RV_EXIT_USAGE;
     if (arch.imagenet) classes = 1000;
     rv_ctx *ctx = rv_cli_make_ctx(CMD, device, (int)threads);
     if (!ctx) return RV_EXIT_FAIL;

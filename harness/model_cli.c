@@ -38,30 +38,37 @@ rv_ctx *rv_cli_make_ctx(const char *cmd, rv_device device, int threads)
     return ctx;
 }
 
-int rv_cli_parse_arch(const char *cmd, rv_ctx *ctx, const char *text, rv_arch *out)
+int rv_cli_parse_arch(const char *cmd, const char *text, rv_arch *out)
 {
     if (!text) {
         rv_cli_error(cmd, "--arch is required (e.g. revnet-38; see revbench %s --help)", cmd);
         return -1;
     }
+    /* The parser reports through a context; a CPU one costs nothing and touches no device. */
+    rv_ctx *ctx = rv_cli_make_ctx(cmd, RV_DEVICE_CPU, 1);
+    if (!ctx) return -1;
+    int rc = 0;
     if (rv_arch_parse(ctx, text, out) != RV_OK) {
         rv_cli_error(cmd, "%s", rv_ctx_message(ctx));
-        return -1;
+        rc = -1;
     }
-    return 0;
+    rv_ctx_destroy(ctx);
+    return rc;
 }
 
-int rv_cli_parse_mode(const char *cmd, rv_ctx *ctx, const char *text, const rv_arch *arch,
+int rv_cli_parse_mode(const char *cmd, const char *text, const rv_arch *arch,
                       rv_backward_mode *out)
 {
     if (!text) {
         *out = arch->reversible ? RV_BACKWARD_REVERSIBLE : RV_BACKWARD_STANDARD;
         return 0;
     }
-    if (rv_backward_mode_parse(ctx, text, out) != RV_OK) {
-        rv_cli_error(cmd, "%s", rv_ctx_message(ctx));
-        return -1;
-    }
+    rv_ctx *ctx = rv_cli_make_ctx(cmd, RV_DEVICE_CPU, 1);
+    if (!ctx) return -1;
+    rv_status st = rv_backward_mode_parse(ctx, text, out);
+    if (st != RV_OK) rv_cli_error(cmd, "%s", rv_ctx_message(ctx));
+    rv_ctx_destroy(ctx);
+    if (st != RV_OK) return -1;
     if (!rv_arch_supports(arch, *out)) {
         rv_cli_error(cmd, "%s does not support --mode %s (%s)", arch->name, text,
                      arch->reversible ? "RevNets: standard or reversible"

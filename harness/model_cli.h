@@ -15,10 +15,12 @@ int rv_cli_parse_device(const char *cmd, const char *text, rv_device *out);
 int rv_cli_parse_classes(const char *cmd, const char *text);
 /* Creates a context or prints why not (RV_EXIT_FAIL is the caller's exit status then). */
 rv_ctx *rv_cli_make_ctx(const char *cmd, rv_device device, int threads);
-/* Parses an architecture name; prints the valid names and returns -1 if unknown. */
-int rv_cli_parse_arch(const char *cmd, rv_ctx *ctx, const char *text, rv_arch *out);
-/* Parses a backward mode and checks the architecture supports it; -1 after an error. */
-int rv_cli_parse_mode(const char *cmd, rv_ctx *ctx, const char *text, const rv_arch *arch,
+/* Parses an architecture name; prints the valid names and returns -1 if unknown. Needs no
+ * device, so a typo is a usage error even where the GPU is missing. */
+int rv_cli_parse_arch(const char *cmd, const char *text, rv_arch *out);
+/* Parses a backward mode (NULL: the architecture's default, reversible for RevNets and
+ * standard for ResNets) and checks the architecture supports it; -1 after an error. */
+int rv_cli_parse_mode(const char *cmd, const char *text, const rv_arch *arch,
                       rv_backward_mode *out);
 /* A batch of N(0,1) pixels and uniform labels from seed (host memory; caller frees). */
 int rv_cli_random_batch(int batch, int size, int classes, uint64_t seed, float **x, int32_t **y);
