@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -64,6 +65,19 @@ int rv_cli_parse_choice(const char *cmd, const char *flag, const char *text,
     for (int i = 0; names[i]; i++) fprintf(stderr, "%s%s", i ? ", " : "", names[i]);
     fputc('\n', stderr);
     return -1;
+}
+
+int rv_cli_bad_option(const char *cmd, int getopt_result, const char *arg,
+                      const struct option *opts)
+{
+    if (getopt_result == ':') {
+        rv_cli_error(cmd, "%s needs a value (see revbench %s --help)", arg, cmd);
+        return RV_EXIT_USAGE;
+    }
+    fprintf(stderr, "revbench %s: unknown option '%s'; valid:", cmd, arg ? arg : "");
+    for (int i = 0; opts[i].name; i++) fprintf(stderr, "%s --%s", i ? "," : "", opts[i].name);
+    fputc('\n', stderr);
+    return RV_EXIT_USAGE;
 }
 
 static void json_sep(rv_json *j)

@@ -28,6 +28,14 @@ int rv_cli_parse_double(const char *cmd, const char *flag, const char *text, dou
 int rv_cli_parse_choice(const char *cmd, const char *flag, const char *text,
                         const char *const *names);
 
+struct option;
+/* For getopt_long's '?' (unknown option) and ':' (missing value) results: prints
+ * "unknown option 'ARG'; valid: --a, --b, ..." listing every long option of the table, or
+ * "ARG needs a value", and returns RV_EXIT_USAGE. Call with optstring ":" so both are told
+ * apart; arg is argv[optind - 1]. */
+int rv_cli_bad_option(const char *cmd, int getopt_result, const char *arg,
+                      const struct option *opts);
+
 /* Minimal JSON object writer: rv_json_begin, then fields, then rv_json_end. Strings are
  * escaped. Nested objects: rv_json_object_begin(j, "key") ... rv_json_object_end(j). */
 typedef struct {

@@ -363,13 +363,7 @@ int rv_cmd_bench(int argc, char **argv)
             break;
         case 'j': json = 1; break;
         case 'h': usage(stdout); return RV_EXIT_OK;
-        case ':':
-            rv_cli_error(CMD, "%s needs a value", argv[optind - 1]);
-            return RV_EXIT_USAGE;
-        default:
-            rv_cli_error(CMD, "unknown option '%s'; valid: --device, --batch, --threads, --reps, "
-                         "--json, --help", argv[optind - 1]);
-            return RV_EXIT_USAGE;
+        default: return rv_cli_bad_option(CMD, c, argv[optind - 1], opts);
         }
     }
     if (optind < argc) {

@@ -57,7 +57,7 @@ int rv_cmd_mem(int argc, char **argv)
     rv_device device = RV_DEVICE_CPU;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
         case 'a': arch_name = optarg; break;
         case 'm': mode_name = optarg; break;
@@ -81,10 +81,7 @@ int rv_cmd_mem(int argc, char **argv)
             break;
         case 'j': json = 1; break;
         case 'h': usage(stdout); return RV_EXIT_OK;
-        default:
-            rv_cli_error(CMD, "unknown or incomplete option '%s'; see revbench mem --help",
-                         argv[optind - 1]);
-            return RV_EXIT_USAGE;
+        default: return rv_cli_bad_option(CMD, c, argv[optind - 1], opts);
         }
     }
     if (optind < argc) {

@@ -172,12 +172,7 @@ int rv_cmd_train(int argc, char **argv)
         case OPT_QUIET: cfg.progress = 0; break;
         case OPT_JSON: json = 1; break;
         case OPT_HELP: usage(stdout); return RV_EXIT_OK;
-        case ':':
-            rv_cli_error("train", "%s needs a value (see revbench train --help)", flag);
-            return RV_EXIT_USAGE;
-        default:
-            rv_cli_error("train", "unknown option '%s' (see revbench train --help)", flag);
-            return RV_EXIT_USAGE;
+        default: return rv_cli_bad_option("train", c, flag, OPTIONS);
         }
     }
     if (optind < argc) {
