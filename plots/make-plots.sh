@@ -139,8 +139,9 @@ if [ -z "$cats" ]; then
 else
     f=$TMP/breakdown.dat
     { printf 'network'; for c in $cats; do printf ' %s' "$c"; done; printf '\n'; } > "$f"
+    # The paper's 14 named networks (6 CIFAR x 2 modes + the ImageNet pair) fit in 16 bars.
     q "SELECT run_id, arch || ':' || mode || ':' || device FROM v_memory
-       ORDER BY arch LIKE '%-basic-%', device, n_layers, arch, mode LIMIT 12" > "$TMP/bd.txt"
+       ORDER BY arch LIKE '%-basic-%', device, n_layers, arch, mode LIMIT 16" > "$TMP/bd.txt"
     while read -r id label; do
         printf '%s' "$label"
         for c in $cats; do
