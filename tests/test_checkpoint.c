@@ -7,9 +7,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -258,4 +260,49 @@ Test(progress, plain_lines_when_not_a_terminal, .init = scratch_dir_make, .fini 
     }
     cr_assert_eq(n, 2, "expected the final update and the end line, got %d lines", n);
     fclose(f);
+}
+
+/* A full disk while checkpointing: the file-size limit makes write() fail part way (EFBIG, the
+ * same path as ENOSPC) without needing a small file system. The save must fail with a clear
+ * I/O error, keep the previous checkpoint intact and leave no temporary file. */
+Test(checkpoint, full_disk_keeps_the_previous_checkpoint, .init = scratch_dir_make,
+     .fini = scratch_dir_remove)
+{
+    rv_ctx *ctx = cpu_ctx();
+    char path[PATH_MAX + 16];
+    rv_ckpt_progress p, q;
+    static ck_buffers w, r;
+    write_known(ctx, path, sizeof path, &p, &w);
+    size_t before_len;
+    unsigned char *before = read_all(path, &before_len);
+    cr_assert_not_null(before);
+
+    signal(SIGXFSZ, SIG_IGN); /* report EFBIG instead of killing the process */
+    struct rlimit lim = { 1024, 1024 };  /* far below one checkpoint */
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0, "setrlimit: %s", strerror(errno));
+    rv_ckpt_progress p2 = p;
+    p2.step = 9999;
+    rv_ckpt_arrays a = ck_arrays(&w);
+    rv_status st = rv_checkpoint_save(ctx, path, "key-A", &p2, &a);
+    struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
+    setrlimit(RLIMIT_FSIZE, &unlimited);
+    cr_assert_eq(st, RV_ERR_IO, "a failed write must be an I/O error, got %d", st);
+    cr_expect(strstr(rv_ctx_message(ctx), "t.ckpt") != NULL, "message should name the file: %s",
+              rv_ctx_message(ctx));
+
+    size_t after_len;
+    unsigned char *after = read_all(path, &after_len);
+    cr_assert_not_null(after);
+    cr_expect(after_len == before_len && memcmp(before, after, before_len) == 0,
+              "the previous checkpoint changed");
+    memset(&r, 0, sizeof r);
+    rv_ckpt_arrays ra = ck_arrays(&r);
+    cr_assert_eq(rv_checkpoint_load(ctx, path, "key-A", &q, &ra), RV_OK, "%s", rv_ctx_message(ctx));
+    cr_expect_eq(q.step, 1234);
+    char tmp[PATH_MAX + 64];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    cr_expect_neq(access(tmp, F_OK), 0, "temporary file %s left behind", tmp);
+    free(before);
+    free(after);
+    rv_ctx_destroy(ctx);
 }
