@@ -23,12 +23,6 @@
 #include <math.h>
 #include <stdio.h>
 
-#define TRY(expr)                          \
-    do {                                   \
-        rv_status s_ = (expr);             \
-        if (s_ != RV_OK) return s_;        \
-    } while (0)
-
 static size_t layer_in_floats(const rv_model *m, const rv_layer *L)
 {
     return (size_t)m->N * L->C * L->H * L->W;

@@ -20,12 +20,6 @@
 
 #include "activation.h"
 
-#define TRY(expr)                          \
-    do {                                   \
-        rv_status s_ = (expr);             \
-        if (s_ != RV_OK) return s_;        \
-    } while (0)
-
 static size_t half_in(const rv_model *m, const rv_unit *u)
 {
     return (size_t)m->N * (u->C_in / 2) * u->H_in * u->W_in;

@@ -23,12 +23,6 @@
 enum { REGION_DECAYED = 0, REGION_UNDECAYED = 1, REGION_RUNNING = 2 };
 enum { PROGRAM_EVAL = RV_BACKWARD_N_MODES };
 
-#define TRY(expr)                          \
-    do {                                   \
-        rv_status s_ = (expr);             \
-        if (s_ != RV_OK) return s_;        \
-    } while (0)
-
 int rv_model_program_train(rv_backward_mode mode) { return (int)mode; }
 int rv_model_program_eval(void) { return PROGRAM_EVAL; }
 
@@ -353,11 +347,6 @@ rv_status rv_model_create(rv_ctx *ctx, const rv_arch *arch, const rv_model_optio
     m->N = opt->batch;
     m->n_units = total_units(arch);
     rv_status st = RV_OK;
-#define STEP(expr)                        \
-    do {                                  \
-        st = (expr);                      \
-        if (st != RV_OK) goto fail;       \
-    } while (0)
     m->units = calloc((size_t)m->n_units, sizeof *m->units);
     m->host_losses = malloc((size_t)m->N * sizeof *m->host_losses);
     m->host_preds = malloc((size_t)m->N * sizeof *m->host_preds);
@@ -417,7 +406,6 @@ rv_status rv_model_create(rv_ctx *ctx, const rv_arch *arch, const rv_model_optio
 fail:
     rv_model_destroy(m);
     return st;
-#undef STEP
 }
 
 void rv_model_destroy(rv_model *m)

@@ -15,6 +15,20 @@
 #include "batchnorm.h"
 #include "memory.h"
 
+/* Returns from the enclosing function with the status of expr unless it is RV_OK. */
+#define TRY(expr)                          \
+    do {                                   \
+        rv_status s_ = (expr);             \
+        if (s_ != RV_OK) return s_;        \
+    } while (0)
+
+/* The same for functions with cleanup: sets the local `st` and jumps to `fail`. */
+#define STEP(expr)                        \
+    do {                                  \
+        st = (expr);                      \
+        if (st != RV_OK) goto fail;       \
+    } while (0)
+
 /* One [BN-ReLU]-conv layer of a residual function. */
 typedef struct {
     int has_bn;              /* leading BN-ReLU on the input */

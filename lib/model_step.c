@@ -20,12 +20,6 @@
 #include <math.h>
 #include <stdlib.h>
 
-#define TRY(expr)                          \
-    do {                                   \
-        rv_status s_ = (expr);             \
-        if (s_ != RV_OK) return s_;        \
-    } while (0)
-
 static size_t unit_in_floats(const rv_model *m, const rv_unit *u)
 {
     return (size_t)m->N * u->C_in * u->H_in * u->W_in;
@@ -77,11 +71,6 @@ static rv_status step_standard(rv_model *m, rv_bn_mode bn)
     float **act = calloc((size_t)L + 1, sizeof *act); /* act[i]: input of unit i */
     if (!act) return rv_ctx_fail(m->ctx, RV_ERR_NOMEM, "out of memory");
     rv_status st;
-#define STEP(expr)                        \
-    do {                                  \
-        st = (expr);                      \
-        if (st != RV_OK) goto fail;       \
-    } while (0)
     STEP(rv_model_acquire(m, &act[0], "stem.out", RV_MEM_KEPT, stem_out_floats(m)));
     STEP(rv_stem_forward(m, act[0], bn, 1, RV_MEM_KEPT));
     for (int i = 0; i < L; i++) {
@@ -103,7 +92,6 @@ static rv_status step_standard(rv_model *m, rv_bn_mode bn)
 fail:
     free(act);
     return st;
-#undef STEP
 }
 
 static rv_status step_reversible(rv_model *m, rv_bn_mode bn)
@@ -171,11 +159,6 @@ static rv_status step_checkpoint(rv_model *m, rv_bn_mode bn)
     float **act = calloc((size_t)L + 1, sizeof *act);
     if (!act) return rv_ctx_fail(m->ctx, RV_ERR_NOMEM, "out of memory");
     rv_status st;
-#define STEP(expr)                        \
-    do {                                  \
-        st = (expr);                      \
-        if (st != RV_OK) goto fail;       \
-    } while (0)
     /* act[i] is kept when i is a segment start (i % k == 0) or the last output. */
     STEP(rv_model_acquire(m, &act[0], "stem.out", RV_MEM_KEPT, stem_out_floats(m)));
     STEP(rv_stem_forward(m, act[0], bn, 0, RV_MEM_TRANSIENT));
@@ -219,7 +202,6 @@ static rv_status step_checkpoint(rv_model *m, rv_bn_mode bn)
 fail:
     free(act);
     return st;
-#undef STEP
 }
 
 rv_status rv_model_run_train(rv_model *m, rv_backward_mode mode, rv_bn_mode bn)

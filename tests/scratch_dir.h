@@ -1,6 +1,6 @@
 /*
  * scratch_dir.h: a fresh folder under /tmp for each test, removed with everything in it
- * afterwards (test_train, test_checkpoint). Use as `.init = scratch_dir_make,
+ * afterwards (test_train, test_checkpoint), and whole-file reads and writes for them. Use as `.init = scratch_dir_make,
  * .fini = scratch_dir_remove`; the folder's path is in g_dir.
  */
 #ifndef RV_TEST_SCRATCH_DIR_H
@@ -12,5 +12,12 @@ extern char g_dir[PATH_MAX];
 
 void scratch_dir_make(void);
 void scratch_dir_remove(void);
+
+#include <stddef.h>
+
+/* Whole file into memory (malloc'ed; *len gets its size); fails the test if it cannot. */
+unsigned char *read_all(const char *path, size_t *len);
+/* Writes buf to path, replacing it; fails the test if it cannot. */
+void write_all(const char *path, const unsigned char *buf, size_t len);
 
 #endif

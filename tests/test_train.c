@@ -127,30 +127,6 @@ static long count_rows(rv_db *db, const char *sql)
     return n;
 }
 
-/* Whole file into memory; *len gets its size. */
-static unsigned char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s: %s", path, strerror(errno));
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc((size_t)n + 1);
-    cr_assert_not_null(buf);
-    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
-static void write_all(const char *path, const unsigned char *buf, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    cr_assert_not_null(f);
-    cr_assert_eq(fwrite(buf, 1, len, f), len);
-    fclose(f);
-}
-
 /* Asserts that two checkpoint files hold the same bytes: same step, RNG, data order,
  * parameters, BN averages and momentum, bit for bit. */
 static void assert_same_file(const char *a, const char *b)
