@@ -236,7 +236,7 @@ static int check_arch(interp *in, int line, const char *name)
 {
     rv_arch a;
     if (rv_arch_parse(in->ctx, name, &a) != RV_OK)
-        return errf(in, line, "unknown architecture '%s': %s", name, rv_ctx_message(in->ctx));
+        return errf(in, line, "%s", rv_ctx_message(in->ctx));
     return 0;
 }
 
