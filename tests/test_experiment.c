@@ -143,9 +143,9 @@ Test(experiment, shipped_files_parse)
     static const struct {
         const char *file;
         int min_entries;
-    } files[] = { { "cifar-paper.ini", 12 }, { "cifar-quick.ini", 12 },
-                  { "memory-depth.ini", 20 }, { "grad-angle.ini", 1 },
-                  { "imagenet-memory.ini", 2 } };
+    } files[] = { { "cifar-paper.ini", 12 },     { "cifar-quick.ini", 12 },
+                  { "cifar-memory.ini", 12 },    { "memory-depth.ini", 20 },
+                  { "grad-angle.ini", 1 },       { "imagenet-memory.ini", 2 } };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[512];
         snprintf(path, sizeof path, "%s/%s", RV_EXPERIMENTS_DIR, files[i].file);
