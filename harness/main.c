@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
-#include "commands.h"
+#include "commands/cli.h"
+#include "commands/commands.h"
 
 typedef struct {
     const char *name;
@@ -14,13 +14,13 @@ typedef struct {
 } command;
 
 static const command COMMANDS[] = {
-    { "bench", rv_cmd_bench, "time the convolution shapes of the CIFAR networks against bare GEMM" },
-    { "info", rv_cmd_info, "parameters, layers and the planned memory of a network, without running it" },
-    { "mem", rv_cmd_mem, "a few training steps: planned and measured memory per category, step time" },
-    { "angle", rv_cmd_angle, "angle between stored- and reconstructed-activation gradients (RevNets)" },
-    { "train", rv_cmd_train, "train one network with the paper's recipe, logged and resumable" },
-    { "run", rv_cmd_run, "run every entry of an experiment file: skips finished runs, resumes the rest" },
-    { "report", rv_cmd_report, "paper tables beside ours (Markdown and LaTeX) from the results database" },
+    { "bench", rb_cmd_bench, "time the convolution shapes of the CIFAR networks against bare GEMM" },
+    { "info", rb_cmd_info, "parameters, layers and the planned memory of a network, without running it" },
+    { "mem", rb_cmd_mem, "a few training steps: planned and measured memory per category, step time" },
+    { "angle", rb_cmd_angle, "angle between stored- and reconstructed-activation gradients (RevNets)" },
+    { "train", rb_cmd_train, "train one network with the paper's recipe, logged and resumable" },
+    { "run", rb_cmd_run, "run every entry of an experiment file: skips finished runs, resumes the rest" },
+    { "report", rb_cmd_report, "paper tables beside ours (Markdown and LaTeX) from the results database" },
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
@@ -40,20 +40,20 @@ int main(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
-        return RV_EXIT_USAGE;
+        return RB_EXIT_USAGE;
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(stdout);
-        return RV_EXIT_OK;
+        return RB_EXIT_OK;
     }
     if (strcmp(argv[1], "--version") == 0) {
         printf("revbench %s\n", REVBENCH_VERSION);
-        return RV_EXIT_OK;
+        return RB_EXIT_OK;
     }
     for (size_t i = 0; i < N_COMMANDS; i++)
         if (strcmp(argv[1], COMMANDS[i].name) == 0) return COMMANDS[i].run(argc - 1, argv + 1);
     fprintf(stderr, "revbench: unknown command '%s'; valid: ", argv[1]);
     for (size_t i = 0; i < N_COMMANDS; i++) fprintf(stderr, "%s%s", i ? ", " : "", COMMANDS[i].name);
     fprintf(stderr, "\n");
-    return RV_EXIT_USAGE;
+    return RB_EXIT_USAGE;
 }

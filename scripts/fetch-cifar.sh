@@ -4,7 +4,7 @@
 #   scripts/fetch-cifar.sh [--download] [--only cifar-10|cifar-100] [DIR]     (DIR default: data)
 #
 # Writes DIR/cifar-10-batches-bin/ (data_batch_1..5.bin, test_batch.bin) and
-# DIR/cifar-100-binary/ (train.bin, test.bin), the layout librevnet reads (lib/data.h); then run
+# DIR/cifar-100-binary/ (train.bin, test.bin), the layout librevnet reads (include/revnet/data.h); then run
 # with REVBENCH_DATA=DIR, or with DIR = ./data, from the folder that holds it.
 #
 # Where the files come from:

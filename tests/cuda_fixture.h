@@ -6,7 +6,7 @@
 #ifndef RV_TEST_CUDA_FIXTURE_H
 #define RV_TEST_CUDA_FIXTURE_H
 
-#include "context.h"
+#include <revnet/context.h>
 
 extern rv_ctx *gpu, *cpu;
 extern char no_gpu_reason[512];

@@ -8,7 +8,7 @@
 #ifndef RV_REF_CONV_H
 #define RV_REF_CONV_H
 
-#include "conv.h"
+#include <revnet/conv.h>
 
 /* out[N,K,P,Q] = sum_{c,r,s} w[k,c,r,s] * in[n,c,p*st-pt+r,q*st-pl+s]. */
 void rv_ref_conv_forward(double *out, const float *in, const float *w, const rv_conv_desc *d);

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "context.h"
+#include <revnet/context.h>
 
 /* A CPU context; the test fails (with the reason) if it cannot be made. */
 rv_ctx *ref_cpu_ctx(void);

@@ -1,5 +1,5 @@
 /*
- * test_batchnorm.c: batch norm (lib/batchnorm.c) on the CPU backend: forward against a
+ * test_batchnorm.c: batch norm (lib/ops/batchnorm.c) on the CPU backend: forward against a
  * two-pass double reference, backward against a double reference and against central finite
  * differences, the three modes and their effect on the running averages, in-place forms,
  * accumulation, argument checks and dry-run mode.
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "batchnorm.h"
+#include <revnet/batchnorm.h>
 #include "ref_ops.h"
 
 /* Forward against the double reference, inputs in [-1, 1): y has magnitude <= ~6 (|xhat| <=

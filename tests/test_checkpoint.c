@@ -1,6 +1,6 @@
 /*
- * test_checkpoint.c: the checkpoint file of a training run (harness/checkpoint.c) and the
- * progress display (harness/progress.c). No model or dataset is needed: checkpoints are written
+ * test_checkpoint.c: the checkpoint file of a training run (harness/training/checkpoint.c) and the
+ * progress display (harness/reporting/progress.c). No model or dataset is needed: checkpoints are written
  * from known arrays and damaged on purpose.
  */
 #include <criterion/criterion.h>
@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
-#include "progress.h"
+#include "training/checkpoint.h"
+#include "reporting/progress.h"
 #include "scratch_dir.h"
 
 
@@ -33,9 +33,9 @@ typedef struct {
     float momentum[CK_PARAMS];
 } ck_buffers;
 
-static rv_ckpt_arrays ck_arrays(ck_buffers *b)
+static rb_ckpt_arrays ck_arrays(ck_buffers *b)
 {
-    rv_ckpt_arrays a = { b->order, CK_ORDER, b->state, CK_STATE, b->momentum, CK_PARAMS };
+    rb_ckpt_arrays a = { b->order, CK_ORDER, b->state, CK_STATE, b->momentum, CK_PARAMS };
     return a;
 }
 
@@ -49,7 +49,7 @@ static rv_ctx *cpu_ctx(void)
 }
 
 /* Writes a checkpoint with known contents to g_dir/t.ckpt and returns its path. */
-static void write_known(rv_ctx *ctx, char *path, size_t len, rv_ckpt_progress *p, ck_buffers *b)
+static void write_known(rv_ctx *ctx, char *path, size_t len, rb_ckpt_progress *p, ck_buffers *b)
 {
     snprintf(path, len, "%s/t.ckpt", g_dir);
     memset(p, 0, sizeof *p);
@@ -66,8 +66,8 @@ static void write_known(rv_ctx *ctx, char *path, size_t len, rv_ckpt_progress *p
     for (int i = 0; i < CK_ORDER; i++) b->order[i] = (i * 7) % CK_ORDER;
     for (int i = 0; i < CK_STATE; i++) b->state[i] = (float)i * 0.5f - 100.0f;
     for (int i = 0; i < CK_PARAMS; i++) b->momentum[i] = (float)(i % 13) * 1e-3f;
-    rv_ckpt_arrays a = ck_arrays(b);
-    cr_assert_eq(rv_checkpoint_save(ctx, path, "key-A", p, &a), RV_OK, "%s",
+    rb_ckpt_arrays a = ck_arrays(b);
+    cr_assert_eq(rb_checkpoint_save(ctx, path, "key-A", p, &a), RV_OK, "%s",
                  rv_ctx_message(ctx));
 }
 
@@ -75,13 +75,13 @@ Test(checkpoint, round_trip_is_exact, .init = scratch_dir_make, .fini = scratch_
 {
     rv_ctx *ctx = cpu_ctx();
     char path[PATH_MAX + 16];
-    rv_ckpt_progress p, q;
+    rb_ckpt_progress p, q;
     static ck_buffers w, r;
     write_known(ctx, path, sizeof path, &p, &w);
     memset(&q, 0xAB, sizeof q);
     memset(&r, 0, sizeof r);
-    rv_ckpt_arrays a = ck_arrays(&r);
-    cr_assert_eq(rv_checkpoint_load(ctx, path, "key-A", &q, &a), RV_OK, "%s",
+    rb_ckpt_arrays a = ck_arrays(&r);
+    cr_assert_eq(rb_checkpoint_load(ctx, path, "key-A", &q, &a), RV_OK, "%s",
                  rv_ctx_message(ctx));
     cr_assert(memcmp(&p, &q, sizeof p) == 0, "progress differs after a round trip");
     cr_assert(memcmp(&w, &r, sizeof w) == 0, "arrays differ after a round trip");
@@ -97,9 +97,9 @@ static void expect_load_error(rv_ctx *ctx, const char *path, const char *key, rv
                               const char *needle)
 {
     static ck_buffers r;
-    rv_ckpt_progress q;
-    rv_ckpt_arrays a = ck_arrays(&r);
-    rv_status got = rv_checkpoint_load(ctx, path, key, &q, &a);
+    rb_ckpt_progress q;
+    rb_ckpt_arrays a = ck_arrays(&r);
+    rv_status got = rb_checkpoint_load(ctx, path, key, &q, &a);
     cr_assert_eq(got, st, "expected status %d, got %d (%s)", st, got, rv_ctx_message(ctx));
     cr_assert_not_null(strstr(rv_ctx_message(ctx), needle), "message '%s' lacks '%s'",
                        rv_ctx_message(ctx), needle);
@@ -109,7 +109,7 @@ Test(checkpoint, corrupt_files_are_clear_errors, .init = scratch_dir_make, .fini
 {
     rv_ctx *ctx = cpu_ctx();
     char path[PATH_MAX + 16];
-    rv_ckpt_progress p;
+    rb_ckpt_progress p;
     static ck_buffers w;
     write_known(ctx, path, sizeof path, &p, &w);
     size_t len;
@@ -153,10 +153,10 @@ Test(checkpoint, corrupt_files_are_clear_errors, .init = scratch_dir_make, .fini
     write_all(path, good, len);
     expect_load_error(ctx, path, "key-B", RV_ERR_FORMAT, "another configuration");
     static ck_buffers r;
-    rv_ckpt_progress q;
-    rv_ckpt_arrays a = ck_arrays(&r);
+    rb_ckpt_progress q;
+    rb_ckpt_arrays a = ck_arrays(&r);
     a.n_state = CK_STATE - 1;
-    cr_assert_eq(rv_checkpoint_load(ctx, path, "key-A", &q, &a), RV_ERR_FORMAT);
+    cr_assert_eq(rb_checkpoint_load(ctx, path, "key-A", &q, &a), RV_ERR_FORMAT);
     cr_assert_not_null(strstr(rv_ctx_message(ctx), "does not fit"), "%s", rv_ctx_message(ctx));
 
     /* Missing file: an I/O error naming it. */
@@ -175,17 +175,17 @@ Test(checkpoint, save_into_missing_folder_fails_cleanly, .init = scratch_dir_mak
     rv_ctx *ctx = cpu_ctx();
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/no/such/dir/x.ckpt", g_dir);
-    rv_ckpt_progress p;
+    rb_ckpt_progress p;
     memset(&p, 0, sizeof p);
     static ck_buffers b;
-    rv_ckpt_arrays a = ck_arrays(&b);
-    cr_assert_eq(rv_checkpoint_save(ctx, path, "k", &p, &a), RV_ERR_IO);
+    rb_ckpt_arrays a = ck_arrays(&b);
+    cr_assert_eq(rb_checkpoint_save(ctx, path, "k", &p, &a), RV_ERR_IO);
     cr_assert_not_null(strstr(rv_ctx_message(ctx), "cannot create"), "%s", rv_ctx_message(ctx));
     /* mkdirs then makes it possible. */
     char dir[PATH_MAX + 32];
     snprintf(dir, sizeof dir, "%s/no/such/dir", g_dir);
-    cr_assert_eq(rv_checkpoint_mkdirs(ctx, dir), RV_OK, "%s", rv_ctx_message(ctx));
-    cr_assert_eq(rv_checkpoint_save(ctx, path, "k", &p, &a), RV_OK, "%s", rv_ctx_message(ctx));
+    cr_assert_eq(rb_checkpoint_mkdirs(ctx, dir), RV_OK, "%s", rv_ctx_message(ctx));
+    cr_assert_eq(rb_checkpoint_save(ctx, path, "k", &p, &a), RV_OK, "%s", rv_ctx_message(ctx));
     rv_ctx_destroy(ctx);
 }
 
@@ -197,7 +197,7 @@ Test(progress, line_shows_percent_rate_and_eta)
     char buf[256];
     /* 100 of 1000 steps done in 10 s at 50 images per step: 500 img/s, 900 steps left at
      * 0.1 s each = 90 s = 1m30s. */
-    rv_progress_format(buf, sizeof buf, "run 3", 0, 100, 1000, 50, 10000.0, 10, "loss 1.5");
+    rb_progress_format(buf, sizeof buf, "run 3", 0, 100, 1000, 50, 10000.0, 10, "loss 1.5");
     cr_assert_not_null(strstr(buf, "run 3 [=>        ]"), "%s", buf);
     cr_assert_not_null(strstr(buf, "10.0%"), "%s", buf);
     cr_assert_not_null(strstr(buf, "100/1000"), "%s", buf);
@@ -205,12 +205,12 @@ Test(progress, line_shows_percent_rate_and_eta)
     cr_assert_not_null(strstr(buf, "ETA 1m30s"), "%s", buf);
     cr_assert_not_null(strstr(buf, "loss 1.5"), "%s", buf);
     /* A resumed run counts only its own steps: 50 steps (500..550) in 5 s. */
-    rv_progress_format(buf, sizeof buf, "r", 500, 550, 1000, 10, 5000.0, 0, NULL);
+    rb_progress_format(buf, sizeof buf, "r", 500, 550, 1000, 10, 5000.0, 0, NULL);
     cr_assert_not_null(strstr(buf, "100 img/s"), "%s", buf);
     cr_assert_not_null(strstr(buf, "ETA 45s"), "%s", buf);
     cr_assert_null(strstr(buf, "["), "no bar requested: %s", buf);
     /* Nothing done yet: no rate, no ETA, no division by zero. */
-    rv_progress_format(buf, sizeof buf, "r", 0, 0, 10, 10, 0.0, 0, NULL);
+    rb_progress_format(buf, sizeof buf, "r", 0, 0, 10, 10, 0.0, 0, NULL);
     cr_assert_null(strstr(buf, "img/s"), "%s", buf);
 }
 
@@ -220,12 +220,12 @@ Test(progress, plain_lines_when_not_a_terminal, .init = scratch_dir_make, .fini 
     snprintf(path, sizeof path, "%s/log", g_dir);
     FILE *f = fopen(path, "w+");
     cr_assert_not_null(f);
-    rv_progress p;
-    rv_progress_begin(&p, f, "job", 0, 100, 10);
+    rb_progress p;
+    rb_progress_begin(&p, f, "job", 0, 100, 10);
     cr_assert_eq(p.tty, 0);
-    for (long s = 1; s < 100; s++) rv_progress_update(&p, s, NULL); /* within the interval */
-    rv_progress_update(&p, 100, NULL);                              /* the end always prints */
-    rv_progress_end(&p, 100, "finished");
+    for (long s = 1; s < 100; s++) rb_progress_update(&p, s, NULL); /* within the interval */
+    rb_progress_update(&p, 100, NULL);                              /* the end always prints */
+    rb_progress_end(&p, 100, "finished");
     fflush(f);
     rewind(f);
     char line[512];
@@ -246,7 +246,7 @@ Test(checkpoint, full_disk_keeps_the_previous_checkpoint, .init = scratch_dir_ma
 {
     rv_ctx *ctx = cpu_ctx();
     char path[PATH_MAX + 16];
-    rv_ckpt_progress p, q;
+    rb_ckpt_progress p, q;
     static ck_buffers w, r;
     write_known(ctx, path, sizeof path, &p, &w);
     size_t before_len;
@@ -256,10 +256,10 @@ Test(checkpoint, full_disk_keeps_the_previous_checkpoint, .init = scratch_dir_ma
     signal(SIGXFSZ, SIG_IGN); /* report EFBIG instead of killing the process */
     struct rlimit lim = { 1024, 1024 };  /* far below one checkpoint */
     cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0, "setrlimit: %s", strerror(errno));
-    rv_ckpt_progress p2 = p;
+    rb_ckpt_progress p2 = p;
     p2.step = 9999;
-    rv_ckpt_arrays a = ck_arrays(&w);
-    rv_status st = rv_checkpoint_save(ctx, path, "key-A", &p2, &a);
+    rb_ckpt_arrays a = ck_arrays(&w);
+    rv_status st = rb_checkpoint_save(ctx, path, "key-A", &p2, &a);
     struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
     setrlimit(RLIMIT_FSIZE, &unlimited);
     cr_assert_eq(st, RV_ERR_IO, "a failed write must be an I/O error, got %d", st);
@@ -272,8 +272,8 @@ Test(checkpoint, full_disk_keeps_the_previous_checkpoint, .init = scratch_dir_ma
     cr_expect(after_len == before_len && memcmp(before, after, before_len) == 0,
               "the previous checkpoint changed");
     memset(&r, 0, sizeof r);
-    rv_ckpt_arrays ra = ck_arrays(&r);
-    cr_assert_eq(rv_checkpoint_load(ctx, path, "key-A", &q, &ra), RV_OK, "%s", rv_ctx_message(ctx));
+    rb_ckpt_arrays ra = ck_arrays(&r);
+    cr_assert_eq(rb_checkpoint_load(ctx, path, "key-A", &q, &ra), RV_OK, "%s", rv_ctx_message(ctx));
     cr_expect_eq(q.step, 1234);
     char tmp[PATH_MAX + 64];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());

@@ -1,5 +1,5 @@
 /*
- * test_conv.c: the CPU convolution (lib/conv.c) against a naive double-precision direct
+ * test_conv.c: the CPU convolution (lib/ops/conv.c) against a naive double-precision direct
  * convolution (ref_conv.c) for forward, backward-data and backward-filter on a table of
  * shapes; against central finite differences of a scalar loss; and the contract of conv.h:
  * SAME padding values, beta = 0/1, accumulation into d_w, argument errors, dry run,
@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conv.h"
-#include "context.h"
+#include <revnet/conv.h>
+#include <revnet/context.h>
 #include "ref_conv.h"
 
 /* Unit roundoff of float32. */

@@ -19,16 +19,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "activation.h"
-#include "batchnorm.h"
-#include "context.h"
-#include "conv.h"
+#include <revnet/activation.h>
+#include <revnet/batchnorm.h>
+#include <revnet/context.h>
+#include <revnet/conv.h>
 #include "cuda_fixture.h"
-#include "linear.h"
-#include "loss.h"
-#include "pool.h"
+#include <revnet/linear.h>
+#include <revnet/loss.h>
+#include <revnet/pool.h>
 #include "ref_ops.h"
-#include "sgd.h"
+#include <revnet/sgd.h>
 
 /* Ops that are exact in IEEE float on both sides (max, copy, select, one rounding of the same
  * operation): any difference is a bug. */

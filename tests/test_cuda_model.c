@@ -24,11 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "context.h"
+#include <revnet/context.h>
 #include "cuda_fixture.h"
-#include "memory.h"
-#include "model.h"
-#include "rng.h"
+#include <revnet/memory.h>
+#include <revnet/model.h>
+#include <revnet/rng.h>
 
 /* CPU vs GPU, one step of revnet-basic-2 at batch 8. Measured on the CPU (a scratch build of
  * this test with the "GPU" model's weights scaled by 1 + eps * U(-1, 1), one thread): eps 1e-7

@@ -1,5 +1,5 @@
 /*
- * test_data.c: the dataset layer (lib/data.h, lib/augment.h): CIFAR-10/100 and Fashion-MNIST
+ * test_data.c: the dataset layer (include/revnet/data.h, include/revnet/augment.h): CIFAR-10/100 and Fashion-MNIST
  * on the real files when present, every loader on corrupt files made in a temp dir, the mean
  * image, and batches with and without augmentation.
  *
@@ -21,10 +21,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "augment.h"
-#include "context.h"
-#include "data.h"
-#include "rng.h"
+#include <revnet/augment.h>
+#include <revnet/context.h>
+#include <revnet/data.h>
+#include <revnet/rng.h>
 
 #define IMG 3072 /* 3 x 32 x 32 */
 #define C10_REC 3073

@@ -1,5 +1,5 @@
 /*
- * test_db.c: the results database (harness/db.c): creation, WAL, migrations from an older
+ * test_db.c: the results database (harness/db/db.c): creation, WAL, migrations from an older
  * file, refusal of newer/foreign/read-only files, concurrent writers, run lookup by config key.
  */
 #include <criterion/criterion.h>
@@ -11,8 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "db.h"
-#include "db_ext.h"
+#include "db/db.h"
+#include "db/db_ext.h"
 
 static char dir[256];
 static char path[300];
@@ -42,9 +42,9 @@ static long long scalar(sqlite3 *h, const char *sql)
     return v;
 }
 
-static rv_run_config cfg_example(void)
+static rb_run_config cfg_example(void)
 {
-    return (rv_run_config){ .arch = "resnet-32", .dataset = "cifar10", .mode = "standard",
+    return (rb_run_config){ .arch = "resnet-32", .dataset = "cifar10", .mode = "standard",
                             .device = "cpu", .kind = "train", .schedule = "quick",
                             .experiment = "cifar-quick", .batch = 100, .steps = 2000,
                             .seed = 1, .eval_every = 100, .threads = 2 };
@@ -54,11 +54,11 @@ TestSuite(db, .init = setup, .fini = teardown);
 
 Test(db, creates_wal_file_with_schema_and_paper_numbers)
 {
-    rv_db *db = NULL;
+    rb_db *db = NULL;
     char err[512];
-    cr_assert_eq(rv_db_open(&db, path, err, sizeof err), 0, "%s", err);
-    sqlite3 *h = rv_db_handle(db);
-    cr_expect_eq(scalar(h, "PRAGMA user_version"), RV_DB_SCHEMA_VERSION);
+    cr_assert_eq(rb_db_open(&db, path, err, sizeof err), 0, "%s", err);
+    sqlite3 *h = rb_db_handle(db);
+    cr_expect_eq(scalar(h, "PRAGMA user_version"), RB_DB_SCHEMA_VERSION);
     sqlite3_stmt *st;
     sqlite3_prepare_v2(h, "PRAGMA journal_mode", -1, &st, NULL);
     cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
@@ -72,11 +72,11 @@ Test(db, creates_wal_file_with_schema_and_paper_numbers)
     cr_expect_eq(scalar(h, "SELECT count(*) FROM v_params"), 0);
     cr_expect_eq(scalar(h, "SELECT count(*) FROM v_memory"), 0);
     cr_expect_eq(scalar(h, "SELECT count(*) FROM v_training_curves"), 0);
-    rv_db_close(db);
+    rb_db_close(db);
     /* Reopening an up-to-date file changes nothing. */
-    cr_assert_eq(rv_db_open(&db, path, err, sizeof err), 0, "%s", err);
-    cr_expect_eq(scalar(rv_db_handle(db), "SELECT count(*) FROM paper WHERE tbl = 'cifar'"), 12);
-    rv_db_close(db);
+    cr_assert_eq(rb_db_open(&db, path, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(scalar(rb_db_handle(db), "SELECT count(*) FROM paper WHERE tbl = 'cifar'"), 12);
+    rb_db_close(db);
 }
 
 /* The version 1 schema as the first release wrote it, typed out here on purpose: the test
@@ -113,11 +113,11 @@ Test(db, migrates_a_version_1_file)
     cr_assert_eq(sqlite3_open(path, &h), SQLITE_OK);
     cr_assert_eq(sqlite3_exec(h, V1, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
     sqlite3_close(h);
-    rv_db *db = NULL;
+    rb_db *db = NULL;
     char err[512];
-    cr_assert_eq(rv_db_open(&db, path, err, sizeof err), 0, "%s", err);
-    h = rv_db_handle(db);
-    cr_expect_eq(scalar(h, "PRAGMA user_version"), RV_DB_SCHEMA_VERSION);
+    cr_assert_eq(rb_db_open(&db, path, err, sizeof err), 0, "%s", err);
+    h = rb_db_handle(db);
+    cr_expect_eq(scalar(h, "PRAGMA user_version"), RB_DB_SCHEMA_VERSION);
     cr_expect_eq(scalar(h, "SELECT count(*) FROM runs WHERE arch = 'revnet-38'"), 1);
     cr_expect_eq(scalar(h, "SELECT count(*) FROM metrics"), 1);
     /* Columns and views of version 2 exist and see the old run. */
@@ -126,7 +126,7 @@ Test(db, migrates_a_version_1_file)
     cr_expect_eq(scalar(h, "SELECT count(*) FROM v_cifar_table WHERE ours_revnet = 7.5 "
                            "AND pair LIKE 'ResNet-32%' AND dataset = 'cifar10'"),
                  1);
-    rv_db_close(db);
+    rb_db_close(db);
 }
 
 Test(db, refuses_a_newer_schema)
@@ -136,9 +136,9 @@ Test(db, refuses_a_newer_schema)
     cr_assert_eq(sqlite3_exec(h, "CREATE TABLE runs(id); PRAGMA user_version = 99", NULL, NULL,
                               NULL), SQLITE_OK);
     sqlite3_close(h);
-    rv_db *db = NULL;
+    rb_db *db = NULL;
     char err[512] = "";
-    cr_expect_eq(rv_db_open(&db, path, err, sizeof err), -1);
+    cr_expect_eq(rb_db_open(&db, path, err, sizeof err), -1);
     cr_expect_null(db);
     cr_expect(strstr(err, "newer") && strstr(err, "99"), "message: %s", err);
 }
@@ -149,9 +149,9 @@ Test(db, refuses_files_that_are_not_ours)
     cr_assert_not_null(f);
     for (int i = 0; i < 300; i++) fputs("this is not a database\n", f);
     fclose(f);
-    rv_db *db = NULL;
+    rb_db *db = NULL;
     char err[512] = "";
-    cr_expect_eq(rv_db_open(&db, path, err, sizeof err), -1);
+    cr_expect_eq(rb_db_open(&db, path, err, sizeof err), -1);
     cr_expect(strstr(err, "not an SQLite database") != NULL, "message: %s", err);
 
     char other[320];
@@ -160,7 +160,7 @@ Test(db, refuses_files_that_are_not_ours)
     cr_assert_eq(sqlite3_open(other, &h), SQLITE_OK);
     sqlite3_exec(h, "CREATE TABLE customers(name)", NULL, NULL, NULL);
     sqlite3_close(h);
-    cr_expect_eq(rv_db_open(&db, other, err, sizeof err), -1);
+    cr_expect_eq(rb_db_open(&db, other, err, sizeof err), -1);
     cr_expect(strstr(err, "not a revbench results database") != NULL, "message: %s", err);
 }
 
@@ -173,22 +173,22 @@ Test(db, read_only_file_and_folder_give_clear_errors)
         cr_assert_eq(setgid(65534), 0);
         cr_assert_eq(setuid(65534), 0);
     }
-    rv_db *db = NULL;
+    rb_db *db = NULL;
     char err[512] = "";
-    cr_assert_eq(rv_db_open(&db, path, err, sizeof err), 0, "%s", err);
-    rv_db_close(db);
+    cr_assert_eq(rb_db_open(&db, path, err, sizeof err), 0, "%s", err);
+    rb_db_close(db);
     cr_assert_eq(chmod(path, 0444), 0);
-    cr_expect_eq(rv_db_open(&db, path, err, sizeof err), -1);
+    cr_expect_eq(rb_db_open(&db, path, err, sizeof err), -1);
     cr_expect(strstr(err, "read-only") != NULL, "message: %s", err);
     cr_assert_eq(chmod(path, 0644), 0);
     cr_assert_eq(chmod(dir, 0555), 0);
     char fresh[320];
     snprintf(fresh, sizeof fresh, "%s/fresh.db", dir);
-    cr_expect_eq(rv_db_open(&db, fresh, err, sizeof err), -1);
+    cr_expect_eq(rb_db_open(&db, fresh, err, sizeof err), -1);
     cr_expect(strstr(err, "read-only") != NULL, "message: %s", err);
     /* The read-only opener still serves a report. */
-    cr_expect_eq(rv_db_open_readonly(&db, path, err, sizeof err), 0, "%s", err);
-    rv_db_close(db);
+    cr_expect_eq(rb_db_open_readonly(&db, path, err, sizeof err), 0, "%s", err);
+    rb_db_close(db);
     cr_assert_eq(chmod(dir, 0755), 0);
 }
 
@@ -199,34 +199,34 @@ Test(db, read_only_file_and_folder_give_clear_errors)
 
 Test(db, concurrent_writers_lose_nothing)
 {
-    rv_db *db = NULL;
+    rb_db *db = NULL;
     char err[512];
-    cr_assert_eq(rv_db_open(&db, path, err, sizeof err), 0, "%s", err);
-    rv_db_close(db);
+    cr_assert_eq(rb_db_open(&db, path, err, sizeof err), 0, "%s", err);
+    rb_db_close(db);
     pid_t pids[N_WRITERS];
     for (int w = 0; w < N_WRITERS; w++) {
         pids[w] = fork();
         cr_assert_neq(pids[w], -1);
         if (pids[w] == 0) {
-            rv_db *mine = NULL;
+            rb_db *mine = NULL;
             char e[512];
-            if (rv_db_open(&mine, path, e, sizeof e)) _exit(10);
-            rv_run_config c = cfg_example();
+            if (rb_db_open(&mine, path, e, sizeof e)) _exit(10);
+            rb_run_config c = cfg_example();
             c.seed = (uint64_t)w + 1;
             int64_t id;
-            if (rv_db_run_begin(mine, &c, "cpu; OpenBLAS 0.3 test", &id)) _exit(11);
+            if (rb_db_run_begin(mine, &c, "cpu; OpenBLAS 0.3 test", &id)) _exit(11);
             for (int i = 0; i < ROWS_EACH; i++) {
                 /* Alternate single statements and explicit transactions. */
                 if (i % 2) {
-                    if (rv_db_begin(mine) || rv_db_metric(mine, id, i, "train_loss", i) ||
-                        rv_db_memory(mine, id, "activation_peak", i, i) || rv_db_commit(mine))
+                    if (rb_db_begin(mine) || rb_db_metric(mine, id, i, "train_loss", i) ||
+                        rb_db_memory(mine, id, "activation_peak", i, i) || rb_db_commit(mine))
                         _exit(12);
-                } else if (rv_db_metric(mine, id, i, "train_loss", i)) {
+                } else if (rb_db_metric(mine, id, i, "train_loss", i)) {
                     _exit(13);
                 }
             }
-            if (rv_db_run_end(mine, id, "finished", NULL)) _exit(14);
-            rv_db_close(mine);
+            if (rb_db_run_end(mine, id, "finished", NULL)) _exit(14);
+            rb_db_close(mine);
             _exit(0);
         }
     }
@@ -236,70 +236,70 @@ Test(db, concurrent_writers_lose_nothing)
         cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer %d exit %d", w,
                   WEXITSTATUS(status));
     }
-    cr_assert_eq(rv_db_open(&db, path, err, sizeof err), 0, "%s", err);
-    sqlite3 *h = rv_db_handle(db);
+    cr_assert_eq(rb_db_open(&db, path, err, sizeof err), 0, "%s", err);
+    sqlite3 *h = rb_db_handle(db);
     cr_expect_eq(scalar(h, "SELECT count(*) FROM runs WHERE status = 'finished'"), N_WRITERS);
     cr_expect_eq(scalar(h, "SELECT count(*) FROM metrics"), N_WRITERS * ROWS_EACH);
     cr_expect_eq(scalar(h, "SELECT count(DISTINCT config_key) FROM runs"), N_WRITERS);
-    rv_db_close(db);
+    rb_db_close(db);
 }
 
 Test(db, config_key_and_find_run)
 {
-    rv_run_config a = cfg_example(), b = cfg_example();
-    char *ka = rv_db_config_key(&a), *kb = rv_db_config_key(&b);
+    rb_run_config a = cfg_example(), b = cfg_example();
+    char *ka = rb_db_config_key(&a), *kb = rb_db_config_key(&b);
     cr_assert_not_null(ka);
     cr_expect_str_eq(ka, kb);
     free(kb);
     /* Every field takes part, and separators inside values cannot alias another key. */
     b.seed = 2;
-    kb = rv_db_config_key(&b);
+    kb = rb_db_config_key(&b);
     cr_expect_str_neq(ka, kb);
     free(kb);
     b = cfg_example();
     b.extra_json = "{\"lr\":0.05}";
-    kb = rv_db_config_key(&b);
+    kb = rb_db_config_key(&b);
     cr_expect_str_neq(ka, kb);
     free(kb);
-    rv_run_config c1 = cfg_example(), c2 = cfg_example();
+    rb_run_config c1 = cfg_example(), c2 = cfg_example();
     c1.arch = "a;mode=x";
     c1.mode = "";
     c2.arch = "a";
     c2.mode = "x";
-    char *k1 = rv_db_config_key(&c1), *k2 = rv_db_config_key(&c2);
+    char *k1 = rb_db_config_key(&c1), *k2 = rb_db_config_key(&c2);
     cr_expect_str_neq(k1, k2);
     free(k1);
     free(k2);
 
-    rv_db *db = NULL;
+    rb_db *db = NULL;
     char err[512], status[16];
-    cr_assert_eq(rv_db_open(&db, path, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(rb_db_open(&db, path, err, sizeof err), 0, "%s", err);
     int64_t id = 0, first = 0, second = 0;
-    cr_expect_eq(rv_db_find_run(db, &a, &id, status), 0);
-    cr_assert_eq(rv_db_run_begin(db, &a, "cpu; OpenBLAS 0.3.21 x; core Haswell", &first), 0);
-    cr_expect_eq(rv_db_find_run(db, &a, &id, status), 1);
+    cr_expect_eq(rb_db_find_run(db, &a, &id, status), 0);
+    cr_assert_eq(rb_db_run_begin(db, &a, "cpu; OpenBLAS 0.3.21 x; core Haswell", &first), 0);
+    cr_expect_eq(rb_db_find_run(db, &a, &id, status), 1);
     cr_expect_eq(id, first);
     cr_expect_str_eq(status, "running");
-    cr_assert_eq(rv_db_run_end(db, first, "interrupted", "SIGINT"), 0);
-    cr_assert_eq(rv_db_run_resume(db, first), 0);
-    cr_assert_eq(rv_db_metric(db, first, 100, "test_error", 9.5), 0);
-    cr_assert_eq(rv_db_metric(db, first, 200, "test_error", 8.5), 0);
-    cr_assert_eq(rv_db_metric(db, first, 300, "test_error", 99), 0);
-    cr_assert_eq(rv_db_metrics_truncate(db, first, 200), 0);
-    cr_assert_eq(rv_db_run_end(db, first, "finished", NULL), 0);
-    cr_expect_eq(rv_db_find_run(db, &a, &id, status), 1);
+    cr_assert_eq(rb_db_run_end(db, first, "interrupted", "SIGINT"), 0);
+    cr_assert_eq(rb_db_run_resume(db, first), 0);
+    cr_assert_eq(rb_db_metric(db, first, 100, "test_error", 9.5), 0);
+    cr_assert_eq(rb_db_metric(db, first, 200, "test_error", 8.5), 0);
+    cr_assert_eq(rb_db_metric(db, first, 300, "test_error", 99), 0);
+    cr_assert_eq(rb_db_metrics_truncate(db, first, 200), 0);
+    cr_assert_eq(rb_db_run_end(db, first, "finished", NULL), 0);
+    cr_expect_eq(rb_db_find_run(db, &a, &id, status), 1);
     cr_expect_str_eq(status, "finished");
-    sqlite3 *h = rv_db_handle(db);
+    sqlite3 *h = rb_db_handle(db);
     cr_expect_eq(scalar(h, "SELECT final_test_error * 10 FROM runs"), 85);
     cr_expect_eq(scalar(h, "SELECT count(*) FROM runs WHERE blas LIKE 'OpenBLAS 0.3.21%' "
                            "AND git_rev IS NOT NULL AND hostname <> ''"),
                  1);
-    cr_expect_eq(rv_db_run_end(db, first, "done", NULL), -1);
-    cr_expect(strstr(rv_db_message(db), "done") != NULL);
+    cr_expect_eq(rb_db_run_end(db, first, "done", NULL), -1);
+    cr_expect(strstr(rb_db_message(db), "done") != NULL);
     /* A second run of the same configuration is the newest. */
-    cr_assert_eq(rv_db_run_begin(db, &a, NULL, &second), 0);
-    cr_expect_eq(rv_db_find_run(db, &a, &id, status), 1);
+    cr_assert_eq(rb_db_run_begin(db, &a, NULL, &second), 0);
+    cr_expect_eq(rb_db_find_run(db, &a, &id, status), 1);
     cr_expect_eq(id, second);
     free(ka);
-    rv_db_close(db);
+    rb_db_close(db);
 }

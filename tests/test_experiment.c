@@ -1,5 +1,5 @@
 /*
- * test_experiment.c: experiment files (harness/experiment.c): matrix expansion counts, the
+ * test_experiment.c: experiment files (harness/experiments/experiment.c): matrix expansion counts, the
  * shipped files, and every kind of bad input giving an error with the right line number.
  */
 #include <criterion/criterion.h>
@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "experiment.h"
+#include "experiments/experiment.h"
 
 static const char QUICK[] =
     "[experiment]\n"
@@ -30,12 +30,12 @@ static const char QUICK[] =
 
 Test(experiment, expands_pairs_datasets_seeds_and_overrides)
 {
-    rv_experiment e;
+    rb_experiment e;
     char err[512] = "";
-    cr_assert_eq(rv_experiment_parse(&e, "q.ini", QUICK, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(rb_experiment_parse(&e, "q.ini", QUICK, err, sizeof err), 0, "%s", err);
     cr_expect_str_eq(e.name, "t");
     cr_expect_str_eq(e.schedule, "quick");
-    cr_expect_eq(e.kind, RV_EXP_TRAIN);
+    cr_expect_eq(e.kind, RB_EXP_TRAIN);
     /* 2 archs x 2 datasets x 2 seeds + 4 archs (continued line) x 1 dataset. */
     cr_assert_eq(e.n_entries, 8 + 4);
     cr_expect_str_eq(e.entries[0].arch, "resnet-32");
@@ -50,7 +50,7 @@ Test(experiment, expands_pairs_datasets_seeds_and_overrides)
     cr_expect_eq(e.entries[8].set.train_subset, 5000);
     cr_expect_eq(e.entries[8].set.batch, 100);
     cr_expect_eq(e.entries[0].set.train_subset, 0);
-    rv_experiment_free(&e);
+    rb_experiment_free(&e);
 }
 
 Test(experiment, families_units_and_unsupported_modes)
@@ -58,16 +58,16 @@ Test(experiment, families_units_and_unsupported_modes)
     const char *text = "[experiment]\nname = m\nkind = mem\n[mem]\nsteps = 3\n"
                        "[matrix]\nfamilies = resnet-basic revnet-basic\nunits = 3 6 12\n"
                        "modes = standard checkpoint reversible\ndevices = cpu cuda\n";
-    rv_experiment e;
+    rb_experiment e;
     char err[512] = "";
-    cr_assert_eq(rv_experiment_parse(&e, "m.ini", text, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(rb_experiment_parse(&e, "m.ini", text, err, sizeof err), 0, "%s", err);
     /* ResNets: standard + checkpoint; RevNets: standard + reversible; 3 depths, 2 devices. */
     cr_expect_eq(e.n_entries, 2 * 3 * 2 * 2);
     cr_expect_eq(e.n_skipped, 2 * 3 * 1 * 2);
     cr_expect_str_eq(e.entries[0].arch, "resnet-basic-3");
     cr_expect_str_eq(e.entries[0].dataset, "random");
     cr_expect_eq(e.entries[0].set.steps, 3);
-    rv_experiment_free(&e);
+    rb_experiment_free(&e);
 }
 
 /* Arrays, not pointers: Criterion re-executes the binary for each parameter, so pointers into
@@ -115,9 +115,9 @@ ParameterizedTestParameters(experiment, bad_input_names_the_line)
 
 ParameterizedTest(bad_case *c, experiment, bad_input_names_the_line)
 {
-    rv_experiment e;
+    rb_experiment e;
     char err[512] = "";
-    cr_assert_eq(rv_experiment_parse(&e, "bad.ini", c->text, err, sizeof err), -1,
+    cr_assert_eq(rb_experiment_parse(&e, "bad.ini", c->text, err, sizeof err), -1,
                  "accepted: %s", c->text);
     char prefix[32];
     if (c->line) snprintf(prefix, sizeof prefix, "bad.ini:%d: ", c->line);
@@ -132,9 +132,9 @@ Test(experiment, long_lines_are_refused_not_truncated)
 {
     char text[1024];
     snprintf(text, sizeof text, HEAD "[matrix]\narchs = resnet-32%0300d\n", 0);
-    rv_experiment e;
+    rb_experiment e;
     char err[512] = "";
-    cr_assert_eq(rv_experiment_parse(&e, "long.ini", text, err, sizeof err), -1);
+    cr_assert_eq(rb_experiment_parse(&e, "long.ini", text, err, sizeof err), -1);
     cr_expect(strstr(err, "long.ini:5: line longer") != NULL, "%s", err);
 }
 
@@ -149,14 +149,14 @@ Test(experiment, shipped_files_parse)
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[512];
         snprintf(path, sizeof path, "%s/%s", RV_EXPERIMENTS_DIR, files[i].file);
-        rv_experiment e;
+        rb_experiment e;
         char err[512] = "";
-        cr_expect_eq(rv_experiment_load(&e, path, err, sizeof err), 0, "%s", err);
+        cr_expect_eq(rb_experiment_load(&e, path, err, sizeof err), 0, "%s", err);
         cr_expect_geq(e.n_entries, files[i].min_entries, "%s", files[i].file);
-        rv_experiment_free(&e);
+        rb_experiment_free(&e);
     }
-    rv_experiment e;
+    rb_experiment e;
     char err[512] = "";
-    cr_expect_eq(rv_experiment_load(&e, "/nonexistent/x.ini", err, sizeof err), -1);
+    cr_expect_eq(rb_experiment_load(&e, "/nonexistent/x.ini", err, sizeof err), -1);
     cr_expect(strstr(err, "cannot open") != NULL, "%s", err);
 }

@@ -1,5 +1,5 @@
 /*
- * test_memory.c: the memory planner, arena and accountant (lib/memory.c).
+ * test_memory.c: the memory planner, arena and accountant (lib/core/memory.c).
  *
  * Checks: planned peaks of a hand-made program; a replay measures the planned peaks to the byte;
  * simultaneously live buffers never share bytes and full-size writes corrupt nothing; buffers
@@ -7,7 +7,7 @@
  * every kind of deviation is RV_ERR_PLAN with a message; an injected allocation failure at
  * finalize leaves a usable object (the ASan build checks for leaks); the dry-run flag.
  */
-#include "memory.h"
+#include <revnet/memory.h>
 
 #include <criterion/criterion.h>
 #include <stdint.h>

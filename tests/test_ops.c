@@ -9,12 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "activation.h"
-#include "linear.h"
-#include "loss.h"
-#include "pool.h"
+#include <revnet/activation.h>
+#include <revnet/linear.h>
+#include <revnet/loss.h>
+#include <revnet/pool.h>
 #include "ref_ops.h"
-#include "sgd.h"
+#include <revnet/sgd.h>
 
 /* Ops that are exact in float (ReLU, copy, padding, max) are compared bit for bit. */
 

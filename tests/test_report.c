@@ -15,9 +15,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "db.h"
-#include "db_ext.h"
-#include "report.h"
+#include "db/db.h"
+#include "db/db_ext.h"
+#include "reporting/report.h"
 
 static char dir[256], db_path[320];
 
@@ -75,22 +75,22 @@ static const char TINY[] =
     "[matrix]\npairs = resnet-basic-1:revnet-basic-2\ndatasets = fashion-mnist\n";
 
 /* A mem-kind run as `revbench run` stores it, for one depth of a family. */
-static void add_mem_run(rv_db *db, const char *arch, const char *mode, int n_layers,
+static void add_mem_run(rb_db *db, const char *arch, const char *mode, int n_layers,
                         double act_mib, double ms)
 {
-    rv_run_config c = { .arch = arch, .dataset = "random", .mode = mode, .device = "cpu",
+    rb_run_config c = { .arch = arch, .dataset = "random", .mode = mode, .device = "cpu",
                         .kind = "mem", .schedule = "mem", .experiment = "memory-depth",
                         .batch = 100, .steps = 3, .seed = 1, .threads = 1 };
     int64_t id;
-    cr_assert_eq(rv_db_run_begin(db, &c, "cpu; OpenBLAS test", &id), 0, "%s", rv_db_message(db));
+    cr_assert_eq(rb_db_run_begin(db, &c, "cpu; OpenBLAS test", &id), 0, "%s", rb_db_message(db));
     int64_t act = (int64_t)(act_mib * 1048576);
-    cr_assert_eq(rv_db_memory(db, id, "activation_peak", act, act), 0);
-    cr_assert_eq(rv_db_memory(db, id, "activations", act, act), 0);
-    cr_assert_eq(rv_db_memory(db, id, "params", 1 << 20, 1 << 20), 0);
-    cr_assert_eq(rv_db_memory(db, id, "total_peak", act + (1 << 20), act + (1 << 20)), 0);
-    cr_assert_eq(rv_db_metric(db, id, 3, "ms_per_step", ms), 0);
-    cr_assert_eq(rv_db_record_arch(db, arch, "cifar10", 1000, n_layers), 0);
-    cr_assert_eq(rv_db_run_end(db, id, "finished", NULL), 0);
+    cr_assert_eq(rb_db_memory(db, id, "activation_peak", act, act), 0);
+    cr_assert_eq(rb_db_memory(db, id, "activations", act, act), 0);
+    cr_assert_eq(rb_db_memory(db, id, "params", 1 << 20, 1 << 20), 0);
+    cr_assert_eq(rb_db_memory(db, id, "total_peak", act + (1 << 20), act + (1 << 20)), 0);
+    cr_assert_eq(rb_db_metric(db, id, 3, "ms_per_step", ms), 0);
+    cr_assert_eq(rb_db_record_arch(db, arch, "cifar10", 1000, n_layers), 0);
+    cr_assert_eq(rb_db_run_end(db, id, "finished", NULL), 0);
 }
 
 TestSuite(report, .init = setup, .fini = teardown, .timeout = 120);
@@ -124,14 +124,14 @@ Test(report, real_runs_then_report_and_plots)
     cr_expect(strstr(slurp(p), "bad.ini:5:") != NULL, "%s", slurp(p));
 
     /* 2. Memory rows for a depth sweep, as a memory-depth run stores them. */
-    rv_db *db = NULL;
+    rb_db *db = NULL;
     char err[512];
-    cr_assert_eq(rv_db_open(&db, db_path, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(rb_db_open(&db, db_path, err, sizeof err), 0, "%s", err);
     add_mem_run(db, "resnet-basic-3", "standard", 20, 300, 900);
     add_mem_run(db, "resnet-basic-6", "standard", 38, 580, 1700);
     add_mem_run(db, "revnet-basic-3", "reversible", 38, 60, 1500);
     add_mem_run(db, "revnet-basic-6", "reversible", 74, 61, 2900);
-    sqlite3 *h = rv_db_handle(db);
+    sqlite3 *h = rb_db_handle(db);
     sqlite3_stmt *st;
     sqlite3_prepare_v2(h, "SELECT count(*) FROM runs WHERE kind = 'train' AND status = "
                        "'finished'", -1, &st, NULL);
@@ -142,8 +142,8 @@ Test(report, real_runs_then_report_and_plots)
     /* 3. The report. */
     char out[400];
     snprintf(out, sizeof out, "%s/paper", dir);
-    cr_assert_eq(rv_report_write(db, 1, db_path, out, 1), 0);
-    rv_db_close(db);
+    cr_assert_eq(rb_report_write(db, 1, db_path, out, 1), 0);
+    rb_db_close(db);
     const char *tables[] = { "params", "cifar", "imagenet", "complexity", "memory" };
     for (int i = 0; i < 5; i++) {
         char name[64];
@@ -190,15 +190,15 @@ Test(report, real_runs_then_report_and_plots)
 
 Test(report, read_only_database_still_reports)
 {
-    rv_db *db = NULL;
+    rb_db *db = NULL;
     char err[512];
-    cr_assert_eq(rv_db_open(&db, db_path, err, sizeof err), 0, "%s", err);
-    rv_db_close(db);
-    cr_assert_eq(rv_db_open_readonly(&db, db_path, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(rb_db_open(&db, db_path, err, sizeof err), 0, "%s", err);
+    rb_db_close(db);
+    cr_assert_eq(rb_db_open_readonly(&db, db_path, err, sizeof err), 0, "%s", err);
     char out[400];
     snprintf(out, sizeof out, "%s/paper", dir);
-    cr_assert_eq(rv_report_write(db, 0, db_path, out, 0), 0);
-    rv_db_close(db);
+    cr_assert_eq(rb_report_write(db, 0, db_path, out, 0), 0);
+    rb_db_close(db);
     char p[500];
     snprintf(p, sizeof p, "%s/REPORT.md", out);
     const char *md = slurp(p);
@@ -223,17 +223,17 @@ Test(report, two_runs_of_one_file_never_run_an_entry_twice)
     fputs(MEMS, f);
     fclose(f);
     /* Create the database first so that both start from the same file. */
-    rv_db *db = NULL;
+    rb_db *db = NULL;
     char err[512];
-    cr_assert_eq(rv_db_open(&db, db_path, err, sizeof err), 0, "%s", err);
-    rv_db_close(db);
+    cr_assert_eq(rb_db_open(&db, db_path, err, sizeof err), 0, "%s", err);
+    rb_db_close(db);
     int rc = sh("(%s run %s --db %s > %s/a.txt 2>&1 & %s run %s --db %s --jobs 2 > %s/b.txt "
                 "2>&1; b=$?; wait $!; a=$?; test $a -eq 0 && test $b -eq 0)",
                 RV_REVBENCH, ini, db_path, dir, RV_REVBENCH, ini, db_path, dir);
     cr_expect_eq(rc, 0, "one of the two runs failed");
-    cr_assert_eq(rv_db_open(&db, db_path, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(rb_db_open(&db, db_path, err, sizeof err), 0, "%s", err);
     sqlite3_stmt *st;
-    sqlite3 *h = rv_db_handle(db);
+    sqlite3 *h = rb_db_handle(db);
     /* 3 depths x (ResNet standard + checkpoint, RevNet standard + reversible) = 12 entries,
      * each run exactly once and finished. */
     sqlite3_prepare_v2(h, "SELECT count(*), count(DISTINCT config_key), sum(status = 'finished') "
@@ -249,5 +249,5 @@ Test(report, two_runs_of_one_file_never_run_an_entry_twice)
     cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
     cr_expect_eq(sqlite3_column_int(st, 0), 1);
     sqlite3_finalize(st);
-    rv_db_close(db);
+    rb_db_close(db);
 }

@@ -1,12 +1,12 @@
 /*
- * test_rng.c: the run's random number generator (lib/rng.h): the PCG32 reference stream,
+ * test_rng.c: the run's random number generator (include/revnet/rng.h): the PCG32 reference stream,
  * determinism, resuming from a saved state, and the distributions of the derived draws.
  */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <string.h>
 
-#include "rng.h"
+#include <revnet/rng.h>
 
 /* Sample size of the distribution checks: large enough for the tolerances below, a few ms. */
 #define N_SAMPLES 100000

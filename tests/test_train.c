@@ -1,5 +1,5 @@
 /*
- * test_train.c: the training run (harness/train.c) and the `train` command (cmd_train.c).
+ * test_train.c: the training run (harness/training/train.c) and the `train` command (cmd_train.c).
  * The checkpoint format and the progress display have their own tests (test_checkpoint.c).
  *
  * Training tests use the smallest networks of the paper's families (resnet-basic-1,
@@ -24,11 +24,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "commands.h"
-#include "db.h"
+#include "commands/cli.h"
+#include "commands/commands.h"
+#include "db/db.h"
 #include "scratch_dir.h"
-#include "train.h"
+#include "training/train.h"
 
 /* ---------------------------------------------------------------------------------------- */
 /* Helpers                                                                                  */
@@ -52,9 +52,9 @@ static const char *test_dataset(void)
 }
 
 /* A small, quick configuration: 1 thread, 512 training and 128 test images. */
-static void small_config(rv_train_config *c, const char *arch, long steps)
+static void small_config(rb_train_config *c, const char *arch, long steps)
 {
-    rv_train_config_defaults(c);
+    rb_train_config_defaults(c);
     snprintf(g_ckpt_dir, sizeof g_ckpt_dir, "%s/checkpoints", g_dir);
     c->arch = arch;
     c->dataset = test_dataset();
@@ -71,25 +71,25 @@ static void small_config(rv_train_config *c, const char *arch, long steps)
     c->checkpoint_dir = g_ckpt_dir;
 }
 
-static rv_db *open_db(const char *name)
+static rb_db *open_db(const char *name)
 {
     char path[PATH_MAX + 64], err[256] = "";
     snprintf(path, sizeof path, "%s/%s", g_dir, name);
-    rv_db *db = NULL;
-    cr_assert_eq(rv_db_open(&db, path, err, sizeof err), 0, "rv_db_open: %s", err);
+    rb_db *db = NULL;
+    cr_assert_eq(rb_db_open(&db, path, err, sizeof err), 0, "rb_db_open: %s", err);
     return db;
 }
 
 /* The values of metric `name` of a run, by step; returns the count (at most cap). */
-static int metric_series(rv_db *db, int64_t run_id, const char *name, long *steps,
+static int metric_series(rb_db *db, int64_t run_id, const char *name, long *steps,
                          double *values, int cap)
 {
     sqlite3_stmt *q = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(rv_db_handle(db),
+    cr_assert_eq(sqlite3_prepare_v2(rb_db_handle(db),
                                     "SELECT step, value FROM metrics WHERE run_id = ? AND "
                                     "name = ? ORDER BY step",
                                     -1, &q, NULL),
-                 SQLITE_OK, "%s", sqlite3_errmsg(rv_db_handle(db)));
+                 SQLITE_OK, "%s", sqlite3_errmsg(rb_db_handle(db)));
     sqlite3_bind_int64(q, 1, run_id);
     sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
     int n = 0;
@@ -103,13 +103,13 @@ static int metric_series(rv_db *db, int64_t run_id, const char *name, long *step
 }
 
 /* A text column of the run's row. */
-static void run_text(rv_db *db, int64_t run_id, const char *column, char *out, size_t len)
+static void run_text(rb_db *db, int64_t run_id, const char *column, char *out, size_t len)
 {
     char sql[128];
     snprintf(sql, sizeof sql, "SELECT %s FROM runs WHERE id = ?", column);
     sqlite3_stmt *q = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(rv_db_handle(db), sql, -1, &q, NULL), SQLITE_OK, "%s",
-                 sqlite3_errmsg(rv_db_handle(db)));
+    cr_assert_eq(sqlite3_prepare_v2(rb_db_handle(db), sql, -1, &q, NULL), SQLITE_OK, "%s",
+                 sqlite3_errmsg(rb_db_handle(db)));
     sqlite3_bind_int64(q, 1, run_id);
     out[0] = '\0';
     if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0))
@@ -117,11 +117,11 @@ static void run_text(rv_db *db, int64_t run_id, const char *column, char *out, s
     sqlite3_finalize(q);
 }
 
-static long count_rows(rv_db *db, const char *sql)
+static long count_rows(rb_db *db, const char *sql)
 {
     sqlite3_stmt *q = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(rv_db_handle(db), sql, -1, &q, NULL), SQLITE_OK, "%s",
-                 sqlite3_errmsg(rv_db_handle(db)));
+    cr_assert_eq(sqlite3_prepare_v2(rb_db_handle(db), sql, -1, &q, NULL), SQLITE_OK, "%s",
+                 sqlite3_errmsg(rb_db_handle(db)));
     long n = sqlite3_step(q) == SQLITE_ROW ? (long)sqlite3_column_int64(q, 0) : -1;
     sqlite3_finalize(q);
     return n;
@@ -146,7 +146,7 @@ static void assert_same_file(const char *a, const char *b)
 }
 
 /* Asserts that metric `name` has the same values, bit for bit, at the same steps in two runs. */
-static void assert_same_series(rv_db *da, int64_t ra, rv_db *dbb, int64_t rb, const char *name)
+static void assert_same_series(rb_db *da, int64_t ra, rb_db *dbb, int64_t rb, const char *name)
 {
     enum { CAP = 256 };
     long sa[CAP], sb[CAP];
@@ -172,12 +172,12 @@ static void assert_same_series(rv_db *da, int64_t ra, rv_db *dbb, int64_t rb, co
 Test(train, loss_falls_and_schedule_is_logged, .init = scratch_dir_make, .fini = scratch_dir_remove,
      .timeout = TRAIN_TIMEOUT_S)
 {
-    rv_db *db = open_db("r.db");
-    rv_train_config c;
+    rb_db *db = open_db("r.db");
+    rb_train_config c;
     small_config(&c, "resnet-basic-1", 40);
-    rv_train_result r;
-    int code = rv_train_run(&c, db, &r);
-    cr_assert_eq(code, RV_EXIT_OK, "run failed: %s", r.reason);
+    rb_train_result r;
+    int code = rb_train_run(&c, db, &r);
+    cr_assert_eq(code, RB_EXIT_OK, "run failed: %s", r.reason);
     cr_assert_str_eq(r.status, "finished");
     cr_assert_eq(r.steps_done, 40);
 
@@ -216,18 +216,18 @@ Test(train, loss_falls_and_schedule_is_logged, .init = scratch_dir_make, .fini =
     char status[32];
     run_text(db, r.run_id, "status", status, sizeof status);
     cr_assert_str_eq(status, "finished");
-    rv_db_close(db);
+    rb_db_close(db);
 }
 
 Test(train, same_seed_gives_identical_losses, .init = scratch_dir_make, .fini = scratch_dir_remove,
      .timeout = TRAIN_TIMEOUT_S)
 {
-    rv_db *db = open_db("r.db");
-    rv_train_config c;
+    rb_db *db = open_db("r.db");
+    rb_train_config c;
     small_config(&c, "revnet-basic-1", 20);
-    rv_train_result a, b;
-    cr_assert_eq(rv_train_run(&c, db, &a), RV_EXIT_OK, "%s", a.reason);
-    cr_assert_eq(rv_train_run(&c, db, &b), RV_EXIT_OK, "%s", b.reason);
+    rb_train_result a, b;
+    cr_assert_eq(rb_train_run(&c, db, &a), RB_EXIT_OK, "%s", a.reason);
+    cr_assert_eq(rb_train_run(&c, db, &b), RB_EXIT_OK, "%s", b.reason);
     cr_assert_neq(a.run_id, b.run_id, "without --resume a second run is a new run");
     assert_same_series(db, a.run_id, db, b.run_id, "train_loss");
     assert_same_series(db, a.run_id, db, b.run_id, "test_loss");
@@ -235,8 +235,8 @@ Test(train, same_seed_gives_identical_losses, .init = scratch_dir_make, .fini = 
     /* Measuring the gradient angle runs two extra passes on each measured batch with batch
      * norm in recompute mode; it must not change the trajectory at all. */
     c.angle_every = 3;
-    rv_train_result g;
-    cr_assert_eq(rv_train_run(&c, db, &g), RV_EXIT_OK, "%s", g.reason);
+    rb_train_result g;
+    cr_assert_eq(rb_train_run(&c, db, &g), RB_EXIT_OK, "%s", g.reason);
     assert_same_series(db, a.run_id, db, g.run_id, "train_loss");
     assert_same_series(db, a.run_id, db, g.run_id, "test_loss");
     long ast[16];
@@ -256,26 +256,26 @@ Test(train, same_seed_gives_identical_losses, .init = scratch_dir_make, .fini = 
     c.angle_every = 0;
     /* And a different seed gives a different trajectory (the seed is really used). */
     c.seed = 8;
-    rv_train_result d;
-    cr_assert_eq(rv_train_run(&c, db, &d), RV_EXIT_OK, "%s", d.reason);
+    rb_train_result d;
+    cr_assert_eq(rb_train_run(&c, db, &d), RB_EXIT_OK, "%s", d.reason);
     double la[4], ld[4];
     cr_assert_eq(metric_series(db, a.run_id, "train_loss", NULL, la, 4), 2);
     cr_assert_eq(metric_series(db, d.run_id, "train_loss", NULL, ld, 4), 2);
     cr_assert(la[0] != ld[0], "seeds 7 and 8 gave the same loss %.17g", la[0]);
-    rv_db_close(db);
+    rb_db_close(db);
 }
 
 /* Runs c uninterrupted in ref.db (checkpoints in checkpoints-ref/) and returns the path of its
  * final checkpoint in ref_ckpt. */
-static int64_t reference_run(rv_train_config *c, char *ref_ckpt, size_t len, rv_db **ref_db)
+static int64_t reference_run(rb_train_config *c, char *ref_ckpt, size_t len, rb_db **ref_db)
 {
     static char dir[PATH_MAX + 32];
     snprintf(dir, sizeof dir, "%s/checkpoints-ref", g_dir);
     const char *saved = c->checkpoint_dir;
     c->checkpoint_dir = dir;
     *ref_db = open_db("ref.db");
-    rv_train_result r;
-    cr_assert_eq(rv_train_run(c, *ref_db, &r), RV_EXIT_OK, "reference run: %s", r.reason);
+    rb_train_result r;
+    cr_assert_eq(rb_train_run(c, *ref_db, &r), RB_EXIT_OK, "reference run: %s", r.reason);
     snprintf(ref_ckpt, len, "%s/run-%lld.ckpt", dir, (long long)r.run_id);
     c->checkpoint_dir = saved;
     return r.run_id;
@@ -284,18 +284,18 @@ static int64_t reference_run(rv_train_config *c, char *ref_ckpt, size_t len, rv_
 Test(train, resume_equals_uninterrupted, .init = scratch_dir_make, .fini = scratch_dir_remove,
      .timeout = TRAIN_TIMEOUT_S)
 {
-    rv_train_config c;
+    rb_train_config c;
     small_config(&c, "revnet-basic-1", 30);
     c.angle_every = 7;
     char ref_ckpt[PATH_MAX + 64];
-    rv_db *ref_db;
+    rb_db *ref_db;
     int64_t ref_id = reference_run(&c, ref_ckpt, sizeof ref_ckpt, &ref_db);
 
     /* Stop after 13 steps: between checkpoints, with an open metric window of 3 steps. */
-    rv_db *db = open_db("r.db");
-    rv_train_result r;
+    rb_db *db = open_db("r.db");
+    rb_train_result r;
     c.stop_after = 13;
-    cr_assert_eq(rv_train_run(&c, db, &r), RV_EXIT_FAIL);
+    cr_assert_eq(rb_train_run(&c, db, &r), RB_EXIT_FAIL);
     cr_assert_str_eq(r.status, "interrupted", "%s", r.reason);
     cr_assert_eq(r.steps_done, 13);
     char status[32];
@@ -304,13 +304,13 @@ Test(train, resume_equals_uninterrupted, .init = scratch_dir_make, .fini = scrat
 
     /* Resume in two more slices (13 -> 26 -> 30), each from its own checkpoint. */
     c.resume = 1;
-    rv_train_result r2;
-    cr_assert_eq(rv_train_run(&c, db, &r2), RV_EXIT_FAIL, "%s", r2.reason);
+    rb_train_result r2;
+    cr_assert_eq(rb_train_run(&c, db, &r2), RB_EXIT_FAIL, "%s", r2.reason);
     cr_assert_eq(r2.run_id, r.run_id, "resume must continue the same run");
     cr_assert_eq(r2.steps_done, 26);
     c.stop_after = 0;
-    rv_train_result r3;
-    cr_assert_eq(rv_train_run(&c, db, &r3), RV_EXIT_OK, "%s", r3.reason);
+    rb_train_result r3;
+    cr_assert_eq(rb_train_run(&c, db, &r3), RB_EXIT_OK, "%s", r3.reason);
     cr_assert_eq(r3.run_id, r.run_id);
     cr_assert_eq(r3.steps_done, 30);
 
@@ -321,46 +321,46 @@ Test(train, resume_equals_uninterrupted, .init = scratch_dir_make, .fini = scrat
     char ckpt[PATH_MAX + 64];
     snprintf(ckpt, sizeof ckpt, "%s/run-%lld.ckpt", g_ckpt_dir, (long long)r.run_id);
     assert_same_file(ref_ckpt, ckpt);
-    rv_db_close(db);
-    rv_db_close(ref_db);
+    rb_db_close(db);
+    rb_db_close(ref_db);
 }
 
 Test(train, finished_run_is_not_rerun, .init = scratch_dir_make, .fini = scratch_dir_remove,
      .timeout = TRAIN_TIMEOUT_S)
 {
-    rv_db *db = open_db("r.db");
-    rv_train_config c;
+    rb_db *db = open_db("r.db");
+    rb_train_config c;
     small_config(&c, "resnet-basic-1", 10);
     c.resume = 1;
-    rv_train_result a, b;
-    cr_assert_eq(rv_train_run(&c, db, &a), RV_EXIT_OK, "%s", a.reason);
-    cr_assert_eq(rv_train_run(&c, db, &b), RV_EXIT_OK, "%s", b.reason);
+    rb_train_result a, b;
+    cr_assert_eq(rb_train_run(&c, db, &a), RB_EXIT_OK, "%s", a.reason);
+    cr_assert_eq(rb_train_run(&c, db, &b), RB_EXIT_OK, "%s", b.reason);
     cr_assert_eq(b.run_id, a.run_id);
     cr_assert_str_eq(b.status, "finished");
     cr_assert_not_null(strstr(b.reason, "already finished"), "%s", b.reason);
     cr_assert(memcmp(&a.final_test_error, &b.final_test_error, sizeof(double)) == 0,
               "reported %.17g, the run logged %.17g", b.final_test_error, a.final_test_error);
     cr_assert_eq(count_rows(db, "SELECT COUNT(*) FROM runs"), 1);
-    /* The identity rv_train_identify gives is the one the run was recorded under. */
-    rv_train_identity id;
-    cr_assert_eq(rv_train_identify(&c, &id), RV_EXIT_OK);
+    /* The identity rb_train_identify gives is the one the run was recorded under. */
+    rb_train_identity id;
+    cr_assert_eq(rb_train_identify(&c, &id), RB_EXIT_OK);
     int64_t found_id = -1;
     char found_status[16] = "";
-    cr_assert_eq(rv_db_find_run(db, &id.rc, &found_id, found_status), 1);
+    cr_assert_eq(rb_db_find_run(db, &id.rc, &found_id, found_status), 1);
     cr_assert_eq(found_id, a.run_id);
     cr_assert_str_eq(found_status, "finished");
-    rv_db_close(db);
+    rb_db_close(db);
 }
 
 Test(train, a_run_in_use_is_not_resumed_twice, .init = scratch_dir_make, .fini = scratch_dir_remove,
      .timeout = TRAIN_TIMEOUT_S)
 {
-    rv_db *db = open_db("r.db");
-    rv_train_config c;
+    rb_db *db = open_db("r.db");
+    rb_train_config c;
     small_config(&c, "resnet-basic-1", 10);
     c.stop_after = 2;
-    rv_train_result r;
-    cr_assert_eq(rv_train_run(&c, db, &r), RV_EXIT_FAIL);
+    rb_train_result r;
+    cr_assert_eq(rb_train_run(&c, db, &r), RB_EXIT_FAIL);
     cr_assert_str_eq(r.status, "interrupted", "%s", r.reason);
 
     /* Another process holds the run's lock (as a live training process would). */
@@ -386,30 +386,30 @@ Test(train, a_run_in_use_is_not_resumed_twice, .init = scratch_dir_make, .fini =
     cr_assert_eq(ok, 'y', "the helper could not take the lock");
     c.resume = 1;
     c.stop_after = 0;
-    rv_train_result r2;
-    cr_assert_eq(rv_train_run(&c, db, &r2), RV_EXIT_FAIL);
+    rb_train_result r2;
+    cr_assert_eq(rb_train_run(&c, db, &r2), RB_EXIT_FAIL);
     cr_assert_not_null(strstr(r2.reason, "another process"), "%s", r2.reason);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     /* Once the holder is gone, the resume goes through. */
-    rv_train_result r3;
-    cr_assert_eq(rv_train_run(&c, db, &r3), RV_EXIT_OK, "%s", r3.reason);
+    rb_train_result r3;
+    cr_assert_eq(rb_train_run(&c, db, &r3), RB_EXIT_OK, "%s", r3.reason);
     cr_assert_eq(r3.run_id, r.run_id);
     close(ready[0]);
     close(ready[1]);
-    rv_db_close(db);
+    rb_db_close(db);
 }
 
 Test(train, divergence_fails_the_run_with_a_reason, .init = scratch_dir_make, .fini = scratch_dir_remove,
      .timeout = TRAIN_TIMEOUT_S)
 {
-    rv_db *db = open_db("r.db");
-    rv_train_config c;
+    rb_db *db = open_db("r.db");
+    rb_train_config c;
     small_config(&c, "resnet-basic-1", 30);
     /* Weight decay times this rate overflows float within two steps: lr * wd * w = 2e56. */
     c.lr = 1e30;
-    rv_train_result r;
-    cr_assert_eq(rv_train_run(&c, db, &r), RV_EXIT_FAIL);
+    rb_train_result r;
+    cr_assert_eq(rb_train_run(&c, db, &r), RB_EXIT_FAIL);
     cr_assert_str_eq(r.status, "failed");
     cr_assert_not_null(strstr(r.reason, "diverged"), "%s", r.reason);
     cr_assert_lt(r.steps_done, 30);
@@ -418,18 +418,18 @@ Test(train, divergence_fails_the_run_with_a_reason, .init = scratch_dir_make, .f
     cr_assert_str_eq(status, "failed");
     run_text(db, r.run_id, "reason", reason, sizeof reason);
     cr_assert_not_null(strstr(reason, "diverged"), "stored reason: '%s'", reason);
-    rv_db_close(db);
+    rb_db_close(db);
 }
 
 Test(train, corrupt_checkpoint_stops_the_resume, .init = scratch_dir_make, .fini = scratch_dir_remove,
      .timeout = TRAIN_TIMEOUT_S)
 {
-    rv_db *db = open_db("r.db");
-    rv_train_config c;
+    rb_db *db = open_db("r.db");
+    rb_train_config c;
     small_config(&c, "resnet-basic-1", 20);
     c.stop_after = 5;
-    rv_train_result r;
-    cr_assert_eq(rv_train_run(&c, db, &r), RV_EXIT_FAIL);
+    rb_train_result r;
+    cr_assert_eq(rb_train_run(&c, db, &r), RB_EXIT_FAIL);
     cr_assert_str_eq(r.status, "interrupted", "%s", r.reason);
     char ckpt[PATH_MAX + 64];
     snprintf(ckpt, sizeof ckpt, "%s/run-%lld.ckpt", g_ckpt_dir, (long long)r.run_id);
@@ -441,15 +441,15 @@ Test(train, corrupt_checkpoint_stops_the_resume, .init = scratch_dir_make, .fini
 
     c.resume = 1;
     c.stop_after = 0;
-    rv_train_result r2;
-    cr_assert_eq(rv_train_run(&c, db, &r2), RV_EXIT_FAIL);
+    rb_train_result r2;
+    cr_assert_eq(rb_train_run(&c, db, &r2), RB_EXIT_FAIL);
     cr_assert_not_null(strstr(r2.reason, "checksum"), "%s", r2.reason);
     /* The run is left as it was, for a person to look at; no new run was made. */
     char status[32];
     run_text(db, r.run_id, "status", status, sizeof status);
     cr_assert_str_eq(status, "interrupted");
     cr_assert_eq(count_rows(db, "SELECT COUNT(*) FROM runs"), 1);
-    rv_db_close(db);
+    rb_db_close(db);
 }
 
 /* Waits (up to timeout_ms) until path exists. */
@@ -466,7 +466,7 @@ static int wait_for_file(const char *path, int timeout_ms)
 Test(train, sigkill_leaves_a_sound_resumable_db, .init = scratch_dir_make, .fini = scratch_dir_remove,
      .timeout = TRAIN_TIMEOUT_S)
 {
-    rv_train_config c;
+    rb_train_config c;
     small_config(&c, "resnet-basic-1", 60);
     c.checkpoint_every = 5;
     c.eval_every = 5;
@@ -477,12 +477,12 @@ Test(train, sigkill_leaves_a_sound_resumable_db, .init = scratch_dir_make, .fini
     pid_t pid = fork();
     cr_assert_neq(pid, -1);
     if (pid == 0) {
-        rv_db *db = NULL;
+        rb_db *db = NULL;
         char path[PATH_MAX + 16], err[256];
         snprintf(path, sizeof path, "%s/r.db", g_dir);
-        if (rv_db_open(&db, path, err, sizeof err) != 0) _exit(3);
-        rv_train_result r;
-        _exit(rv_train_run(&c, db, &r) == RV_EXIT_OK ? 0 : 4);
+        if (rb_db_open(&db, path, err, sizeof err) != 0) _exit(3);
+        rb_train_result r;
+        _exit(rb_train_run(&c, db, &r) == RB_EXIT_OK ? 0 : 4);
     }
     cr_assert_eq(wait_for_file(ckpt, 60000), 0, "no checkpoint appeared");
     /* Land the kill somewhere after the first checkpoint, mid-step or mid-write. */
@@ -494,9 +494,9 @@ Test(train, sigkill_leaves_a_sound_resumable_db, .init = scratch_dir_make, .fini
     cr_assert(WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL,
               "the child ended before the kill (status %d): make the run longer", wstatus);
 
-    rv_db *db = open_db("r.db");
+    rb_db *db = open_db("r.db");
     sqlite3_stmt *q = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(rv_db_handle(db), "PRAGMA integrity_check", -1, &q, NULL),
+    cr_assert_eq(sqlite3_prepare_v2(rb_db_handle(db), "PRAGMA integrity_check", -1, &q, NULL),
                  SQLITE_OK);
     cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
     cr_assert_str_eq((const char *)sqlite3_column_text(q, 0), "ok");
@@ -506,8 +506,8 @@ Test(train, sigkill_leaves_a_sound_resumable_db, .init = scratch_dir_make, .fini
     cr_assert_str_eq(status, "running", "a killed run cannot have ended itself");
 
     c.resume = 1;
-    rv_train_result r;
-    cr_assert_eq(rv_train_run(&c, db, &r), RV_EXIT_OK, "%s", r.reason);
+    rb_train_result r;
+    cr_assert_eq(rb_train_run(&c, db, &r), RB_EXIT_OK, "%s", r.reason);
     cr_assert_eq(r.run_id, 1);
     /* Exactly one row per evaluation step: nothing doubled by the resume. */
     cr_assert_eq(count_rows(db, "SELECT COUNT(*) FROM metrics WHERE run_id = 1 AND "
@@ -516,14 +516,14 @@ Test(train, sigkill_leaves_a_sound_resumable_db, .init = scratch_dir_make, .fini
                                 "AND name = 'train_loss'"), 12);
 
     char ref_ckpt[PATH_MAX + 64];
-    rv_db *ref_db;
+    rb_db *ref_db;
     c.resume = 0;
     int64_t ref_id = reference_run(&c, ref_ckpt, sizeof ref_ckpt, &ref_db);
     assert_same_series(ref_db, ref_id, db, 1, "train_loss");
     assert_same_series(ref_db, ref_id, db, 1, "test_loss");
     assert_same_file(ref_ckpt, ckpt);
-    rv_db_close(ref_db);
-    rv_db_close(db);
+    rb_db_close(ref_db);
+    rb_db_close(db);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -546,7 +546,7 @@ static int run_cmd(char **argv, int argc, int sig, const char *wait_path)
         if (fo < 0 || fe < 0) _exit(99);
         dup2(fo, 1);
         dup2(fe, 2);
-        int code = rv_cmd_train(argc, argv);
+        int code = rb_cmd_train(argc, argv);
         fflush(NULL);
         _exit(code);
     }
@@ -597,7 +597,7 @@ Test(cmd, usage_errors_exit_2_with_the_valid_choices, .init = scratch_dir_make, 
         argv[argc] = NULL;
         int code = run_cmd(argv, argc, 0, NULL);
         char *e = slurp("stderr");
-        cr_assert_eq(code, RV_EXIT_USAGE, "case %zu: exit %d, stderr: %s", i, code, e);
+        cr_assert_eq(code, RB_EXIT_USAGE, "case %zu: exit %d, stderr: %s", i, code, e);
         cr_assert_not_null(strstr(e, cases[i].needle), "case %zu: '%s' not in: %s", i,
                            cases[i].needle, e);
         free(e);

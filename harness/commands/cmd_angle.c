@@ -1,0 +1,133 @@
+/*
+ * cmd_angle.c: `revbench angle`: the numerical error of reconstruction on one batch, the
+ * quantity of the paper's numerical-error figure: the angle between the whole-network
+ * parameter gradient computed with stored activations and the one computed with activations
+ * reconstructed by the reversible backward pass (PAPER.md, "Figures").
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "commands/cli.h"
+#include "commands/commands.h"
+#include <revnet/model.h>
+#include "commands/model_cli.h"
+
+static const char *CMD = "angle";
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: revbench angle --arch A [--batch B] [--seed S] [--steps N]\n"
+            "                      [--device cpu|cuda] [--threads T] [--json]\n\n"
+            "For a RevNet: the angle in degrees between the parameter gradients with stored and\n"
+            "with reconstructed activations, on a batch of random data, and max_rel_diff =\n"
+            "max |g_std - g_rev| / max |g_std|. With --steps N the network first takes N SGD\n"
+            "steps (lr 0.1) on random batches, so the angle is measured on trained weights.\n");
+}
+
+int rb_cmd_angle(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "arch", required_argument, 0, 'a' },   { "batch", required_argument, 0, 'b' },
+        { "seed", required_argument, 0, 'S' },   { "steps", required_argument, 0, 's' },
+        { "device", required_argument, 0, 'D' }, { "threads", required_argument, 0, 't' },
+        { "json", no_argument, 0, 'j' },          { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 },
+    };
+    const char *arch_name = NULL;
+    long batch = 100, seed = 1, steps = 0, threads = 2;
+    int json = 0, c;
+    rv_device device = RV_DEVICE_CPU;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        switch (c) {
+        case 'a': arch_name = optarg; break;
+        case 'b':
+            if (rb_cli_parse_long(CMD, "--batch", optarg, 1, 100000, &batch)) return RB_EXIT_USAGE;
+            break;
+        case 'S':
+            if (rb_cli_parse_long(CMD, "--seed", optarg, 0, 2147483647L, &seed)) return RB_EXIT_USAGE;
+            break;
+        case 's':
+            if (rb_cli_parse_long(CMD, "--steps", optarg, 0, 1000000, &steps)) return RB_EXIT_USAGE;
+            break;
+        case 't':
+            if (rb_cli_parse_long(CMD, "--threads", optarg, 1, 1024, &threads)) return RB_EXIT_USAGE;
+            break;
+        case 'D':
+            if (rb_cli_parse_device(CMD, optarg, &device)) return RB_EXIT_USAGE;
+            break;
+        case 'j': json = 1; break;
+        case 'h': usage(stdout); return RB_EXIT_OK;
+        default: return rb_cli_bad_option(CMD, c, argv[optind - 1], opts);
+        }
+    }
+    if (optind < argc) {
+        rb_cli_error(CMD, "unexpected argument '%s'", argv[optind]);
+        return RB_EXIT_USAGE;
+    }
+    rv_arch arch;
+    if (rb_cli_parse_arch(CMD, arch_name, &arch)) return RB_EXIT_USAGE;
+    if (!arch.reversible) {
+        rb_cli_error(CMD, "%s is not a RevNet: the angle compares reversible and standard "
+                          "gradients (try revnet-38)", arch.name);
+        return RB_EXIT_USAGE;
+    }
+    int classes = arch.imagenet ? 1000 : 10;
+    rv_ctx *ctx = rb_cli_make_ctx(CMD, device, (int)threads);
+    if (!ctx) return RB_EXIT_FAIL;
+    int rc = RB_EXIT_FAIL;
+    rv_model *m = NULL;
+    float *x = NULL;
+    int32_t *y = NULL;
+    rv_model_options mo = { .n_classes = classes, .batch = (int)batch, .seed = (uint64_t)seed,
+                            .train_modes = 1u << RV_BACKWARD_STANDARD | 1u << RV_BACKWARD_REVERSIBLE };
+    if (rv_model_create(ctx, &arch, &mo, &m) != RV_OK) {
+        rb_cli_error(CMD, "%s", rv_ctx_message(ctx));
+        goto done;
+    }
+    for (long i = 0; i <= steps; i++) {
+        free(x);
+        free(y);
+        if (rb_cli_random_batch((int)batch, arch.input_size, classes, (uint64_t)seed + 1000 + i,
+                                &x, &y)) {
+            rb_cli_error(CMD, "out of memory");
+            goto done;
+        }
+        if (i == steps) break;
+        if (rv_model_train_step(m, RV_BACKWARD_REVERSIBLE, x, y, 1, NULL) != RV_OK ||
+            rv_model_sgd(m, 0.1f, 0.9f, 2e-4f) != RV_OK) {
+            rb_cli_error(CMD, "training step %ld: %s", i + 1, rv_ctx_message(ctx));
+            goto done;
+        }
+    }
+    double angle, rel;
+    if (rv_model_gradient_angle(m, x, y, &angle, &rel) != RV_OK) {
+        rb_cli_error(CMD, "%s", rv_ctx_message(ctx));
+        goto done;
+    }
+    if (json) {
+        rb_json j;
+        rb_json_begin(&j, stdout);
+        rb_json_str(&j, "arch", arch.name);
+        rb_json_str(&j, "device", device == RV_DEVICE_CUDA ? "cuda" : "cpu");
+        rb_json_int(&j, "batch", batch);
+        rb_json_int(&j, "seed", seed);
+        rb_json_int(&j, "steps", steps);
+        rb_json_num(&j, "angle_deg", angle);
+        rb_json_num(&j, "max_rel_diff", rel);
+        rb_json_end(&j);
+    } else {
+        printf("%s, batch %ld, seed %ld, after %ld steps: angle %.5f degrees, max rel diff %.3g\n",
+               arch.name, batch, seed, steps, angle, rel);
+    }
+    rc = RB_EXIT_OK;
+done:
+    free(x);
+    free(y);
+    rv_model_destroy(m);
+    rv_ctx_destroy(ctx);
+    return rc;
+}

@@ -1,0 +1,150 @@
+/*
+ * cmd_info.c: `revbench info`: what a network is and what one training step of it needs,
+ * from the memory plan alone (nothing is allocated, so it answers instantly even for
+ * networks that would not fit).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "commands/cli.h"
+#include "commands/commands.h"
+#include <revnet/memory.h>
+#include <revnet/model.h>
+#include "commands/model_cli.h"
+
+static const char *CMD = "info";
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: revbench info --arch A [--dataset cifar10|cifar100] [--batch B] [--json]\n\n"
+            "Parameter count, layers, kept tensors and the planned bytes per memory category\n"
+            "of one training step in each backward mode the architecture supports (and of an\n"
+            "evaluation pass). Nothing is allocated.\n\n"
+            "  --arch A      resnet-32, revnet-38, resnet-110, revnet-110, resnet-164, revnet-164,\n"
+            "                resnet-101, revnet-104, or a family: %s\n"
+            "  --dataset D   cifar10 (default) or cifar100 (sets the classes; ImageNet\n"
+            "                architectures always have 1000)\n"
+            "  --batch B     batch size (default 100)\n"
+            "  --json        one JSON object on stdout\n",
+            rv_arch_families_help());
+}
+
+static void print_stats_json(rb_json *j, const char *key, const rv_mem_stats *s)
+{
+    rb_json_object_begin(j, key);
+    for (int c = 0; c < RV_MEM_N_CATEGORIES; c++)
+        rb_json_int(j, rv_mem_category_name((rv_mem_category)c), (long long)s->peak_bytes[c]);
+    rb_json_int(j, "activation_peak", (long long)s->peak_activation_bytes);
+    rb_json_int(j, "total_peak", (long long)s->peak_total_bytes);
+    rb_json_object_end(j);
+}
+
+static void print_stats_text(const char *label, int stored, const rv_mem_stats *s)
+{
+    printf("  %-11s", label);
+    if (stored >= 0) printf(" %7d", stored);
+    else printf(" %7s", "-");
+    for (int c = 0; c < RV_MEM_N_CATEGORIES; c++) printf(" %10.1f", s->peak_bytes[c] / 1e6);
+    printf(" %10.1f %10.1f\n", s->peak_activation_bytes / 1e6, s->peak_total_bytes / 1e6);
+}
+
+int rb_cmd_info(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "arch", required_argument, 0, 'a' },   { "dataset", required_argument, 0, 'd' },
+        { "batch", required_argument, 0, 'b' },  { "json", no_argument, 0, 'j' },
+        { "help", no_argument, 0, 'h' },         { 0, 0, 0, 0 },
+    };
+    const char *arch_name = NULL;
+    int classes = 10, json = 0;
+    long batch = 100;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        switch (c) {
+        case 'a': arch_name = optarg; break;
+        case 'd':
+            if ((classes = rb_cli_parse_classes(CMD, optarg)) < 0) return RB_EXIT_USAGE;
+            break;
+        case 'b':
+            if (rb_cli_parse_long(CMD, "--batch", optarg, 1, 100000, &batch)) return RB_EXIT_USAGE;
+            break;
+        case 'j': json = 1; break;
+        case 'h': usage(stdout); return RB_EXIT_OK;
+        default: return rb_cli_bad_option(CMD, c, argv[optind - 1], opts);
+        }
+    }
+    if (optind < argc) {
+        rb_cli_error(CMD, "unexpected argument '%s'", argv[optind]);
+        return RB_EXIT_USAGE;
+    }
+    rv_arch arch;
+    if (rb_cli_parse_arch(CMD, arch_name, &arch)) return RB_EXIT_USAGE;
+    rv_ctx *ctx = rb_cli_make_ctx(CMD, RV_DEVICE_CPU, 1);
+    if (!ctx) return RB_EXIT_FAIL;
+    int rc = RB_EXIT_FAIL;
+    rv_model *m = NULL;
+    if (arch.imagenet) classes = 1000;
+    unsigned modes = 0;
+    for (int k = 0; k < RV_BACKWARD_N_MODES; k++)
+        if (rv_arch_supports(&arch, (rv_backward_mode)k)) modes |= 1u << k;
+    rv_model_options mo = { .n_classes = classes, .batch = (int)batch, .seed = 1,
+                            .train_modes = modes, .plan_eval = 1, .plan_only = 1 };
+    if (rv_model_create(ctx, &arch, &mo, &m) != RV_OK) {
+        rb_cli_error(CMD, "%s", rv_ctx_message(ctx));
+        goto done;
+    }
+    rv_mem_stats st;
+    if (json) {
+        rb_json j;
+        rb_json_begin(&j, stdout);
+        rb_json_str(&j, "arch", arch.name);
+        rb_json_int(&j, "classes", classes);
+        rb_json_int(&j, "batch", batch);
+        rb_json_int(&j, "params", (long long)rv_model_n_params(m));
+        rb_json_int(&j, "layers", rv_model_n_layers(m));
+        rb_json_int(&j, "input_size", rv_model_input_size(m));
+        rb_json_object_begin(&j, "stored_tensors");
+        for (int k = 0; k < RV_BACKWARD_N_MODES; k++)
+            if (modes >> k & 1u)
+                rb_json_int(&j, rv_backward_mode_name((rv_backward_mode)k),
+                            rv_model_stored_tensors(m, (rv_backward_mode)k));
+        rb_json_object_end(&j);
+        rb_json_object_begin(&j, "planned_bytes");
+        for (int k = 0; k < RV_BACKWARD_N_MODES; k++) {
+            if (!(modes >> k & 1u)) continue;
+            rv_mem_planned(rv_model_mem(m), rv_model_program_train((rv_backward_mode)k), &st);
+            print_stats_json(&j, rv_backward_mode_name((rv_backward_mode)k), &st);
+        }
+        rv_mem_planned(rv_model_mem(m), rv_model_program_eval(), &st);
+        print_stats_json(&j, "eval", &st);
+        rb_json_object_end(&j);
+        rb_json_end(&j);
+    } else {
+        printf("%s: %zu parameters, %d layers, %dx%d input, %d classes, batch %ld\n", arch.name,
+               rv_model_n_params(m), rv_model_n_layers(m), arch.input_size, arch.input_size,
+               classes, batch);
+        printf("planned peak MB per category for one step (MB = 1e6 bytes); tensors = activation "
+               "tensors kept for the backward pass:\n");
+        printf("  %-11s %7s", "program", "tensors");
+        for (int k = 0; k < RV_MEM_N_CATEGORIES; k++)
+            printf(" %10s", rv_mem_category_name((rv_mem_category)k));
+        printf(" %10s %10s\n", "activation", "total");
+        for (int k = 0; k < RV_BACKWARD_N_MODES; k++) {
+            if (!(modes >> k & 1u)) continue;
+            rv_mem_planned(rv_model_mem(m), rv_model_program_train((rv_backward_mode)k), &st);
+            print_stats_text(rv_backward_mode_name((rv_backward_mode)k),
+                             rv_model_stored_tensors(m, (rv_backward_mode)k), &st);
+        }
+        rv_mem_planned(rv_model_mem(m), rv_model_program_eval(), &st);
+        print_stats_text("eval", -1, &st);
+    }
+    rc = RB_EXIT_OK;
+done:
+    rv_model_destroy(m);
+    rv_ctx_destroy(ctx);
+    return rc;
+}

@@ -1,0 +1,218 @@
+/*
+ * cmd_mem.c: `revbench mem`: a few real training steps (forward, backward, SGD) of one network
+ * in one backward mode on random data, reporting the planned and the measured peak bytes per
+ * memory category, the process's max RSS and the median step time. On the GPU it also reports
+ * the device memory in use (driver's total - free) before the model is built and after the
+ * steps, so the planned arena can be set beside what the device says; the difference also
+ * holds cuDNN's and cuBLAS's own allocations and the allocator's rounding.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "commands/cli.h"
+#include "commands/commands.h"
+#include <revnet/memory.h>
+#include <revnet/model.h>
+#include "commands/model_cli.h"
+
+static const char *CMD = "mem";
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: revbench mem --arch A [--mode standard|reversible|checkpoint] [--batch B]\n"
+            "                    [--steps N] [--device cpu|cuda] [--threads T]\n"
+            "                    [--dataset cifar10|cifar100] [--seed S] [--json]\n\n"
+            "Runs N training steps (forward, backward, SGD) on random data and reports the\n"
+            "planned and measured peak bytes per memory category (they must agree to the byte),\n"
+            "the activation peak (kept + transient + workspace), the arena size, the process's\n"
+            "max RSS and the median step time over the steps after the first. With --device\n"
+            "cuda also the device memory in use (all processes) before the model is built and\n"
+            "after the steps, and the cuDNN algorithms chosen.\n\n"
+            "  --mode M      default: reversible for RevNets, standard for ResNets\n"
+            "  --batch B     default 100      --steps N   default 3 (>= 1)\n"
+            "  --threads T   CPU threads, default 2\n");
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int rb_cmd_mem(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "arch", required_argument, 0, 'a' },   { "mode", required_argument, 0, 'm' },
+        { "batch", required_argument, 0, 'b' },  { "steps", required_argument, 0, 's' },
+        { "device", required_argument, 0, 'D' }, { "threads", required_argument, 0, 't' },
+        { "dataset", required_argument, 0, 'd' }, { "seed", required_argument, 0, 'S' },
+        { "json", no_argument, 0, 'j' },          { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 },
+    };
+    const char *arch_name = NULL, *mode_name = NULL;
+    long batch = 100, steps = 3, threads = 2, seed = 1;
+    int classes = 10, json = 0, c;
+    rv_device device = RV_DEVICE_CPU;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        switch (c) {
+        case 'a': arch_name = optarg; break;
+        case 'm': mode_name = optarg; break;
+        case 'b':
+            if (rb_cli_parse_long(CMD, "--batch", optarg, 1, 100000, &batch)) return RB_EXIT_USAGE;
+            break;
+        case 's':
+            if (rb_cli_parse_long(CMD, "--steps", optarg, 1, 1000000, &steps)) return RB_EXIT_USAGE;
+            break;
+        case 't':
+            if (rb_cli_parse_long(CMD, "--threads", optarg, 1, 1024, &threads)) return RB_EXIT_USAGE;
+            break;
+        case 'S':
+            if (rb_cli_parse_long(CMD, "--seed", optarg, 0, 2147483647L, &seed)) return RB_EXIT_USAGE;
+            break;
+        case 'D':
+            if (rb_cli_parse_device(CMD, optarg, &device)) return RB_EXIT_USAGE;
+            break;
+        case 'd':
+            if ((classes = rb_cli_parse_classes(CMD, optarg)) < 0) return RB_EXIT_USAGE;
+            break;
+        case 'j': json = 1; break;
+        case 'h': usage(stdout); return RB_EXIT_OK;
+        default: return rb_cli_bad_option(CMD, c, argv[optind - 1], opts);
+        }
+    }
+    if (optind < argc) {
+        rb_cli_error(CMD, "unexpected argument '%s'", argv[optind]);
+        return RB_EXIT_USAGE;
+    }
+    /* Names are checked before any device is touched, so a typo is a usage error even on a
+     * machine without a GPU. */
+    rv_arch arch;
+    rv_backward_mode mode;
+    if (rb_cli_parse_arch(CMD, arch_name, &arch) ||
+        rb_cli_parse_mode(CMD, mode_name, &arch, &mode))
+        return RB_EXIT_USAGE;
+    if (arch.imagenet) classes = 1000;
+    rv_ctx *ctx = rb_cli_make_ctx(CMD, device, (int)threads);
+    if (!ctx) return RB_EXIT_FAIL;
+    int rc = RB_EXIT_FAIL;
+    rv_model *m = NULL;
+    float *x = NULL;
+    int32_t *y = NULL;
+    double *ms = calloc((size_t)steps, sizeof *ms);
+    rv_model_options mo = { .n_classes = classes, .batch = (int)batch, .seed = (uint64_t)seed,
+                            .train_modes = 1u << mode };
+    if (!ms || rb_cli_random_batch((int)batch, arch.input_size, classes, (uint64_t)seed, &x, &y)) {
+        rb_cli_error(CMD, "out of memory");
+        goto done;
+    }
+    /* Device memory before the model exists: the CUDA context, handles and backend scratch. */
+    size_t dev_before = 0, dev_after = 0, dev_total = 0;
+    int have_dev = device == RV_DEVICE_CUDA;
+    if (have_dev && rv_ctx_device_memory(ctx, &dev_before, &dev_total) != RV_OK) {
+        rb_cli_error(CMD, "%s", rv_ctx_message(ctx));
+        goto done;
+    }
+    if (rv_model_create(ctx, &arch, &mo, &m) != RV_OK) {
+        rb_cli_error(CMD, "%s", rv_ctx_message(ctx));
+        goto done;
+    }
+    rv_mem *mem = rv_model_mem(m);
+    rv_mem_reset_peaks(mem);
+    for (long i = 0; i < steps; i++) {
+        double t0 = rb_now_ms();
+        rv_step_result r;
+        if (rv_model_train_step(m, mode, x, y, 1, &r) != RV_OK ||
+            rv_model_sgd(m, 0.1f, 0.9f, 2e-4f) != RV_OK || rv_ctx_sync(ctx) != RV_OK) {
+            rb_cli_error(CMD, "step %ld: %s", i + 1, rv_ctx_message(ctx));
+            goto done;
+        }
+        ms[i] = rb_now_ms() - t0;
+    }
+    /* The first step pays for page faults and lazy library set-up: it is reported apart. */
+    double first_ms = ms[0];
+    long timed = steps > 1 ? steps - 1 : 1;
+    double *timed_ms = steps > 1 ? ms + 1 : ms;
+    qsort(timed_ms, (size_t)timed, sizeof *timed_ms, cmp_double);
+    double median = timed % 2 ? timed_ms[timed / 2]
+                              : 0.5 * (timed_ms[timed / 2 - 1] + timed_ms[timed / 2]);
+    rv_mem_stats planned, measured;
+    rv_mem_planned(mem, rv_model_program_train(mode), &planned);
+    rv_mem_measured(mem, &measured);
+    size_t rss = rb_max_rss_bytes();
+    if (have_dev && rv_ctx_device_memory(ctx, &dev_after, &dev_total) != RV_OK) {
+        rb_cli_error(CMD, "%s", rv_ctx_message(ctx));
+        goto done;
+    }
+    /* Taken after the steps: on the GPU it lists the cuDNN algorithm chosen for each shape. */
+    const char *backend = rv_ctx_describe(ctx);
+    if (json) {
+        rb_json j;
+        rb_json_begin(&j, stdout);
+        rb_json_str(&j, "arch", arch.name);
+        rb_json_str(&j, "mode", rv_backward_mode_name(mode));
+        rb_json_str(&j, "device", device == RV_DEVICE_CUDA ? "cuda" : "cpu");
+        rb_json_str(&j, "backend", backend);
+        rb_json_int(&j, "batch", batch);
+        rb_json_int(&j, "steps", steps);
+        rb_json_int(&j, "threads", threads);
+        rb_json_int(&j, "params", (long long)rv_model_n_params(m));
+        rb_json_int(&j, "layers", rv_model_n_layers(m));
+        rb_json_int(&j, "stored_tensors", rv_model_stored_tensors(m, mode));
+        rb_json_int(&j, "activation_peak_bytes", (long long)measured.peak_activation_bytes);
+        rb_json_int(&j, "planned_activation_peak_bytes", (long long)planned.peak_activation_bytes);
+        rb_json_int(&j, "planned_peak_bytes", (long long)planned.peak_total_bytes);
+        rb_json_int(&j, "measured_peak_bytes", (long long)measured.peak_total_bytes);
+        rb_json_int(&j, "arena_bytes", (long long)rv_mem_arena_bytes(mem));
+        rb_json_int(&j, "max_rss_bytes", (long long)rss);
+        if (have_dev) {
+            rb_json_int(&j, "device_in_use_before_bytes", (long long)dev_before);
+            rb_json_int(&j, "device_in_use_bytes", (long long)dev_after);
+            rb_json_int(&j, "device_total_bytes", (long long)dev_total);
+        }
+        rb_json_num(&j, "ms_per_step", median);
+        rb_json_num(&j, "ms_first_step", first_ms);
+        rb_json_num(&j, "images_per_sec", median > 0 ? batch * 1000.0 / median : 0.0);
+        rb_json_object_begin(&j, "categories");
+        for (int k = 0; k < RV_MEM_N_CATEGORIES; k++) {
+            rb_json_object_begin(&j, rv_mem_category_name((rv_mem_category)k));
+            rb_json_int(&j, "planned", (long long)planned.peak_bytes[k]);
+            rb_json_int(&j, "peak", (long long)measured.peak_bytes[k]);
+            rb_json_object_end(&j);
+        }
+        rb_json_object_end(&j);
+        rb_json_end(&j);
+    } else {
+        printf("%s, %s backward, batch %ld, %ld steps on %s\n", arch.name,
+               rv_backward_mode_name(mode), batch, steps, backend);
+        printf("  %-10s %14s %14s\n", "category", "planned MB", "measured MB");
+        for (int k = 0; k < RV_MEM_N_CATEGORIES; k++)
+            printf("  %-10s %14.2f %14.2f\n", rv_mem_category_name((rv_mem_category)k),
+                   planned.peak_bytes[k] / 1e6, measured.peak_bytes[k] / 1e6);
+        printf("  activation peak (kept + transient + workspace): %.2f MB planned, %.2f MB "
+               "measured\n", planned.peak_activation_bytes / 1e6,
+               measured.peak_activation_bytes / 1e6);
+        printf("  total peak %.2f MB planned, %.2f MB measured; arena %.2f MB; max RSS %.1f MB\n",
+               planned.peak_total_bytes / 1e6, measured.peak_total_bytes / 1e6,
+               rv_mem_arena_bytes(mem) / 1e6, rss / 1e6);
+        if (have_dev)
+            printf("  device memory in use: %.2f MB before the model, %.2f MB after the steps "
+                   "(+%.2f MB; arena %.2f MB) of %.2f MB\n", dev_before / 1e6, dev_after / 1e6,
+                   ((double)dev_after - (double)dev_before) / 1e6,
+                   rv_mem_arena_bytes(mem) / 1e6, dev_total / 1e6);
+        printf("  %d tensors kept for backward; %.1f ms/step median (first step %.1f ms), "
+               "%.1f images/s\n", rv_model_stored_tensors(m, mode), median, first_ms,
+               batch * 1000.0 / median);
+    }
+    rc = RB_EXIT_OK;
+done:
+    free(ms);
+    free(x);
+    free(y);
+    rv_model_destroy(m);
+    rv_ctx_destroy(ctx);
+    return rc;
+}

@@ -1,0 +1,616 @@
+/*
+ * cmd_run.c: `revbench run FILE`: every entry of an experiment file's matrix, skipping finished
+ * runs, resuming interrupted ones, N at a time.
+ *
+ * Each entry runs in a child process (a crash or a leak in one does not take the others with
+ * it, and max RSS stays per entry). Training entries call rb_train_run with resume = 1; memory
+ * entries run `revbench mem ... --json` as a grandchild and store what it prints.
+ *
+ * Two `run` processes on one database never run the same entry twice: before touching an
+ * entry a child takes an exclusive flock() on DB.locks/<hash of the entry's config key>.lock
+ * and holds it until it exits. The kernel drops the lock when the process dies, so a killed run
+ * leaves no stale lock: the next `run` finds the row 'running' or 'interrupted', takes the lock
+ * and resumes it. An entry whose lock is held is reported as "running elsewhere", not failed.
+ *
+ * Owns: the children it forks (waited for before returning).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "commands/cli.h"
+#include "commands/commands.h"
+#include "db/db.h"
+#include "db/db_ext.h"
+#include "experiments/experiment.h"
+#include "reporting/json_flat.h"
+#include <revnet/model.h>
+#include "training/train.h"
+
+#define CMD "run"
+/* Exit status of an entry child whose lock another process holds. */
+#define RB_EXIT_BUSY 3
+/* Recorded (never an exit status) for an entry stopped by Ctrl-C: resumable, not failed. */
+#define RB_ENTRY_INTERRUPTED (-1)
+
+typedef struct {
+    const char *db_path;
+    const char *data_root;
+    const char *device;       /* overrides every entry's device when set */
+    int jobs;
+    int dry_run;
+    char self[4096];          /* this executable, for `revbench mem` children */
+} run_opts;
+
+static volatile sig_atomic_t g_stop;
+static void on_stop(int sig) { (void)sig; g_stop = 1; }
+
+/* The training configuration of an entry, as rb_train_run receives it (the data folder,
+ * checkpoint folder and progress display are set by the caller: they do not identify a run). */
+static void entry_train_config(const rb_experiment *e, const rb_exp_entry *x, rb_train_config *c)
+{
+    rb_train_config_defaults(c);
+    c->arch = x->arch;
+    c->dataset = x->dataset;
+    c->mode = x->mode;
+    c->device = x->device;
+    c->schedule = e->schedule;
+    c->experiment = e->name;
+    c->steps = x->set.steps;
+    c->batch = x->set.batch;
+    c->seed = x->seed;
+    c->eval_every = x->set.eval_every;
+    if (x->set.checkpoint_every >= 0) c->checkpoint_every = x->set.checkpoint_every;
+    c->train_subset = x->set.train_subset;
+    c->test_subset = x->set.test_subset;
+    c->angle_every = x->set.angle_every;
+    c->lr = x->set.lr;
+    c->momentum = x->set.momentum;
+    c->weight_decay = x->set.weight_decay;
+    c->threads = x->set.threads;
+    c->resume = 1;
+}
+
+/* An entry's identity in the database. For training entries it comes from rb_train_identify,
+ * so lookups find exactly the rows rb_train_run writes. rc points into this struct. */
+typedef struct {
+    rb_train_config train;
+    rb_train_identity id;
+    rb_run_config rc;
+} entry_identity;
+
+static int entry_config(const rb_experiment *e, const rb_exp_entry *x, entry_identity *out)
+{
+    memset(out, 0, sizeof *out);
+    if (e->kind != RB_EXP_TRAIN) {
+        out->rc = (rb_run_config){ .arch = x->arch, .dataset = x->dataset, .mode = x->mode,
+                                   .device = x->device, .kind = "mem", .schedule = e->schedule,
+                                   .experiment = e->name, .batch = x->set.batch,
+                                   .steps = x->set.steps, .seed = x->seed,
+                                   .threads = x->set.threads };
+        return 0;
+    }
+    entry_train_config(e, x, &out->train);
+    if (rb_train_identify(&out->train, &out->id) != RB_EXIT_OK) return -1;
+    out->rc = out->id.rc;
+    return 0;
+}
+
+/* 64-bit FNV-1a: a stable file name for an entry's lock. */
+static unsigned long long fnv1a(const char *s)
+{
+    unsigned long long h = 1469598103934665603ULL;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* Opens and tries to lock the entry's lock file. Returns the fd (lock held), -1 if another
+ * process holds it, -2 on an error (message printed). */
+static int lock_entry(const char *db_path, const char *key)
+{
+    char dir[4200], path[4300];
+    snprintf(dir, sizeof dir, "%s.locks", db_path);
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        rb_cli_error(CMD, "cannot create lock folder %s: %s", dir, strerror(errno));
+        return -2;
+    }
+    snprintf(path, sizeof path, "%s/%016llx.lock", dir, fnv1a(key));
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        rb_cli_error(CMD, "cannot open lock file %s: %s", path, strerror(errno));
+        return -2;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        return errno == EWOULDBLOCK ? -1 : -2;
+    }
+    return fd;
+}
+
+static const char *entry_state(rb_db *db, const char *db_path, const rb_experiment *e,
+                               const rb_exp_entry *x)
+{
+    char status[16] = "";
+    entry_identity ident;
+    if (entry_config(e, x, &ident)) return "invalid configuration";
+    const rb_run_config rc = ident.rc;
+    int64_t id;
+    int found = rb_db_find_run(db, &rc, &id, status);
+    if (found < 0) return "unknown (database error)";
+    if (found && !strcmp(status, "finished")) return "finished";
+    char *key = rb_db_config_key(&rc);
+    int fd = key ? lock_entry(db_path, key) : -2;
+    free(key);
+    if (fd == -1) return "running elsewhere";
+    if (fd >= 0) close(fd);
+    if (!found) return "to run";
+    if (!strcmp(status, "failed")) return "to retry (failed before)";
+    return e->kind == RB_EXP_TRAIN ? "to resume" : "to rerun";
+}
+
+static int n_classes_of(const rv_arch *a, const char *dataset)
+{
+    if (a->imagenet) return 1000;
+    return strcmp(dataset, "cifar100") == 0 ? 100 : 10;
+}
+
+/* Records the architecture's parameter and layer counts (archs table) by building it with no
+ * training program. Failures are reported but do not fail the entry. */
+static void record_arch(rb_db *db, const rb_exp_entry *x)
+{
+    rv_ctx *ctx = NULL;
+    rv_model *m = NULL;
+    char msg[256];
+    rv_ctx_options opt = rv_ctx_default_options();
+    opt.n_threads = 1;
+    if (rv_ctx_create(&ctx, &opt, msg, sizeof msg) != RV_OK) return;
+    rv_arch a;
+    if (rv_arch_parse(ctx, x->arch, &a) == RV_OK) {
+        rv_model_options mo = { .n_classes = n_classes_of(&a, x->dataset), .batch = 1,
+                                .seed = 1, .train_modes = 0, .plan_eval = 0, .plan_only = 1 };
+        if (rv_model_create(ctx, &a, &mo, &m) == RV_OK) {
+            const char *ds = a.imagenet ? "imagenet"
+                             : !strcmp(x->dataset, "cifar100") ? "cifar100"
+                             : !strcmp(x->dataset, "random") ? "cifar10" : x->dataset;
+            if (rb_db_record_arch(db, x->arch, ds, (int64_t)rv_model_n_params(m),
+                                  rv_model_n_layers(m)))
+                rb_cli_error(CMD, "%s", rb_db_message(db));
+        }
+    }
+    rv_model_destroy(m);
+    rv_ctx_destroy(ctx);
+}
+
+static int run_train_entry(const run_opts *o, const rb_experiment *e, const rb_exp_entry *x,
+                           rb_db *db)
+{
+    char ckpt_dir[4200];
+    const char *slash = strrchr(o->db_path, '/');
+    if (slash) snprintf(ckpt_dir, sizeof ckpt_dir, "%.*s/checkpoints", (int)(slash - o->db_path),
+                        o->db_path);
+    else snprintf(ckpt_dir, sizeof ckpt_dir, "checkpoints");
+    rb_train_config c;
+    entry_train_config(e, x, &c);
+    c.data_root = o->data_root;
+    c.checkpoint_dir = ckpt_dir;
+    c.progress = o->jobs == 1;
+    rb_train_result r;
+    int code = rb_train_run(&c, db, &r);
+    if (code != RB_EXIT_OK) rb_cli_error(CMD, "%s %s: %s: %s", x->arch, x->dataset, r.status,
+                                         r.reason);
+    /* Stopped by a signal (checkpoint saved): exit as a shell would, so the parent can tell an
+     * interruption from a failure. */
+    if (code != RB_EXIT_OK && rb_train_last_signal()) return 128 + rb_train_last_signal();
+    return code;
+}
+
+/* Runs `revbench mem` for the entry and returns its stdout (malloc'ed), or NULL. */
+static char *run_mem_child(const run_opts *o, const rb_exp_entry *x, int *exit_status)
+{
+    int fds[2];
+    if (pipe(fds) != 0) return NULL;
+    char batch[16], steps[32], threads[16];
+    snprintf(batch, sizeof batch, "%d", x->set.batch);
+    snprintf(steps, sizeof steps, "%ld", x->set.steps);
+    snprintf(threads, sizeof threads, "%d", x->set.threads);
+    pid_t pid = fork();
+    if (pid < 0) return NULL;
+    if (pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        char *argv[] = { "revbench", "mem", "--arch", (char *)x->arch, "--mode", (char *)x->mode,
+                         "--batch", batch, "--steps", steps, "--device", (char *)x->device,
+                         "--threads", threads, "--json", NULL };
+        execv(o->self, argv);
+        fprintf(stderr, "revbench run: cannot run %s: %s\n", o->self, strerror(errno));
+        _exit(127);
+    }
+    close(fds[1]);
+    size_t len = 0, cap = 4096;
+    char *out = malloc(cap);
+    ssize_t got;
+    while (out && (got = read(fds[0], out + len, cap - len - 1)) != 0) {
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        len += (size_t)got;
+        if (len + 1 == cap) {
+            char *grown = realloc(out, cap *= 2);
+            if (!grown) free(out);
+            out = grown;
+        }
+    }
+    close(fds[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    *exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (out) out[len] = '\0';
+    return out;
+}
+
+/* A category's planned or peak bytes under any of the names the mem command may use. */
+static double category_bytes(const rb_json_flat *j, const char *cat, const char *const *names)
+{
+    char path[160];
+    for (int i = 0; names[i]; i++) {
+        snprintf(path, sizeof path, "categories.%s.%s", cat, names[i]);
+        const rb_json_item *it = rb_json_flat_get(j, path);
+        if (it && it->is_number) return it->number;
+    }
+    return -1;
+}
+
+static int store_mem_result(rb_db *db, int64_t id, const rb_exp_entry *x, const char *out,
+                            char *why, size_t why_len)
+{
+    static const char *const PLANNED[] = { "planned_bytes", "planned", NULL };
+    static const char *const PEAK[] = { "peak_bytes", "measured_bytes", "peak", "measured",
+                                        NULL };
+    rb_json_flat j;
+    if (rb_json_flat_parse(&j, out, why, why_len)) return -1;
+    int rc = -1;
+    if (rb_db_begin(db)) goto db_fail;
+    /* Categories: every key under "categories", once each. */
+    for (int i = 0; i < j.n; i++) {
+        if (strncmp(j.items[i].path, "categories.", 11)) continue;
+        char cat[64];
+        snprintf(cat, sizeof cat, "%.*s", (int)strcspn(j.items[i].path + 11, "."),
+                 j.items[i].path + 11);
+        int seen = 0;
+        for (int k = 0; k < i && !seen; k++)
+            seen = !strncmp(j.items[k].path, "categories.", 11) &&
+                   !strncmp(j.items[k].path + 11, cat, strlen(cat)) &&
+                   (j.items[k].path[11 + strlen(cat)] == '.' ||
+                    !j.items[k].path[11 + strlen(cat)]);
+        if (seen) continue;
+        double planned = category_bytes(&j, cat, PLANNED), peak = category_bytes(&j, cat, PEAK);
+        if (planned < 0 && peak < 0 && j.items[i].is_number &&
+            !strchr(j.items[i].path + 11, '.'))
+            peak = j.items[i].number;
+        if (rb_db_memory(db, id, cat, (int64_t)planned, (int64_t)peak)) goto db_fail;
+    }
+    double act = rb_json_flat_num(&j, "activation_peak_bytes", -1);
+    double act_planned = rb_json_flat_num(&j, "planned_activation_peak_bytes", -1);
+    double planned = rb_json_flat_num(&j, "planned_peak_bytes", -1);
+    double measured = rb_json_flat_num(&j, "measured_peak_bytes", -1);
+    double rss = rb_json_flat_num(&j, "max_rss_bytes", -1);
+    double dev = rb_json_flat_num(&j, "device_in_use_bytes", -1);
+    double ms = rb_json_flat_num(&j, "ms_per_step", NAN);
+    double ips = rb_json_flat_num(&j, "images_per_sec", NAN);
+    double arena = rb_json_flat_num(&j, "arena_bytes", -1);
+    const rb_json_item *backend = rb_json_flat_get(&j, "backend");
+    if (act < 0 || !isfinite(ms)) {
+        snprintf(why, why_len, "mem output lacks activation_peak_bytes or ms_per_step");
+        rb_db_rollback(db);
+        goto done;
+    }
+    if (rb_db_memory(db, id, "activation_peak", (int64_t)act_planned, (int64_t)act) ||
+        rb_db_memory(db, id, "total_peak", (int64_t)planned, (int64_t)measured) ||
+        (rss >= 0 && rb_db_memory(db, id, "max_rss", -1, (int64_t)rss)) ||
+        (dev >= 0 && rb_db_memory(db, id, "device_in_use", -1, (int64_t)dev)) ||
+        (arena >= 0 && rb_db_memory(db, id, "arena", (int64_t)arena, (int64_t)arena)) ||
+        rb_db_metric(db, id, x->set.steps, "ms_per_step", ms) ||
+        (isfinite(ips) && rb_db_metric(db, id, x->set.steps, "images_per_sec", ips)) ||
+        (backend && backend->text && rb_db_run_set_backend(db, id, backend->text)) ||
+        rb_db_run_set_result(db, id, out) || rb_db_commit(db))
+        goto db_fail;
+    rc = 0;
+    goto done;
+db_fail:
+    snprintf(why, why_len, "results database: %s", rb_db_message(db));
+    rb_db_rollback(db);
+done:
+    rb_json_flat_free(&j);
+    return rc;
+}
+
+static int run_mem_entry(const run_opts *o, const rb_experiment *e, const rb_exp_entry *x,
+                         rb_db *db)
+{
+    entry_identity ident;
+    entry_config(e, x, &ident);
+    const rb_run_config rc = ident.rc;
+    int64_t id;
+    char status[16] = "";
+    int found = rb_db_find_run(db, &rc, &id, status);
+    if (found < 0) {
+        rb_cli_error(CMD, "%s", rb_db_message(db));
+        return RB_EXIT_FAIL;
+    }
+    if (found && !strcmp(status, "finished")) return RB_EXIT_OK;
+    /* We hold the entry's lock, so a 'running' row belongs to a process that died. */
+    if (found && !strcmp(status, "running"))
+        rb_db_run_end(db, id, "interrupted", "the process running it stopped");
+    char desc[512] = "";
+    if (!strcmp(x->device, "cpu")) {
+        rv_ctx *ctx = NULL;
+        rv_ctx_options opt = rv_ctx_default_options();
+        opt.n_threads = x->set.threads;
+        if (rv_ctx_create(&ctx, &opt, desc, sizeof desc) == RV_OK)
+            snprintf(desc, sizeof desc, "%s", rv_ctx_describe(ctx));
+        rv_ctx_destroy(ctx);
+    }
+    if (rb_db_run_begin(db, &rc, desc[0] ? desc : NULL, &id)) {
+        rb_cli_error(CMD, "%s", rb_db_message(db));
+        return RB_EXIT_FAIL;
+    }
+    int child = 0;
+    char why[512] = "";
+    char *out = run_mem_child(o, x, &child);
+    int ok = out && child == 0 && store_mem_result(db, id, x, out, why, sizeof why) == 0;
+    if (!ok) {
+        if (!out) snprintf(why, sizeof why, "cannot run revbench mem: %s", strerror(errno));
+        else if (child) snprintf(why, sizeof why, "revbench mem exited with status %d", child);
+        rb_cli_error(CMD, "%s %s: %s", x->arch, x->mode, why);
+    }
+    free(out);
+    if (rb_db_run_end(db, id, ok ? "finished" : child > 128 ? "interrupted" : "failed",
+                      ok ? NULL : why)) {
+        rb_cli_error(CMD, "%s", rb_db_message(db));
+        return RB_EXIT_FAIL;
+    }
+    return ok ? RB_EXIT_OK : RB_EXIT_FAIL;
+}
+
+/* The body of an entry's child process: lock, record, run. Returns its exit status. */
+static int entry_child(const run_opts *o, const rb_experiment *e, const rb_exp_entry *x)
+{
+    rb_db *db = NULL;
+    char err[512];
+    if (rb_db_open(&db, o->db_path, err, sizeof err)) {
+        rb_cli_error(CMD, "%s", err);
+        return RB_EXIT_FAIL;
+    }
+    entry_identity ident;
+    if (entry_config(e, x, &ident)) {
+        rb_db_close(db);
+        return RB_EXIT_USAGE;
+    }
+    char *key = rb_db_config_key(&ident.rc);
+    int fd = key ? lock_entry(o->db_path, key) : -2;
+    free(key);
+    int code;
+    if (fd == -1) code = RB_EXIT_BUSY;
+    else if (fd < 0) code = RB_EXIT_FAIL;
+    else {
+        record_arch(db, x);
+        code = e->kind == RB_EXP_TRAIN ? run_train_entry(o, e, x, db) : run_mem_entry(o, e, x, db);
+        close(fd);
+    }
+    rb_db_close(db);
+    return code;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: revbench run FILE [--db PATH] [--dry-run] [--jobs N] [--data DIR]\n"
+            "                    [--device cpu|cuda]\n\n"
+            "Runs every entry of an experiment file (experiments/README.md): finished runs are\n"
+            "skipped, interrupted ones resumed, failed ones retried. Each entry runs in its own\n"
+            "process; a lock per entry (DB.locks/) keeps two `run`s of one file from running\n"
+            "the same entry. Exits 1 listing the entries that failed.\n\n"
+            "  --db PATH      results database (default results/results.db)\n"
+            "  --dry-run      print the matrix and each entry's state; run nothing\n"
+            "  --jobs N       entries run in parallel (default 1)\n"
+            "  --data DIR     dataset folder (default $REVBENCH_DATA, then data/)\n"
+            "  --device D     run every entry on device D instead of the file's devices\n");
+}
+
+static void describe_entry(char *buf, size_t len, const rb_exp_entry *x)
+{
+    snprintf(buf, len, "%s %s %s %s seed %llu, %ld steps", x->arch, x->dataset, x->mode,
+             x->device, (unsigned long long)x->seed, x->set.steps);
+}
+
+int rb_cmd_run(int argc, char **argv)
+{
+    run_opts o = { .db_path = "results/results.db", .jobs = 1 };
+    const char *file = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        long v;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return RB_EXIT_OK;
+        } else if (!strcmp(a, "--dry-run")) {
+            o.dry_run = 1;
+        } else if (i + 1 < argc && !strcmp(a, "--db")) {
+            o.db_path = argv[++i];
+        } else if (i + 1 < argc && !strcmp(a, "--data")) {
+            o.data_root = argv[++i];
+        } else if (i + 1 < argc && !strcmp(a, "--device")) {
+            static const char *const DEV[] = { "cpu", "cuda", NULL };
+            if (rb_cli_parse_choice(CMD, "--device", argv[++i], DEV) < 0) return RB_EXIT_USAGE;
+            o.device = argv[i];
+        } else if (i + 1 < argc && !strcmp(a, "--jobs")) {
+            if (rb_cli_parse_long(CMD, "--jobs", argv[++i], 1, 64, &v)) return RB_EXIT_USAGE;
+            o.jobs = (int)v;
+        } else if (a[0] == '-' || file) {
+            rb_cli_error(CMD, "unexpected argument '%s' (revbench run --help)", a);
+            return RB_EXIT_USAGE;
+        } else {
+            file = a;
+        }
+    }
+    if (!file) {
+        usage(stderr);
+        return RB_EXIT_USAGE;
+    }
+    rb_experiment e;
+    char err[1024];
+    if (rb_experiment_load(&e, file, err, sizeof err)) {
+        fprintf(stderr, "revbench run: %s\n", err);
+        return RB_EXIT_USAGE;
+    }
+    if (o.device)
+        for (int i = 0; i < e.n_entries; i++)
+            snprintf(e.entries[i].device, sizeof e.entries[i].device, "%s", o.device);
+    ssize_t sl = readlink("/proc/self/exe", o.self, sizeof o.self - 1);
+    if (sl <= 0) snprintf(o.self, sizeof o.self, "%s", argv[-1] ? argv[-1] : "revbench");
+    else o.self[sl] = '\0';
+    /* The default folder is ours to create; a folder named with --db must exist. */
+    if (!strcmp(o.db_path, "results/results.db")) mkdir("results", 0777);
+
+    rb_db *db = NULL;
+    if (rb_db_open(&db, o.db_path, err, sizeof err)) {
+        rb_cli_error(CMD, "%s", err);
+        rb_experiment_free(&e);
+        return RB_EXIT_FAIL;
+    }
+    int n = e.n_entries, n_done = 0;
+    const char **states = calloc((size_t)n, sizeof *states);
+    for (int i = 0; i < n && states; i++) {
+        states[i] = entry_state(db, o.db_path, &e, &e.entries[i]);
+        n_done += !strcmp(states[i], "finished");
+    }
+    rb_db_close(db);
+    if (!states) {
+        rb_experiment_free(&e);
+        return RB_EXIT_FAIL;
+    }
+    printf("%s (%s, schedule %s): %d entries, %d finished, %d to do%s\n", e.name,
+           rb_exp_kind_name(e.kind), e.schedule, n, n_done, n - n_done,
+           e.n_skipped ? " (unsupported arch/mode pairs left out)" : "");
+    if (o.dry_run) {
+        for (int i = 0; i < n; i++) {
+            char d[256];
+            describe_entry(d, sizeof d, &e.entries[i]);
+            printf("  %3d  %-58s %s\n", i + 1, d, states[i]);
+        }
+        free((void *)states);
+        rb_experiment_free(&e);
+        return RB_EXIT_OK;
+    }
+    fflush(stdout);
+
+    struct sigaction sa = { 0 }, old_int, old_term;
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    g_stop = 0;
+    pid_t *pids = calloc((size_t)n, sizeof *pids);
+    int *codes = calloc((size_t)n, sizeof *codes);
+    double *t0 = calloc((size_t)n, sizeof *t0);
+    int next = 0, running = 0, completed = 0, n_failed = 0, n_busy = 0, n_ran = 0;
+    double start_ms = rb_now_ms(), ran_ms = 0;
+    while (pids && codes && t0 && (next < n || running > 0)) {
+        while (!g_stop && running < o.jobs && next < n) {
+            int i = next++;
+            if (!strcmp(states[i], "finished")) {
+                completed++;
+                continue;
+            }
+            fflush(stdout);
+            fflush(stderr);
+            pid_t pid = fork();
+            if (pid < 0) {
+                rb_cli_error(CMD, "fork: %s", strerror(errno));
+                codes[i] = RB_EXIT_FAIL;
+                n_failed++;
+                completed++;
+                continue;
+            }
+            if (pid == 0) {
+                sigaction(SIGINT, &old_int, NULL);
+                sigaction(SIGTERM, &old_term, NULL);
+                _exit(entry_child(&o, &e, &e.entries[i]));
+            }
+            pids[i] = pid;
+            t0[i] = rb_now_ms();
+            running++;
+        }
+        if (running == 0) break;
+        int status;
+        pid_t pid = wait(&status);
+        if (pid < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            if (pids[i] != pid) continue;
+            running--;
+            completed++;
+            pids[i] = 0;
+            codes[i] = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            double ms = rb_now_ms() - t0[i];
+            int interrupted = codes[i] > 128 && g_stop;
+            const char *what = codes[i] == 0 ? "finished"
+                               : codes[i] == RB_EXIT_BUSY ? "running elsewhere, skipped"
+                               : interrupted ? "interrupted (checkpoint saved)"
+                               : "FAILED";
+            if (codes[i] == RB_EXIT_BUSY) n_busy++;
+            else if (interrupted) codes[i] = RB_ENTRY_INTERRUPTED;
+            else if (codes[i]) n_failed++;
+            else {
+                n_ran++;
+                ran_ms += ms;
+            }
+            char d[256], eta[64] = "";
+            describe_entry(d, sizeof d, &e.entries[i]);
+            int left = n - completed;
+            if (n_ran > 0 && left > 0)
+                snprintf(eta, sizeof eta, ", about %.0f min left",
+                         ran_ms / n_ran * left / o.jobs / 60000.0);
+            printf("[%d/%d] %s: %s in %.1f min%s\n", completed, n, d, what, ms / 60000.0, eta);
+            fflush(stdout);
+        }
+    }
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    int code = RB_EXIT_OK;
+    if (g_stop) {
+        printf("stopped on request after %.1f min; run the same command again to resume\n",
+               (rb_now_ms() - start_ms) / 60000.0);
+        code = RB_EXIT_FAIL;
+    }
+    if (n_failed) {
+        printf("%d entr%s failed:\n", n_failed, n_failed == 1 ? "y" : "ies");
+        for (int i = 0; i < n; i++)
+            if (codes && codes[i] > 0 && codes[i] != RB_EXIT_BUSY) {
+                char d[256];
+                describe_entry(d, sizeof d, &e.entries[i]);
+                printf("  %s (exit status %d)\n", d, codes[i]);
+            }
+        code = RB_EXIT_FAIL;
+    }
+    if (n_busy) printf("%d entr%s running in another process were left to it\n", n_busy,
+                       n_busy == 1 ? "y" : "ies");
+    free(pids);
+    free(codes);
+    free(t0);
+    free((void *)states);
+    rb_experiment_free(&e);
+    return code;
+}

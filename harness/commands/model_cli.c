@@ -1,0 +1,96 @@
+/* model_cli.c: see model_cli.h. */
+#include "commands/model_cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands/cli.h"
+#include <revnet/rng.h>
+
+int rb_cli_parse_device(const char *cmd, const char *text, rv_device *out)
+{
+    static const char *const names[] = { "cpu", "cuda", NULL };
+    int i = rb_cli_parse_choice(cmd, "device", text, names);
+    if (i < 0) return -1;
+    *out = i == 0 ? RV_DEVICE_CPU : RV_DEVICE_CUDA;
+    return 0;
+}
+
+int rb_cli_parse_classes(const char *cmd, const char *text)
+{
+    static const char *const names[] = { "cifar10", "cifar100", NULL };
+    int i = rb_cli_parse_choice(cmd, "dataset", text, names);
+    return i < 0 ? -1 : (i == 0 ? 10 : 100);
+}
+
+rv_ctx *rb_cli_make_ctx(const char *cmd, rv_device device, int threads)
+{
+    rv_ctx_options o = rv_ctx_default_options();
+    o.device = device;
+    o.n_threads = threads;
+    rv_ctx *ctx = NULL;
+    char msg[512];
+    if (rv_ctx_create(&ctx, &o, msg, sizeof msg) != RV_OK) {
+        rb_cli_error(cmd, "%s", msg);
+        return NULL;
+    }
+    return ctx;
+}
+
+int rb_cli_parse_arch(const char *cmd, const char *text, rv_arch *out)
+{
+    if (!text) {
+        rb_cli_error(cmd, "--arch is required (e.g. revnet-38; see revbench %s --help)", cmd);
+        return -1;
+    }
+    /* The parser reports through a context; a CPU one costs nothing and touches no device. */
+    rv_ctx *ctx = rb_cli_make_ctx(cmd, RV_DEVICE_CPU, 1);
+    if (!ctx) return -1;
+    int rc = 0;
+    if (rv_arch_parse(ctx, text, out) != RV_OK) {
+        rb_cli_error(cmd, "%s", rv_ctx_message(ctx));
+        rc = -1;
+    }
+    rv_ctx_destroy(ctx);
+    return rc;
+}
+
+int rb_cli_parse_mode(const char *cmd, const char *text, const rv_arch *arch,
+                      rv_backward_mode *out)
+{
+    if (!text) {
+        *out = arch->reversible ? RV_BACKWARD_REVERSIBLE : RV_BACKWARD_STANDARD;
+        return 0;
+    }
+    rv_ctx *ctx = rb_cli_make_ctx(cmd, RV_DEVICE_CPU, 1);
+    if (!ctx) return -1;
+    rv_status st = rv_backward_mode_parse(ctx, text, out);
+    if (st != RV_OK) rb_cli_error(cmd, "%s", rv_ctx_message(ctx));
+    rv_ctx_destroy(ctx);
+    if (st != RV_OK) return -1;
+    if (!rv_arch_supports(arch, *out)) {
+        rb_cli_error(cmd, "%s does not support --mode %s (%s)", arch->name, text,
+                     arch->reversible ? "RevNets: standard or reversible"
+                                      : "ResNets: standard or checkpoint");
+        return -1;
+    }
+    return 0;
+}
+
+int rb_cli_random_batch(int batch, int size, int classes, uint64_t seed, float **x, int32_t **y)
+{
+    size_t n = (size_t)batch * 3 * size * size;
+    *x = malloc(n * sizeof **x);
+    *y = malloc((size_t)batch * sizeof **y);
+    if (!*x || !*y) {
+        free(*x);
+        free(*y);
+        return -1;
+    }
+    rv_rng_state rng;
+    rv_rng_seed(&rng, seed);
+    for (size_t i = 0; i < n; i++) (*x)[i] = (float)rv_rng_normal(&rng);
+    for (int i = 0; i < batch; i++) (*y)[i] = (int32_t)rv_rng_below(&rng, (uint32_t)classes);
+    return 0;
+}

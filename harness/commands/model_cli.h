@@ -1,0 +1,28 @@
+/*
+ * model_cli.h: flag handling shared by the commands that build a network (info, mem, angle):
+ * device and architecture parsing with clear errors, context creation, random batches.
+ */
+#ifndef RB_MODEL_CLI_H
+#define RB_MODEL_CLI_H
+
+#include <stdint.h>
+#include <revnet/context.h>
+#include <revnet/model.h>
+
+/* "cpu" | "cuda" -> rv_device; prints an error listing both and returns -1 if unknown. */
+int rb_cli_parse_device(const char *cmd, const char *text, rv_device *out);
+/* "cifar10" | "cifar100" -> number of classes (10 or 100); -1 after an error. */
+int rb_cli_parse_classes(const char *cmd, const char *text);
+/* Creates a context or prints why not (RB_EXIT_FAIL is the caller's exit status then). */
+rv_ctx *rb_cli_make_ctx(const char *cmd, rv_device device, int threads);
+/* Parses an architecture name; prints the valid names and returns -1 if unknown. Needs no
+ * device, so a typo is a usage error even where the GPU is missing. */
+int rb_cli_parse_arch(const char *cmd, const char *text, rv_arch *out);
+/* Parses a backward mode (NULL: the architecture's default, reversible for RevNets and
+ * standard for ResNets) and checks the architecture supports it; -1 after an error. */
+int rb_cli_parse_mode(const char *cmd, const char *text, const rv_arch *arch,
+                      rv_backward_mode *out);
+/* A batch of N(0,1) pixels and uniform labels from seed (host memory; caller frees). */
+int rb_cli_random_batch(int batch, int size, int classes, uint64_t seed, float **x, int32_t **y);
+
+#endif

@@ -1,0 +1,12 @@
+/*
+ * db_schema.h: the SQL that creates each version of the results database's schema.
+ *   RB_DB_SCHEMA_V1  runs, metrics, memory, paper
+ *   RB_DB_SCHEMA_V2  (from version 1) runs.pid/updated_at/result_json, archs, pairs, views
+ */
+#ifndef RB_DB_SCHEMA_H
+#define RB_DB_SCHEMA_H
+
+extern const char RB_DB_SCHEMA_V1[];
+extern const char RB_DB_SCHEMA_V2[];
+
+#endif

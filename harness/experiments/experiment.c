@@ -1,0 +1,624 @@
+/*
+ * experiment.c: reads experiment files with libinih and expands their matrix (experiment.h).
+ *
+ * Parsing happens in two passes: inih calls kv_handler for every "key = value" line, which
+ * only records (section, key, value, line); interpret() then checks and applies them in file
+ * order, so every message can name the line it is about. inih itself does not report line
+ * numbers to the handler in Debian's build, so line_reader() counts the lines it hands over.
+ *
+ * Owns: the entries array of an rb_experiment.
+ */
+#include "experiments/experiment.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <revnet/context.h>
+#include <revnet/model.h>
+
+/* No real experiment comes near this; a typo like "seeds = 1 1000000" should not be run. */
+#define RB_EXP_MAX_ENTRIES 10000
+#define RB_EXP_MAX_ITEMS 64
+
+typedef struct {
+    char section[64];
+    char key[64];
+    char *value;
+    int line;
+} kv;
+
+typedef struct {
+    const char *name;         /* file name for messages */
+    const char *text;         /* the text being read */
+    const char *pos;
+    int line;                 /* lines handed to inih so far = the line being parsed */
+    int long_line;            /* first line longer than inih's buffer, 0 if none */
+    int continuation;         /* the line just read starts with white space */
+    kv *kvs;
+    int n_kvs, cap_kvs;
+    int oom;
+} parse_state;
+
+static char *line_reader(char *str, int num, void *stream)
+{
+    parse_state *ps = stream;
+    if (!*ps->pos) return NULL;
+    size_t n = strcspn(ps->pos, "\n");
+    ps->line++;
+    if (n + 2 > (size_t)num && !ps->long_line) ps->long_line = ps->line;
+    size_t copy = n < (size_t)num - 2 ? n : (size_t)num - 2;
+    memcpy(str, ps->pos, copy);
+    str[copy] = '\n';
+    str[copy + 1] = '\0';
+    ps->continuation = (ps->pos[0] == ' ' || ps->pos[0] == '\t');
+    ps->pos += n + (ps->pos[n] == '\n');
+    return str;
+}
+
+static int kv_handler(void *user, const char *section, const char *name, const char *value)
+{
+    parse_state *ps = user;
+    /* A continuation line (indented) extends the previous key's value. */
+    if (ps->continuation && ps->n_kvs > 0) {
+        kv *last = &ps->kvs[ps->n_kvs - 1];
+        if (strcmp(last->key, name) == 0 && strcmp(last->section, section) == 0) {
+            size_t len = strlen(last->value) + strlen(value) + 2;
+            char *v = realloc(last->value, len);
+            if (!v) {
+                ps->oom = 1;
+                return 0;
+            }
+            strcat(strcat(v, " "), value);
+            last->value = v;
+            return 1;
+        }
+    }
+    if (ps->n_kvs == ps->cap_kvs) {
+        int cap = ps->cap_kvs ? 2 * ps->cap_kvs : 32;
+        kv *n = realloc(ps->kvs, (size_t)cap * sizeof *n);
+        if (!n) {
+            ps->oom = 1;
+            return 0;
+        }
+        ps->kvs = n;
+        ps->cap_kvs = cap;
+    }
+    kv *k = &ps->kvs[ps->n_kvs];
+    snprintf(k->section, sizeof k->section, "%s", section);
+    snprintf(k->key, sizeof k->key, "%s", name);
+    k->value = strdup(value);
+    k->line = ps->line;
+    if (!k->value) {
+        ps->oom = 1;
+        return 0;
+    }
+    ps->n_kvs++;
+    return 1;
+}
+
+/* One matrix section, gathered before expansion. */
+typedef struct {
+    char label[32];
+    int line;                 /* first line of the section, for messages about missing keys */
+    char *archs[RB_EXP_MAX_ITEMS];
+    int n_archs;
+    char *families[8];
+    int n_families;
+    long units[RB_EXP_MAX_ITEMS];
+    int n_units, units_line, families_line;
+    char *datasets[8], *modes[8], *devices[4];
+    int n_datasets, n_modes, n_devices;
+    uint64_t seeds[RB_EXP_MAX_ITEMS];
+    int n_seeds;
+    rb_exp_settings set;
+    int set_mask;             /* which settings this section overrides (bit per key index) */
+} matrix;
+
+typedef struct {
+    rb_experiment *e;
+    const char *file;
+    char *err;
+    size_t err_len;
+    rv_ctx *ctx;
+    rb_exp_settings defaults;
+    matrix *mats;
+    int n_mats;
+    int seen_kind_line;
+} interp;
+
+static int errf(interp *in, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int errf(interp *in, int line, const char *fmt, ...)
+{
+    int n = line > 0 ? snprintf(in->err, in->err_len, "%s:%d: ", in->file, line)
+                     : snprintf(in->err, in->err_len, "%s: ", in->file);
+    if (n < 0 || (size_t)n >= in->err_len) return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(in->err + n, in->err_len - (size_t)n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* The settings keys, in the order of the bits of matrix.set_mask. */
+static const char *const SETTING_KEYS[] = { "steps", "batch", "eval_every", "checkpoint_every",
+                                            "train_subset", "test_subset", "angle_every", "lr",
+                                            "momentum", "weight_decay", "threads", NULL };
+/* Keys that only a training experiment uses. */
+static int train_only_key(int i) { return i != 0 && i != 1 && i != 10; }
+
+static int parse_long_value(interp *in, const kv *k, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(k->value, &end, 10);
+    if (errno || end == k->value || *end || v < lo || v > hi)
+        return errf(in, k->line, "%s = '%s': expected a whole number in [%ld, %ld]", k->key,
+                    k->value, lo, hi);
+    *out = v;
+    return 0;
+}
+
+static int parse_double_value(interp *in, const kv *k, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(k->value, &end);
+    if (errno || end == k->value || *end || !isfinite(v) || v < lo || v > hi)
+        return errf(in, k->line, "%s = '%s': expected a number in [%g, %g]", k->key, k->value,
+                    lo, hi);
+    *out = v;
+    return 0;
+}
+
+/* Applies settings key index i from kv k to s. */
+static int apply_setting(interp *in, int i, const kv *k, rb_exp_settings *s)
+{
+    long v = 0;
+    switch (i) {
+    case 0: return parse_long_value(in, k, 1, 100000000L, &s->steps);
+    case 1:
+        if (parse_long_value(in, k, 1, 65536, &v)) return -1;
+        s->batch = (int)v;
+        return 0;
+    case 2: return parse_long_value(in, k, 0, 100000000L, &s->eval_every);
+    case 3: return parse_long_value(in, k, 0, 100000000L, &s->checkpoint_every);
+    case 4: return parse_long_value(in, k, 0, 100000000L, &s->train_subset);
+    case 5: return parse_long_value(in, k, 0, 100000000L, &s->test_subset);
+    case 6: return parse_long_value(in, k, 0, 100000000L, &s->angle_every);
+    case 7: return parse_double_value(in, k, 1e-8, 10, &s->lr);
+    case 8: return parse_double_value(in, k, 0, 0.999999, &s->momentum);
+    case 9: return parse_double_value(in, k, 0, 1, &s->weight_decay);
+    case 10:
+        if (parse_long_value(in, k, 1, 1024, &v)) return -1;
+        s->threads = (int)v;
+        return 0;
+    default: return errf(in, k->line, "internal: setting %d", i);
+    }
+}
+
+static int setting_index(const char *key)
+{
+    for (int i = 0; SETTING_KEYS[i]; i++)
+        if (strcmp(SETTING_KEYS[i], key) == 0) return i;
+    return -1;
+}
+
+/* Splits a value on spaces and commas into at most max items, pointing into value. */
+static int split_items(interp *in, const kv *k, char **items, int max)
+{
+    int n = 0;
+    for (char *p = strtok(k->value, " \t,"); p; p = strtok(NULL, " \t,")) {
+        if (n == max) return errf(in, k->line, "%s: more than %d items", k->key, max);
+        items[n++] = p;
+    }
+    if (n == 0) return errf(in, k->line, "%s: empty list", k->key);
+    return n;
+}
+
+static int check_choice(interp *in, const kv *k, const char *item, const char *const *names)
+{
+    for (int i = 0; names[i]; i++)
+        if (strcmp(item, names[i]) == 0) return 0;
+    char valid[256] = "";
+    for (int i = 0; names[i]; i++) {
+        strncat(valid, i ? ", " : "", sizeof valid - strlen(valid) - 1);
+        strncat(valid, names[i], sizeof valid - strlen(valid) - 1);
+    }
+    return errf(in, k->line, "%s: unknown '%s' (valid: %s)", k->key, item, valid);
+}
+
+static int check_arch(interp *in, int line, const char *name)
+{
+    rv_arch a;
+    if (rv_arch_parse(in->ctx, name, &a) != RV_OK)
+        return errf(in, line, "%s", rv_ctx_message(in->ctx));
+    return 0;
+}
+
+static const char *const DATASETS[] = { "cifar10", "cifar100", "fashion-mnist", NULL };
+static const char *const MODES[] = { "default", "standard", "reversible", "checkpoint", NULL };
+static const char *const DEVICES[] = { "cpu", "cuda", NULL };
+static const char *const FAMILIES[] = { "resnet-basic", "revnet-basic", "resnet-bottleneck",
+                                        "revnet-bottleneck", NULL };
+
+static matrix *matrix_for(interp *in, const kv *k)
+{
+    const char *label = k->section[6] == '.' ? k->section + 7 : "";
+    for (int i = 0; i < in->n_mats; i++)
+        if (strcmp(in->mats[i].label, label) == 0) return &in->mats[i];
+    matrix *n = realloc(in->mats, (size_t)(in->n_mats + 1) * sizeof *n);
+    if (!n) return NULL;
+    in->mats = n;
+    matrix *m = &n[in->n_mats++];
+    memset(m, 0, sizeof *m);
+    snprintf(m->label, sizeof m->label, "%s", label);
+    m->line = k->line;
+    return m;
+}
+
+static int matrix_key(interp *in, matrix *m, kv *k)
+{
+    char *items[RB_EXP_MAX_ITEMS];
+    int si = setting_index(k->key);
+    if (si >= 0) {
+        if (apply_setting(in, si, k, &m->set)) return -1;
+        m->set_mask |= 1 << si;
+        return 0;
+    }
+    if (!strcmp(k->key, "archs") || !strcmp(k->key, "pairs")) {
+        int pairs = k->key[0] == 'p', n = split_items(in, k, items, RB_EXP_MAX_ITEMS);
+        if (n < 0) return -1;
+        for (int i = 0; i < n; i++) {
+            char *second = NULL;
+            if (pairs) {
+                second = strchr(items[i], ':');
+                if (!second || strchr(second + 1, ':') || second == items[i] || !second[1])
+                    return errf(in, k->line, "pairs: '%s' is not RESNET:REVNET", items[i]);
+                *second++ = '\0';
+            }
+            for (char *a = items[i]; a; a = second, second = NULL) {
+                if (check_arch(in, k->line, a)) return -1;
+                if (m->n_archs == RB_EXP_MAX_ITEMS)
+                    return errf(in, k->line, "more than %d architectures", RB_EXP_MAX_ITEMS);
+                m->archs[m->n_archs++] = a;
+            }
+        }
+        return 0;
+    }
+    if (!strcmp(k->key, "families")) {
+        int n = split_items(in, k, items, 8);
+        if (n < 0) return -1;
+        for (int i = 0; i < n; i++) {
+            if (check_choice(in, k, items[i], FAMILIES)) return -1;
+            m->families[m->n_families++] = items[i];
+        }
+        m->families_line = k->line;
+        return 0;
+    }
+    if (!strcmp(k->key, "units") || !strcmp(k->key, "seeds")) {
+        int n = split_items(in, k, items, RB_EXP_MAX_ITEMS);
+        if (n < 0) return -1;
+        for (int i = 0; i < n; i++) {
+            kv one = *k;
+            one.value = items[i];
+            long v;
+            if (parse_long_value(in, &one, k->key[0] == 'u' ? 1 : 0,
+                                 k->key[0] == 'u' ? 10000 : 2147483647L, &v))
+                return -1;
+            if (k->key[0] == 'u') m->units[m->n_units++] = v;
+            else m->seeds[m->n_seeds++] = (uint64_t)v;
+        }
+        if (k->key[0] == 'u') m->units_line = k->line;
+        return 0;
+    }
+    struct {
+        const char *key;
+        const char *const *names;
+        char **dst;
+        int *n;
+        int max;
+    } lists[] = {
+        { "datasets", DATASETS, m->datasets, &m->n_datasets, 8 },
+        { "modes", MODES, m->modes, &m->n_modes, 8 },
+        { "devices", DEVICES, m->devices, &m->n_devices, 4 },
+    };
+    for (size_t l = 0; l < sizeof lists / sizeof lists[0]; l++) {
+        if (strcmp(k->key, lists[l].key)) continue;
+        int n = split_items(in, k, items, lists[l].max);
+        if (n < 0) return -1;
+        *lists[l].n = 0;
+        for (int i = 0; i < n; i++) {
+            if (check_choice(in, k, items[i], lists[l].names)) return -1;
+            lists[l].dst[(*lists[l].n)++] = items[i];
+        }
+        return 0;
+    }
+    return errf(in, k->line,
+                "unknown key '%s' in [%s] (valid: archs, pairs, families, units, datasets, "
+                "modes, devices, seeds, or a [train]/[mem] setting)", k->key, k->section);
+}
+
+static int add_entry(interp *in, const matrix *m, const char *arch, const char *dataset,
+                     const char *mode, const char *device, uint64_t seed)
+{
+    rb_experiment *e = in->e;
+    rv_arch a;
+    if (rv_arch_parse(in->ctx, arch, &a) != RV_OK)
+        return errf(in, m->line, "unknown architecture '%s'", arch);
+    if (e->kind == RB_EXP_TRAIN && a.imagenet)
+        return errf(in, m->line, "%s is an ImageNet network (224x224); training experiments take "
+                    "the 32x32 datasets, measure it with kind = mem", arch);
+    rv_backward_mode bm;
+    if (!strcmp(mode, "default")) {
+        bm = a.reversible ? RV_BACKWARD_REVERSIBLE : RV_BACKWARD_STANDARD;
+    } else {
+        if (rv_backward_mode_parse(in->ctx, mode, &bm) != RV_OK)
+            return errf(in, m->line, "%s", rv_ctx_message(in->ctx));
+        if (!rv_arch_supports(&a, bm)) {
+            e->n_skipped++;
+            return 0;
+        }
+    }
+    if (e->n_entries == RB_EXP_MAX_ENTRIES)
+        return errf(in, m->line, "the matrix expands to more than %d runs", RB_EXP_MAX_ENTRIES);
+    if (e->n_entries % 64 == 0) {
+        rb_exp_entry *n = realloc(e->entries, (size_t)(e->n_entries + 64) * sizeof *n);
+        if (!n) return errf(in, 0, "out of memory");
+        e->entries = n;
+    }
+    rb_exp_entry *x = &e->entries[e->n_entries++];
+    memset(x, 0, sizeof *x);
+    snprintf(x->group, sizeof x->group, "%s", m->label);
+    snprintf(x->arch, sizeof x->arch, "%s", arch);
+    snprintf(x->dataset, sizeof x->dataset, "%s", dataset);
+    snprintf(x->mode, sizeof x->mode, "%s", rv_backward_mode_name(bm));
+    snprintf(x->device, sizeof x->device, "%s", device);
+    x->seed = seed;
+    x->reversible = a.reversible;
+    x->set = in->defaults;
+    /* Overrides of this matrix section, key by key. */
+    const rb_exp_settings *o = &m->set;
+    if (m->set_mask & 1 << 0) x->set.steps = o->steps;
+    if (m->set_mask & 1 << 1) x->set.batch = o->batch;
+    if (m->set_mask & 1 << 2) x->set.eval_every = o->eval_every;
+    if (m->set_mask & 1 << 3) x->set.checkpoint_every = o->checkpoint_every;
+    if (m->set_mask & 1 << 4) x->set.train_subset = o->train_subset;
+    if (m->set_mask & 1 << 5) x->set.test_subset = o->test_subset;
+    if (m->set_mask & 1 << 6) x->set.angle_every = o->angle_every;
+    if (m->set_mask & 1 << 7) x->set.lr = o->lr;
+    if (m->set_mask & 1 << 8) x->set.momentum = o->momentum;
+    if (m->set_mask & 1 << 9) x->set.weight_decay = o->weight_decay;
+    if (m->set_mask & 1 << 10) x->set.threads = o->threads;
+    return 0;
+}
+
+static int expand(interp *in, matrix *m)
+{
+    rb_experiment *e = in->e;
+    const char *sect = m->label[0] ? "matrix." : "matrix";
+    if (m->n_families && !m->n_units)
+        return errf(in, m->families_line, "families needs units (units per stage) in [%s%s]",
+                    sect, m->label);
+    if (m->n_units && !m->n_families)
+        return errf(in, m->units_line, "units needs families in [%s%s]", sect, m->label);
+    /* Family members: family-N, checked like any other name. */
+    static char family_names[RB_EXP_MAX_ITEMS * 4][48];
+    int n_fam = 0;
+    for (int f = 0; f < m->n_families; f++)
+        for (int u = 0; u < m->n_units; u++) {
+            if (m->n_archs == RB_EXP_MAX_ITEMS || n_fam == RB_EXP_MAX_ITEMS * 4)
+                return errf(in, m->units_line, "more than %d architectures", RB_EXP_MAX_ITEMS);
+            snprintf(family_names[n_fam], 48, "%s-%ld", m->families[f], m->units[u]);
+            if (check_arch(in, m->units_line, family_names[n_fam])) return -1;
+            m->archs[m->n_archs++] = family_names[n_fam++];
+        }
+    if (!m->n_archs)
+        return errf(in, m->line, "[%s%s] lists no architectures (archs, pairs or families)",
+                    sect, m->label);
+    static char *const DEFAULT_MODE[] = { "default" }, *const CPU[] = { "cpu" };
+    static char *const RANDOM[] = { "random" };
+    static const uint64_t SEED1[] = { 1 };
+    char *const *datasets = m->datasets;
+    int n_datasets = m->n_datasets;
+    if (e->kind == RB_EXP_MEM) {
+        if (n_datasets) return errf(in, m->line, "a mem experiment takes no datasets");
+        datasets = RANDOM;
+        n_datasets = 1;
+    } else if (!n_datasets) {
+        return errf(in, m->line, "[%s%s] needs datasets", sect, m->label);
+    }
+    char *const *modes = m->n_modes ? m->modes : DEFAULT_MODE;
+    char *const *devices = m->n_devices ? m->devices : CPU;
+    const uint64_t *seeds = m->n_seeds ? m->seeds : SEED1;
+    int n_modes = m->n_modes ? m->n_modes : 1, n_devices = m->n_devices ? m->n_devices : 1;
+    int n_seeds = m->n_seeds ? m->n_seeds : 1;
+    for (int d = 0; d < n_datasets; d++)
+        for (int a = 0; a < m->n_archs; a++)
+            for (int mo = 0; mo < n_modes; mo++)
+                for (int dv = 0; dv < n_devices; dv++)
+                    for (int s = 0; s < n_seeds; s++)
+                        if (add_entry(in, m, m->archs[a], datasets[d], modes[mo], devices[dv],
+                                      seeds[s]))
+                            return -1;
+    return 0;
+}
+
+static int interpret(interp *in, parse_state *ps)
+{
+    rb_experiment *e = in->e;
+    int have_name = 0, have_kind = 0, settings_line = 0;
+    char settings_section[8] = "";
+    /* Pass 1: [experiment], so that the kind is known before settings are checked. */
+    for (int i = 0; i < ps->n_kvs; i++) {
+        kv *k = &ps->kvs[i];
+        if (strcmp(k->section, "experiment")) continue;
+        if (!strcmp(k->key, "name")) {
+            if (!*k->value || strlen(k->value) >= sizeof e->name || strpbrk(k->value, " \t/"))
+                return errf(in, k->line, "name = '%s': expected one word without '/' (under "
+                            "%zu characters)", k->value, sizeof e->name);
+            snprintf(e->name, sizeof e->name, "%s", k->value);
+            have_name = 1;
+        } else if (!strcmp(k->key, "kind")) {
+            if (!strcmp(k->value, "train")) e->kind = RB_EXP_TRAIN;
+            else if (!strcmp(k->value, "mem")) e->kind = RB_EXP_MEM;
+            else return errf(in, k->line, "kind = '%s': expected train or mem", k->value);
+            have_kind = 1;
+        } else if (!strcmp(k->key, "schedule")) {
+            if (!*k->value || strlen(k->value) >= sizeof e->schedule)
+                return errf(in, k->line, "schedule: expected a short label");
+            snprintf(e->schedule, sizeof e->schedule, "%s", k->value);
+        } else if (!strcmp(k->key, "description")) {
+            snprintf(e->description, sizeof e->description, "%s", k->value);
+        } else {
+            return errf(in, k->line,
+                        "unknown key '%s' in [experiment] (valid: name, kind, schedule, "
+                        "description)", k->key);
+        }
+    }
+    if (!have_name) return errf(in, 0, "[experiment] needs a name");
+    if (!have_kind) return errf(in, 0, "[experiment] needs kind = train or kind = mem");
+    if (!e->schedule[0]) snprintf(e->schedule, sizeof e->schedule, "custom");
+    const char *own = e->kind == RB_EXP_TRAIN ? "train" : "mem";
+    /* Pass 2: sections in file order. */
+    for (int i = 0; i < ps->n_kvs; i++) {
+        kv *k = &ps->kvs[i];
+        if (!strcmp(k->section, "experiment")) continue;
+        int is_matrix = !strcmp(k->section, "matrix") ||
+                        (!strncmp(k->section, "matrix.", 7) && k->section[7]);
+        if (!strcmp(k->section, "train") || !strcmp(k->section, "mem")) {
+            if (strcmp(k->section, own))
+                return errf(in, k->line, "[%s] does not apply to a kind = %s experiment",
+                            k->section, own);
+            int si = setting_index(k->key);
+            if (si < 0 || (e->kind == RB_EXP_MEM && train_only_key(si)))
+                return errf(in, k->line, "unknown key '%s' in [%s] (valid: %s)", k->key, own,
+                            e->kind == RB_EXP_MEM
+                                ? "steps, batch, threads"
+                                : "steps, batch, eval_every, checkpoint_every, train_subset, "
+                                  "test_subset, angle_every, lr, momentum, weight_decay, "
+                                  "threads");
+            if (apply_setting(in, si, k, &in->defaults)) return -1;
+            settings_line = k->line;
+            snprintf(settings_section, sizeof settings_section, "%s", own);
+        } else if (is_matrix) {
+            if (strlen(k->section) - 7 >= sizeof in->mats[0].label && k->section[6] == '.')
+                return errf(in, k->line, "section label '%s' is too long", k->section + 7);
+            int si = setting_index(k->key);
+            if (si >= 0 && e->kind == RB_EXP_MEM && train_only_key(si))
+                return errf(in, k->line, "'%s' is a training setting; this is a mem experiment",
+                            k->key);
+            matrix *m = matrix_for(in, k);
+            if (!m) return errf(in, 0, "out of memory");
+            if (matrix_key(in, m, k)) return -1;
+        } else {
+            return errf(in, k->line,
+                        "unknown section [%s] (valid: experiment, %s, matrix, matrix.LABEL)",
+                        k->section, own);
+        }
+    }
+    (void)settings_line;
+    if (in->n_mats == 0) return errf(in, 0, "no [matrix] section: nothing to run");
+    for (int i = 0; i < in->n_mats; i++)
+        if (expand(in, &in->mats[i])) return -1;
+    if (e->n_entries == 0)
+        return errf(in, 0, "the matrix is empty (every architecture/mode pair is unsupported)");
+    return 0;
+}
+
+const char *rb_exp_kind_name(rb_exp_kind k) { return k == RB_EXP_MEM ? "mem" : "train"; }
+
+int rb_experiment_parse(rb_experiment *e, const char *name, const char *text, char *err,
+                        size_t err_len)
+{
+    memset(e, 0, sizeof *e);
+    snprintf(e->path, sizeof e->path, "%s", name);
+    parse_state ps = { .name = name, .text = text, .pos = text };
+    interp in = { .e = e, .file = name, .err = err, .err_len = err_len };
+    /* The paper's recipe (PAPER.md); -1 = the trainer's own default. */
+    in.defaults = (rb_exp_settings){ .steps = 80000, .batch = 100, .eval_every = -1,
+                                     .checkpoint_every = -1, .lr = 0.1, .momentum = 0.9,
+                                     .weight_decay = 2e-4, .threads = 2 };
+    int ret = -1;
+    char msg[256];
+    rv_ctx_options opt = rv_ctx_default_options();
+    if (rv_ctx_create(&in.ctx, &opt, msg, sizeof msg) != RV_OK) {
+        errf(&in, 0, "cannot create a CPU context: %s", msg);
+        goto done;
+    }
+    int rc = ini_parse_stream(line_reader, &ps, kv_handler, &ps);
+    if (ps.oom || rc == -2) {
+        errf(&in, 0, "out of memory");
+        goto done;
+    }
+    if (ps.long_line && (rc == 0 || ps.long_line <= rc)) {
+        errf(&in, ps.long_line, "line longer than %d characters (continue a long list on an "
+             "indented next line)", ini_max_line - 3);
+        goto done;
+    }
+    if (rc > 0) {
+        errf(&in, rc, "not a 'key = value' line, a '[section]' header or a comment");
+        goto done;
+    }
+    ret = interpret(&in, &ps);
+done:
+    for (int i = 0; i < ps.n_kvs; i++) free(ps.kvs[i].value);
+    free(ps.kvs);
+    free(in.mats);
+    rv_ctx_destroy(in.ctx);
+    if (ret) rb_experiment_free(e);
+    return ret;
+}
+
+int rb_experiment_load(rb_experiment *e, const char *path, char *err, size_t err_len)
+{
+    memset(e, 0, sizeof *e);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    int ret = -1;
+    for (;;) {
+        if (len + 4096 + 1 > cap) {
+            cap = cap ? 2 * cap : 8192;
+            char *n = realloc(text, cap);
+            if (!n) {
+                snprintf(err, err_len, "%s: out of memory", path);
+                goto done;
+            }
+            text = n;
+        }
+        size_t got = fread(text + len, 1, 4096, f);
+        len += got;
+        if (got < 4096) break;
+    }
+    if (ferror(f)) {
+        snprintf(err, err_len, "%s: read error: %s", path, strerror(errno));
+        goto done;
+    }
+    if (memchr(text, '\0', len)) {
+        snprintf(err, err_len, "%s: not a text file", path);
+        goto done;
+    }
+    text[len] = '\0';
+    ret = rb_experiment_parse(e, path, text, err, err_len);
+done:
+    free(text);
+    fclose(f);
+    return ret;
+}
+
+void rb_experiment_free(rb_experiment *e)
+{
+    if (!e) return;
+    free(e->entries);
+    e->entries = NULL;
+    e->n_entries = 0;
+}

@@ -1,0 +1,75 @@
+/*
+ * checkpoint.h: the on-disk state of a training run, enough to continue it bit for bit.
+ *
+ * File <dir>/run-<id>.ckpt, version 1, all integers and floats in the byte order of the
+ * machine that wrote it (a byte-order mark rejects a file from a machine of the other order):
+ *   magic "RVCKPT\r\n" (8 bytes), u32 version, u32 byte-order mark 0x01020304,
+ *   u32 key_len, key bytes (the run's configuration key, rb_db_config_key),
+ *   rb_ckpt_progress fields one by one (step, epoch, position in the epoch order, the run's
+ *   RNG state, the open metric window's sums),
+ *   u64 n_order, u64 n_state, u64 n_params,
+ *   i32 order[n_order]      the current epoch's permutation of the training images
+ *   f32 state[n_state]      parameters then batch-norm running averages (rv_model_get_state)
+ *   f32 momentum[n_params]
+ *   u32 CRC-32 (zlib) of every byte before it.
+ * Written to a temporary file beside the target, fsync'ed, renamed over the target and the
+ * folder fsync'ed, so a crash at any moment leaves either the old or the new checkpoint.
+ *
+ * Owns nothing: the caller holds every buffer.
+ */
+#ifndef RB_CHECKPOINT_H
+#define RB_CHECKPOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <revnet/context.h>
+#include <revnet/rng.h>
+
+#define RB_CHECKPOINT_VERSION 1u
+
+/* The scalar progress of a run at a step boundary. */
+typedef struct {
+    int64_t step;          /* training steps completed */
+    int64_t epoch;         /* epoch permutations drawn so far */
+    int64_t pos;           /* index into the epoch order of the next image */
+    rv_rng_state rng;      /* the run's data-order and augmentation stream */
+    double win_loss_sum;   /* open metric window: sum of batch losses, */
+    int64_t win_correct;   /* correct predictions, */
+    int64_t win_images;    /* images seen, */
+    int64_t win_steps;     /* and steps, since the last evaluation */
+} rb_ckpt_progress;
+
+/* The arrays of a checkpoint; sizes must match between save and load. */
+typedef struct {
+    int32_t *order;
+    size_t n_order;
+    float *state;
+    size_t n_state;
+    float *momentum;
+    size_t n_params;
+} rb_ckpt_arrays;
+
+/*
+ * Writes a checkpoint atomically to path (see the file comment). key is the run's
+ * configuration key. Returns RV_OK, or RV_ERR_IO (message on ctx: which file, errno text) with
+ * the previous file at path untouched and no temporary file left behind.
+ */
+rv_status rb_checkpoint_save(rv_ctx *ctx, const char *path, const char *key,
+                             const rb_ckpt_progress *p, const rb_ckpt_arrays *a);
+
+/*
+ * Reads the checkpoint at path into *p and the arrays of a (whose sizes say what the caller
+ * expects). Everything is validated: RV_ERR_IO when the file cannot be opened or read;
+ * RV_ERR_FORMAT for a wrong magic, an unknown version, another byte order, a truncated file,
+ * trailing bytes, a checksum mismatch, or a configuration key or array size that differs from
+ * what the caller expects (the message says which). On failure the arrays and *p may have been
+ * partly written and must not be used.
+ */
+rv_status rb_checkpoint_load(rv_ctx *ctx, const char *path, const char *key,
+                             rb_ckpt_progress *p, const rb_ckpt_arrays *a);
+
+/* Creates dir and its missing parents (mode 0777 before umask), like mkdir -p. RV_ERR_IO
+ * with the failing component in the message. */
+rv_status rb_checkpoint_mkdirs(rv_ctx *ctx, const char *dir);
+
+#endif

@@ -1,0 +1,725 @@
+/*
+ * train.c: one training run of the paper's recipe (train.h), logged to the results database,
+ * checkpointed, resumable, stoppable by SIGINT/SIGTERM.
+ *
+ * Per step s (0-based; "step" in the database is the number of steps completed, s + 1):
+ *   1. if fewer than B images remain in the epoch order, draw a new permutation (run RNG);
+ *   2. fill the batch: order[pos .. pos+B), mean subtracted, pad-crop-flip augmented (run RNG);
+ *   3. RevNets with angle_every: on the same batch, gradients with stored activations
+ *      (standard) and with reconstructed ones (reversible), both with batch norm in recompute
+ *      mode so nothing changes (rv_model_gradient_angle), logged as grad_angle_deg and
+ *      grad_max_rel_diff at step s + 1. Done before the real step, so the trajectory is the same
+ *      with or without it;
+ *   4. forward + backward in the run's mode (batch norm updates its running averages);
+ *   5. SGD: lr = lr0 while s < steps/2, lr0/10 while s < 3 steps/4, lr0/100 after
+ *      (PAPER.md: 0.1, 0.01 from step 40,000, 0.001 from step 60,000 of 80,000), momentum 0.9,
+ *      weight decay on conv and FC weights only.
+ * Every eval_every steps and at the end, one transaction writes train_loss / train_error (means
+ * over the steps since the previous evaluation, on the augmented batches), test_loss /
+ * test_error (BN running averages, the first floor(n_test / B) * B test images: the model is
+ * planned for batches of B, so a last partial batch is left out), lr and images_per_sec.
+ *
+ * Resume: the checkpoint holds every piece of state the steps above read (parameters, BN
+ * averages, momentum, RNG, epoch order and position, the open metric window), so a resumed run
+ * computes bit-identical losses to an uninterrupted one on the same thread count. Metrics
+ * logged after the checkpoint's step are deleted first so curves do not double.
+ *
+ * Owns, for the duration of rb_train_run: the context, datasets, model, host buffers, the run's
+ * lock file (an fcntl lock that keeps two processes from training the same run) and the signal
+ * handlers for SIGINT/SIGTERM (the previous ones are restored on return).
+ */
+#include "training/train.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "training/checkpoint.h"
+#include "commands/cli.h"
+#include <revnet/data.h>
+#include <revnet/model.h>
+#include "reporting/progress.h"
+#include <revnet/rng.h>
+
+static const char *const DATASETS[] = { "cifar10", "cifar100", "fashion-mnist", "synthetic",
+                                        NULL };
+static const char *const DEVICES[] = { "cpu", "cuda", NULL };
+/* The synthetic set (tests, machines without data) is fixed, whatever the run's seed. */
+#define SYNTH_SEED 20170704u
+#define SYNTH_TRAIN_N 10000
+#define SYNTH_TEST_N 2000
+/* Stream of the run seed that orders and augments the data (the model draws its weights from
+ * the seed itself). */
+#define DATA_STREAM 1u
+
+static volatile sig_atomic_t g_stop_signal;
+static int g_last_signal;
+
+/* First SIGINT/SIGTERM: ask the loop to stop after the current step. A second one means the
+ * user does not want to wait: default action, immediately. */
+static void on_signal(int sig)
+{
+    if (g_stop_signal) {
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        sigaction(sig, &dfl, NULL);
+        raise(sig);
+        return;
+    }
+    g_stop_signal = sig;
+}
+
+int rb_train_last_signal(void) { return g_last_signal; }
+
+void rb_train_config_defaults(rb_train_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->device = "cpu";
+    cfg->schedule = "custom";
+    cfg->experiment = "";
+    cfg->checkpoint_dir = "results/checkpoints";
+    cfg->steps = 80000;
+    cfg->batch = 100;
+    cfg->seed = 1;
+    cfg->eval_every = -1; /* resolved to steps / 20 */
+    cfg->checkpoint_every = 1000;
+    cfg->lr = 0.1;
+    cfg->momentum = 0.9;
+    cfg->weight_decay = 2e-4;
+    cfg->threads = 2;
+}
+
+typedef struct {
+    const rb_train_config *cfg;
+    rb_train_result *res;
+    rb_db *db;
+    rv_ctx *ctx;
+    rv_arch arch;
+    rv_backward_mode mode;
+    const char *dataset;      /* canonical name */
+    long eval_every;          /* resolved */
+    long angle_every;         /* 0 unless a RevNet asked for it */
+    rv_dataset train, test;
+    float *mean;
+    rv_model *model;
+    size_t n_params, n_state;
+    float *x;
+    int32_t *y;
+    float *state_host, *mom_host;
+    int32_t *order;
+    char extra_json[512];
+    rb_run_config rc;
+    char *key;
+    int64_t run_id;           /* -1 until the run exists in the database */
+    char ckpt_path[PATH_MAX];
+    int lock_fd;
+    rb_ckpt_progress prog;
+    /* This process only: throughput of the whole run and of the open window. */
+    double run_ms, win_ms;
+    long run_images, win_rate_images;
+    int have_eval;
+    double last_lr;
+    rb_progress bar;
+} trainer;
+
+static void set_reason(trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_reason(trainer *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->res->reason, sizeof t->res->reason, fmt, ap);
+    va_end(ap);
+}
+
+static const char *canonical_dataset(const char *name)
+{
+    if (!name) return NULL;
+    if (strcmp(name, "cifar-10") == 0) return "cifar10";
+    if (strcmp(name, "cifar-100") == 0) return "cifar100";
+    for (int i = 0; DATASETS[i]; i++)
+        if (strcmp(name, DATASETS[i]) == 0) return DATASETS[i];
+    return NULL;
+}
+
+/* Checks the configuration and fills the run identity; prints and returns RB_EXIT_USAGE on a
+ * bad one. The context is a CPU one made only for the parsers' messages. */
+static int resolve_config(trainer *t, rv_ctx *pctx)
+{
+    const rb_train_config *c = t->cfg;
+    if (!c->arch) {
+        rb_cli_error("train", "--arch is required (e.g. revnet-38, resnet-32)");
+        return RB_EXIT_USAGE;
+    }
+    if (rv_arch_parse(pctx, c->arch, &t->arch) != RV_OK) {
+        rb_cli_error("train", "%s", rv_ctx_message(pctx));
+        return RB_EXIT_USAGE;
+    }
+    t->dataset = canonical_dataset(c->dataset);
+    if (!t->dataset) {
+        rb_cli_parse_choice("train", "dataset", c->dataset, DATASETS);
+        return RB_EXIT_USAGE;
+    }
+    if (rb_cli_parse_choice("train", "device", c->device ? c->device : "cpu", DEVICES) < 0)
+        return RB_EXIT_USAGE;
+    if (c->mode) {
+        if (rv_backward_mode_parse(pctx, c->mode, &t->mode) != RV_OK) {
+            rb_cli_error("train", "%s", rv_ctx_message(pctx));
+            return RB_EXIT_USAGE;
+        }
+    } else {
+        t->mode = t->arch.reversible ? RV_BACKWARD_REVERSIBLE : RV_BACKWARD_STANDARD;
+    }
+    if (!rv_arch_supports(&t->arch, t->mode)) {
+        rb_cli_error("train", "mode '%s' does not apply to %s (RevNets: standard, reversible; "
+                     "ResNets: standard, checkpoint)", rv_backward_mode_name(t->mode),
+                     t->arch.name);
+        return RB_EXIT_USAGE;
+    }
+    if (t->arch.input_size != 32) {
+        rb_cli_error("train", "%s is an ImageNet network; train takes the 32x32 CIFAR-shaped "
+                     "datasets (%s)", t->arch.name, "cifar10, cifar100, fashion-mnist");
+        return RB_EXIT_USAGE;
+    }
+    if (c->steps < 1 || c->batch < 1 || c->threads < 0 || c->checkpoint_every < 0 ||
+        c->train_subset < 0 || c->test_subset < 0 || c->angle_every < 0 || c->stop_after < 0 ||
+        !(c->lr > 0) || !isfinite(c->lr) || !(c->momentum >= 0) || !(c->weight_decay >= 0)) {
+        rb_cli_error("train", "steps and batch must be >= 1, lr > 0, and counts, momentum and "
+                     "weight decay >= 0");
+        return RB_EXIT_USAGE;
+    }
+    t->eval_every = c->eval_every < 0 ? (c->steps / 20 > 0 ? c->steps / 20 : 1) : c->eval_every;
+    /* The angle compares stored against reconstructed activations: only RevNets have both. */
+    t->angle_every = t->arch.reversible ? c->angle_every : 0;
+
+    /* Everything that changes the numbers logged goes into the key; the checkpoint interval,
+     * progress display and stop_after do not. */
+    snprintf(t->extra_json, sizeof t->extra_json,
+             "{\"lr\":%.17g,\"momentum\":%.17g,\"weight_decay\":%.17g,\"test_subset\":%ld,"
+             "\"angle_every\":%ld}",
+             c->lr, c->momentum, c->weight_decay, c->test_subset, t->angle_every);
+    rb_run_config *rc = &t->rc;
+    rc->arch = t->arch.name;
+    rc->dataset = t->dataset;
+    rc->mode = rv_backward_mode_name(t->mode);
+    rc->device = c->device ? c->device : "cpu";
+    rc->kind = "train";
+    rc->schedule = c->schedule ? c->schedule : "custom";
+    rc->experiment = c->experiment ? c->experiment : "";
+    rc->batch = c->batch;
+    rc->steps = c->steps;
+    rc->seed = c->seed;
+    rc->eval_every = t->eval_every;
+    rc->train_subset = c->train_subset;
+    rc->threads = c->threads;
+    rc->extra_json = t->extra_json;
+    t->key = rb_db_config_key(rc);
+    if (!t->key) {
+        rb_cli_error("train", "out of memory");
+        return RB_EXIT_FAIL;
+    }
+    return RB_EXIT_OK;
+}
+
+int rb_train_identify(const rb_train_config *cfg, rb_train_identity *out)
+{
+    trainer t;
+    memset(&t, 0, sizeof t);
+    memset(out, 0, sizeof *out);
+    t.cfg = cfg;
+    rv_ctx *ctx = NULL;
+    char msg[256] = "";
+    rv_ctx_options copt = rv_ctx_default_options();
+    if (rv_ctx_create(&ctx, &copt, msg, sizeof msg) != RV_OK) {
+        rb_cli_error("train", "cannot create a CPU context: %s", msg);
+        return RB_EXIT_FAIL;
+    }
+    int code = resolve_config(&t, ctx);
+    if (code == RB_EXIT_OK) {
+        out->rc = t.rc;
+        snprintf(out->arch, sizeof out->arch, "%s", t.arch.name);
+        snprintf(out->extra_json, sizeof out->extra_json, "%s", t.extra_json);
+        out->rc.arch = out->arch;
+        out->rc.extra_json = out->extra_json;
+    }
+    free(t.key);
+    rv_ctx_destroy(ctx);
+    return code;
+}
+
+int rb_train_check_config(const rb_train_config *cfg)
+{
+    rb_train_identity id;
+    return rb_train_identify(cfg, &id);
+}
+
+/* Final metrics of a finished run, read back from the database (a run that finished earlier,
+ * or one resumed from its last checkpoint). Missing values stay NaN. */
+static void read_final_metrics(trainer *t, int64_t run_id)
+{
+    rb_train_result *r = t->res;
+    r->final_test_error = r->final_test_loss = r->final_train_loss = r->final_train_error = NAN;
+    sqlite3 *h = rb_db_handle(t->db);
+    sqlite3_stmt *q = NULL;
+    const char *sql = "SELECT name, value FROM metrics WHERE run_id = ?1 AND step = "
+                      "(SELECT MAX(step) FROM metrics WHERE run_id = ?1 AND name = 'test_error')";
+    if (!h || sqlite3_prepare_v2(h, sql, -1, &q, NULL) != SQLITE_OK) return;
+    sqlite3_bind_int64(q, 1, run_id);
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(q, 0);
+        double v = sqlite3_column_type(q, 1) == SQLITE_NULL ? NAN : sqlite3_column_double(q, 1);
+        if (!name) continue;
+        if (strcmp(name, "test_error") == 0) r->final_test_error = v;
+        else if (strcmp(name, "test_loss") == 0) r->final_test_loss = v;
+        else if (strcmp(name, "train_loss") == 0) r->final_train_loss = v;
+        else if (strcmp(name, "train_error") == 0) r->final_train_error = v;
+    }
+    sqlite3_finalize(q);
+}
+
+static rv_status db_fail(trainer *t, const char *what)
+{
+    return rv_ctx_fail(t->ctx, RV_ERR_DB, "results database: %s: %s", what,
+                       rb_db_message(t->db));
+}
+
+/* Loads both splits and the mean image. */
+static rv_status load_data(trainer *t)
+{
+    const rb_train_config *c = t->cfg;
+    rv_status st;
+    if (strcmp(t->dataset, "synthetic") == 0) {
+        rv_rng_state r;
+        rv_rng_seed_stream(&r, SYNTH_SEED, 0);
+        st = rv_data_synthetic(t->ctx, &t->train, SYNTH_TRAIN_N, 10, &r);
+        if (st == RV_OK) st = rv_data_synthetic(t->ctx, &t->test, SYNTH_TEST_N, 10, &r);
+        if (st != RV_OK) return st;
+    } else {
+        st = rv_data_load(t->ctx, &t->train, t->dataset, 1, c->data_root);
+        if (st == RV_OK) st = rv_data_load(t->ctx, &t->test, t->dataset, 0, c->data_root);
+        if (st != RV_OK) {
+            const char *msg = rv_ctx_message(t->ctx);
+            if (st == RV_ERR_IO && !strstr(msg, "fetch-cifar"))
+                return rv_ctx_fail(t->ctx, st, "%s (get CIFAR with scripts/fetch-cifar.sh DIR, "
+                                   "then pass --data DIR or set REVBENCH_DATA=DIR)", msg);
+            return st;
+        }
+    }
+    if (c->train_subset > 0 && c->train_subset < t->train.n)
+        if ((st = rv_data_subset(t->ctx, &t->train, (int)c->train_subset)) != RV_OK) return st;
+    if (c->test_subset > 0 && c->test_subset < t->test.n)
+        if ((st = rv_data_subset(t->ctx, &t->test, (int)c->test_subset)) != RV_OK) return st;
+    if (t->train.n < c->batch || t->test.n < c->batch)
+        return rv_ctx_fail(t->ctx, RV_ERR_ARG,
+                           "batch %d is larger than the training set (%d images) or the test "
+                           "set (%d images) in use", c->batch, t->train.n, t->test.n);
+    size_t img = (size_t)t->train.c * t->train.h * t->train.w;
+    t->mean = malloc(img * sizeof *t->mean);
+    if (!t->mean) return rv_ctx_fail(t->ctx, RV_ERR_NOMEM, "out of memory (mean image)");
+    return rv_data_mean_image(t->ctx, &t->train, t->mean);
+}
+
+static rv_status build_model(trainer *t)
+{
+    const rb_train_config *c = t->cfg;
+    rv_model_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.n_classes = t->train.n_classes;
+    opt.batch = c->batch;
+    opt.seed = c->seed;
+    opt.train_modes = 1u << t->mode;
+    if (t->angle_every > 0)
+        opt.train_modes |= (1u << RV_BACKWARD_STANDARD) | (1u << RV_BACKWARD_REVERSIBLE);
+    opt.plan_eval = 1;
+    rv_status st = rv_model_create(t->ctx, &t->arch, &opt, &t->model);
+    if (st != RV_OK) return st;
+    t->n_params = rv_model_n_params(t->model);
+    t->n_state = rv_model_n_state(t->model);
+    size_t img = (size_t)t->train.c * t->train.h * t->train.w;
+    t->x = malloc((size_t)c->batch * img * sizeof *t->x);
+    t->y = malloc((size_t)c->batch * sizeof *t->y);
+    t->state_host = malloc(t->n_state * sizeof *t->state_host);
+    t->mom_host = malloc(t->n_params * sizeof *t->mom_host);
+    t->order = malloc((size_t)t->train.n * sizeof *t->order);
+    if (!t->x || !t->y || !t->state_host || !t->mom_host || !t->order)
+        return rv_ctx_fail(t->ctx, RV_ERR_NOMEM, "out of memory (host buffers)");
+    return RV_OK;
+}
+
+/* Takes the run's lock file beside its checkpoint. */
+static rv_status lock_run(trainer *t)
+{
+    char lock_path[PATH_MAX + 8];
+    snprintf(lock_path, sizeof lock_path, "%s.lock", t->ckpt_path);
+    t->lock_fd = open(lock_path, O_RDWR | O_CREAT, 0666);
+    if (t->lock_fd < 0)
+        return rv_ctx_fail(t->ctx, RV_ERR_IO, "cannot create %s: %s", lock_path,
+                           strerror(errno));
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    if (fcntl(t->lock_fd, F_SETLK, &fl) != 0)
+        return rv_ctx_fail(t->ctx, RV_ERR_IO,
+                           "run %lld is being trained by another process (lock %s held)",
+                           (long long)t->run_id, lock_path);
+    return RV_OK;
+}
+
+static rb_ckpt_arrays ckpt_arrays(trainer *t)
+{
+    rb_ckpt_arrays a = { t->order, (size_t)t->train.n, t->state_host, t->n_state,
+                         t->mom_host, t->n_params };
+    return a;
+}
+
+static rv_status save_checkpoint(trainer *t)
+{
+    rv_status st = rv_model_get_state(t->model, t->state_host, t->mom_host);
+    if (st != RV_OK) return st;
+    rb_ckpt_arrays a = ckpt_arrays(t);
+    return rb_checkpoint_save(t->ctx, t->ckpt_path, t->key, &t->prog, &a);
+}
+
+/* Creates the run in the database, or takes over the unfinished one being resumed (restoring
+ * its checkpoint when there is one). */
+static rv_status open_run(trainer *t, int64_t resume_id)
+{
+    const rb_train_config *c = t->cfg;
+    rv_status st = rb_checkpoint_mkdirs(t->ctx, c->checkpoint_dir);
+    if (st != RV_OK) return st;
+    memset(&t->prog, 0, sizeof t->prog);
+    rv_rng_seed_stream(&t->prog.rng, c->seed, DATA_STREAM);
+    t->prog.pos = t->train.n; /* forces a permutation before the first step */
+
+    if (resume_id < 0) {
+        if (rb_db_run_begin(t->db, &t->rc, rv_ctx_describe(t->ctx), &t->run_id) != 0)
+            return db_fail(t, "cannot record the run");
+    } else {
+        t->run_id = resume_id;
+    }
+    snprintf(t->ckpt_path, sizeof t->ckpt_path, "%s/run-%lld.ckpt", c->checkpoint_dir,
+             (long long)t->run_id);
+    if ((st = lock_run(t)) != RV_OK) return st;
+
+    if (resume_id >= 0) {
+        if (access(t->ckpt_path, F_OK) == 0) {
+            rb_ckpt_arrays a = ckpt_arrays(t);
+            st = rb_checkpoint_load(t->ctx, t->ckpt_path, t->key, &t->prog, &a);
+            if (st == RV_OK) st = rv_model_set_state(t->model, t->state_host, t->mom_host);
+            if (st != RV_OK) return st;
+        }
+        /* Without a checkpoint the run was killed before its first one: start from step 0
+         * under the same id. */
+        if (rb_db_run_resume(t->db, t->run_id) != 0 ||
+            rb_db_metrics_truncate(t->db, t->run_id, (long)t->prog.step) != 0)
+            return db_fail(t, "cannot resume the run");
+    }
+    if (rb_db_run_set_checkpoint(t->db, t->run_id, t->ckpt_path) != 0)
+        return db_fail(t, "cannot record the checkpoint path");
+    return RV_OK;
+}
+
+static double lr_at(const trainer *t, long s)
+{
+    long n = t->cfg->steps;
+    if (2 * s < n) return t->cfg->lr;
+    if (4 * s < 3 * n) return t->cfg->lr / 10;
+    return t->cfg->lr / 100;
+}
+
+/* The angle between stored-activation and reconstructed-activation gradients on this batch
+ * (rv_model_gradient_angle: batch norm in recompute mode, so nothing changes), logged at step
+ * s + 1 with the largest gradient difference relative to the largest gradient. */
+static rv_status log_angle(trainer *t, long s)
+{
+    double deg, rel;
+    rv_status st = rv_model_gradient_angle(t->model, t->x, t->y, &deg, &rel);
+    if (st != RV_OK) return st;
+    if (rb_db_metric(t->db, t->run_id, s + 1, "grad_angle_deg", deg) != 0 ||
+        rb_db_metric(t->db, t->run_id, s + 1, "grad_max_rel_diff", rel) != 0)
+        return db_fail(t, "cannot log the gradient angle");
+    return RV_OK;
+}
+
+/* Test-set evaluation plus the window's training metrics, in one transaction. */
+static rv_status evaluate(trainer *t, long step)
+{
+    const int B = t->cfg->batch;
+    int n_batches = t->test.n / B;
+    double loss_sum = 0;
+    long correct = 0;
+    rv_status st = RV_OK;
+    for (int b = 0; b < n_batches; b++) {
+        rv_step_result r;
+        st = rv_data_fill_batch(t->ctx, &t->test, t->mean, NULL, b * B, B, 0, NULL, t->x, t->y);
+        if (st == RV_OK) st = rv_model_eval(t->model, t->x, t->y, &r);
+        if (st != RV_OK) return st;
+        loss_sum += r.loss;
+        correct += r.n_correct;
+    }
+    long n_eval = (long)n_batches * B;
+    double test_loss = loss_sum / n_batches;
+    double test_err = 100.0 * (1.0 - (double)correct / (double)n_eval);
+    rb_ckpt_progress *p = &t->prog;
+    double train_loss = p->win_steps ? p->win_loss_sum / (double)p->win_steps : NAN;
+    double train_err = p->win_images ? 100.0 * (1.0 - (double)p->win_correct / p->win_images)
+                                     : NAN;
+    double ips = t->win_ms > 0 ? t->win_rate_images / (t->win_ms / 1e3) : NAN;
+    if (!isfinite(test_loss))
+        return rv_ctx_fail(t->ctx, RV_ERR_NUMERIC, "test loss is not finite at step %ld", step);
+
+    struct { const char *name; double v; } rows[] = {
+        { "train_loss", train_loss }, { "train_error", train_err }, { "test_loss", test_loss },
+        { "test_error", test_err },   { "lr", t->last_lr },         { "images_per_sec", ips },
+    };
+    if (rb_db_begin(t->db) != 0) return db_fail(t, "cannot start a transaction");
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        if (!isfinite(rows[i].v)) continue; /* e.g. no rate after a resume at this step */
+        if (rb_db_metric(t->db, t->run_id, step, rows[i].name, rows[i].v) != 0) {
+            st = db_fail(t, "cannot log metrics");
+            rb_db_rollback(t->db);
+            return st;
+        }
+    }
+    if (rb_db_commit(t->db) != 0) return db_fail(t, "cannot commit metrics");
+
+    rb_train_result *res = t->res;
+    res->final_test_error = test_err;
+    res->final_test_loss = test_loss;
+    res->final_train_loss = train_loss;
+    res->final_train_error = train_err;
+    t->have_eval = 1;
+    p->win_loss_sum = 0;
+    p->win_correct = p->win_images = p->win_steps = 0;
+    t->win_ms = 0;
+    t->win_rate_images = 0;
+    return RV_OK;
+}
+
+/* Runs steps until the end, a stop request or an error. RV_ERR_INTERRUPTED after a stop (the
+ * checkpoint written); other errors leave the checkpoint as it was. */
+static rv_status train_loop(trainer *t)
+{
+    const rb_train_config *c = t->cfg;
+    const int B = c->batch;
+    rb_ckpt_progress *p = &t->prog;
+    long done_here = 0;
+    rv_status st = RV_OK;
+    char extra[64] = "";
+
+    while (p->step < c->steps) {
+        long s = (long)p->step;
+        double t0 = rb_now_ms();
+        if (p->pos + B > t->train.n) {
+            rv_rng_permutation(&p->rng, t->order, t->train.n);
+            p->pos = 0;
+            p->epoch++;
+        }
+        st = rv_data_fill_batch(t->ctx, &t->train, t->mean, t->order, (int)p->pos, B, 1,
+                                &p->rng, t->x, t->y);
+        if (st != RV_OK) return st;
+        p->pos += B;
+        if (t->angle_every > 0 && (s == 0 || (s + 1) % t->angle_every == 0)) {
+            double ta = rb_now_ms();
+            if ((st = log_angle(t, s)) != RV_OK) return st;
+            t0 += rb_now_ms() - ta; /* diagnostics are not training throughput */
+        }
+        rv_step_result r;
+        t->last_lr = lr_at(t, s);
+        st = rv_model_train_step(t->model, t->mode, t->x, t->y, 1, &r);
+        if (st != RV_OK) return st;
+        st = rv_model_sgd(t->model, (float)t->last_lr, (float)c->momentum,
+                          (float)c->weight_decay);
+        if (st != RV_OK) return st;
+        if ((st = rv_ctx_sync(t->ctx)) != RV_OK) return st;
+        double dt = rb_now_ms() - t0;
+        t->run_ms += dt;
+        t->win_ms += dt;
+        t->run_images += B;
+        t->win_rate_images += B;
+        p->step++;
+        p->win_loss_sum += r.loss;
+        p->win_correct += r.n_correct;
+        p->win_images += B;
+        p->win_steps++;
+        done_here++;
+
+        long step = (long)p->step;
+        if (step == c->steps || (t->eval_every > 0 && step % t->eval_every == 0))
+            if ((st = evaluate(t, step)) != RV_OK) return st;
+        int stop = g_stop_signal != 0 || (c->stop_after > 0 && done_here >= c->stop_after);
+        if (stop || step == c->steps || (c->checkpoint_every > 0 && step % c->checkpoint_every == 0))
+            if ((st = save_checkpoint(t)) != RV_OK) return st;
+        if (c->progress) {
+            snprintf(extra, sizeof extra, "loss %.4f", r.loss);
+            rb_progress_update(&t->bar, step, extra);
+        }
+        if (stop && step < c->steps) {
+            g_last_signal = g_stop_signal;
+            return rv_ctx_fail(t->ctx, RV_ERR_INTERRUPTED, "%s at step %ld; resume with --resume",
+                               g_stop_signal == SIGINT    ? "interrupted by SIGINT"
+                               : g_stop_signal == SIGTERM ? "interrupted by SIGTERM"
+                                                          : "stopped by --stop-after",
+                               step);
+        }
+    }
+    return RV_OK;
+}
+
+static void trainer_free(trainer *t)
+{
+    if (t->lock_fd >= 0) close(t->lock_fd);
+    rv_model_destroy(t->model);
+    rv_data_free(&t->train);
+    rv_data_free(&t->test);
+    free(t->mean);
+    free(t->x);
+    free(t->y);
+    free(t->state_host);
+    free(t->mom_host);
+    free(t->order);
+    free(t->key);
+    if (t->ctx) rv_ctx_destroy(t->ctx);
+}
+
+int rb_train_run(const rb_train_config *cfg, rb_db *db, rb_train_result *res)
+{
+    trainer t;
+    memset(&t, 0, sizeof t);
+    memset(res, 0, sizeof *res);
+    t.cfg = cfg;
+    t.res = res;
+    t.db = db;
+    t.run_id = -1;
+    t.lock_fd = -1;
+    res->run_id = -1;
+    res->final_test_error = res->final_test_loss = NAN;
+    res->final_train_loss = res->final_train_error = res->images_per_sec = NAN;
+    snprintf(res->status, sizeof res->status, "failed");
+    g_last_signal = 0;
+
+    int code = RB_EXIT_FAIL;
+    rv_status st = RV_OK;
+    struct sigaction sa, old_int, old_term;
+    int handlers = 0;
+
+    /* Validate the configuration with a CPU context (cheap, needs no GPU). */
+    char msg[256] = "";
+    rv_ctx_options copt = rv_ctx_default_options();
+    copt.n_threads = cfg->threads;
+    if (rv_ctx_create(&t.ctx, &copt, msg, sizeof msg) != RV_OK) {
+        set_reason(&t, "cannot create a CPU context: %s", msg);
+        goto out;
+    }
+    if ((code = resolve_config(&t, t.ctx)) != RB_EXIT_OK) {
+        set_reason(&t, "bad configuration");
+        goto out;
+    }
+    code = RB_EXIT_FAIL;
+
+    int64_t found_id = -1;
+    char found_status[16] = "";
+    int found = rb_db_find_run(db, &t.rc, &found_id, found_status);
+    if (found < 0) {
+        set_reason(&t, "results database: %s", rb_db_message(db));
+        goto out;
+    }
+    int64_t resume_id = -1;
+    if (found == 1 && cfg->resume) {
+        if (strcmp(found_status, "finished") == 0) {
+            res->run_id = found_id;
+            res->steps_done = cfg->steps;
+            snprintf(res->status, sizeof res->status, "finished");
+            set_reason(&t, "run %lld with this configuration already finished; not rerun",
+                       (long long)found_id);
+            read_final_metrics(&t, found_id);
+            code = RB_EXIT_OK;
+            goto out;
+        }
+        if (strcmp(found_status, "running") == 0 || strcmp(found_status, "interrupted") == 0)
+            resume_id = found_id;
+    }
+
+    if (cfg->device && strcmp(cfg->device, "cuda") == 0) {
+        rv_ctx_destroy(t.ctx);
+        t.ctx = NULL;
+        copt.device = RV_DEVICE_CUDA;
+        if (rv_ctx_create(&t.ctx, &copt, msg, sizeof msg) != RV_OK) {
+            set_reason(&t, "cannot use the GPU: %s", msg);
+            goto out;
+        }
+    }
+    if ((st = load_data(&t)) != RV_OK) {
+        code = st == RV_ERR_ARG ? RB_EXIT_USAGE : RB_EXIT_FAIL;
+        set_reason(&t, "%s", rv_ctx_message(t.ctx));
+        if (code == RB_EXIT_USAGE) rb_cli_error("train", "%s", res->reason);
+        goto out;
+    }
+    if ((st = build_model(&t)) != RV_OK || (st = open_run(&t, resume_id)) != RV_OK) {
+        set_reason(&t, "%s", rv_ctx_message(t.ctx));
+        /* A run that could not start in a fresh row is recorded as failed; a resume that
+         * failed (locked, bad checkpoint) leaves the run as it was. */
+        if (t.run_id >= 0 && resume_id < 0) rb_db_run_end(db, t.run_id, "failed", res->reason);
+        goto out;
+    }
+    res->run_id = t.run_id;
+
+    g_stop_signal = 0;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    handlers = 1;
+
+    if (cfg->progress) {
+        char label[96];
+        snprintf(label, sizeof label, "run %lld %s", (long long)t.run_id, t.arch.name);
+        rb_progress_begin(&t.bar, stderr, label, (long)t.prog.step, cfg->steps, cfg->batch);
+    }
+    st = train_loop(&t);
+    res->steps_done = (long)t.prog.step;
+    res->images_per_sec = t.run_ms > 0 ? t.run_images / (t.run_ms / 1e3) : NAN;
+    if (st == RV_OK) {
+        if (!t.have_eval) read_final_metrics(&t, t.run_id);
+        size_t rss = rb_max_rss_bytes();
+        size_t arena = rv_mem_arena_bytes(rv_model_mem(t.model));
+        if (rb_db_memory(db, t.run_id, "arena", (int64_t)arena, (int64_t)arena) != 0 ||
+            rb_db_memory(db, t.run_id, "max_rss", 0, (int64_t)rss) != 0 ||
+            rb_db_run_end(db, t.run_id, "finished", NULL) != 0) {
+            set_reason(&t, "results database: %s", rb_db_message(db));
+            goto out;
+        }
+        snprintf(res->status, sizeof res->status, "finished");
+        code = RB_EXIT_OK;
+    } else if (st == RV_ERR_INTERRUPTED) {
+        set_reason(&t, "%s", rv_ctx_message(t.ctx));
+        snprintf(res->status, sizeof res->status, "interrupted");
+        rb_db_run_end(db, t.run_id, "interrupted", res->reason);
+    } else {
+        if (st == RV_ERR_NUMERIC)
+            set_reason(&t, "diverged at step %ld (lr %g): %s", res->steps_done + 1, t.last_lr,
+                       rv_ctx_message(t.ctx));
+        else
+            set_reason(&t, "%s", rv_ctx_message(t.ctx));
+        rb_db_run_end(db, t.run_id, "failed", res->reason);
+    }
+    if (cfg->progress) rb_progress_end(&t.bar, res->steps_done, res->status);
+
+out:
+    if (handlers) {
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+    }
+    trainer_free(&t);
+    return code;
+}

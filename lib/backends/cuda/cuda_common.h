@@ -1,0 +1,175 @@
+/*
+ * cuda_common.h (internal, CUDA C++ only): the state of the CUDA backend and the helpers its
+ * three translation units share (backend_cuda.cu: lifetime, memory, describe, linear, the
+ * table; cuda_conv.cu: cuDNN convolutions and their algorithm cache; cuda_ops.cu: the
+ * hand-written kernels for batch norm, elementwise, pooling, loss and SGD).
+ *
+ * Every CUDA, cuDNN and cuBLAS call is checked; a failure becomes RV_ERR_DEVICE (RV_ERR_NOMEM
+ * for an allocation) with the library's own error string on the context. Nothing prints.
+ *
+ * One backend state per context. All work is queued on the state's stream, in order, so a
+ * buffer written by one op is complete before the next op reads it; upload and download wait
+ * for the stream, everything else returns once the work is queued.
+ */
+#ifndef RV_CUDA_COMMON_H
+#define RV_CUDA_COMMON_H
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+extern "C" {
+#include "core/backend.h"
+}
+
+/* The chosen cuDNN algorithms for one convolution shape (see cuda_conv.cu). */
+typedef struct {
+    rv_conv_desc d;  /* the key */
+    rv_status failed; /* RV_OK, or why the algorithm search failed (message in `error`) */
+    char error[192];
+    /* Asymmetric SAME padding (cuDNN pads symmetrically): the input is copied into a zero-padded
+     * N x C x Hp x Wp buffer at the front of the workspace and cuDNN runs with padding 0. */
+    int padded;
+    int Hp, Wp;
+    size_t pad_bytes; /* bytes of that buffer, rounded up to RV_CUDA_WS_ALIGN */
+    cudnnTensorDescriptor_t x_desc, y_desc;
+    cudnnFilterDescriptor_t w_desc;
+    cudnnConvolutionDescriptor_t conv_desc;
+    cudnnConvolutionFwdAlgo_t fwd;
+    cudnnConvolutionBwdDataAlgo_t bwd_data;
+    cudnnConvolutionBwdFilterAlgo_t bwd_filter;
+    cudnnMathType_t fwd_math, bwd_data_math, bwd_filter_math;
+    size_t fwd_ws, bwd_data_ws, bwd_filter_ws; /* cuDNN workspace of each algorithm */
+    float fwd_ms, bwd_data_ms, bwd_filter_ms;  /* times measured by cudnnFind* */
+    int nondeterministic;                      /* no deterministic algorithm fitted */
+    size_t total_ws;                           /* what conv_workspace_bytes reports */
+} rv_cuda_conv_plan;
+
+typedef struct {
+    int device;
+    int allow_tf32;
+    cudaStream_t stream;
+    cudnnHandle_t cudnn;
+    cublasHandle_t cublas;
+
+    /* Device scratch for per-channel partial sums (batch norm) and the loss's label check.
+     * Allocated once at init; small and fixed, so it is outside the memory plan. */
+    float *scratch;
+    size_t scratch_floats;
+    int *flag;
+
+    /* Convolution plans, one per distinct rv_conv_desc, filled on first use. */
+    rv_cuda_conv_plan *plans;
+    int n_plans, cap_plans;
+
+    char base_description[512]; /* GPU, versions, TF32 */
+    char *description;          /* base + conv algorithms; rebuilt by describe() */
+    size_t description_cap;
+} rv_cuda_state;
+
+/* Alignment of sub-buffers carved out of a workspace (cuDNN's preferred alignment). */
+#define RV_CUDA_WS_ALIGN 256
+/* Floats of batch-norm scratch (4 MiB): 2 partial sums per (channel, split) and 4 coefficients
+ * per channel; the full 64 splits fit up to about 8000 channels, more channels get fewer. */
+#define RV_CUDA_SCRATCH_FLOATS (1u << 20)
+
+static inline rv_cuda_state *rv_cuda_st(rv_ctx *ctx)
+{
+    return (rv_cuda_state *)rv_ctx_backend_state(ctx);
+}
+
+/* Turns a CUDA runtime result into a status; clears the runtime's last-error slot so that a
+ * later launch check does not report this (non-sticky) error again. */
+static inline rv_status rv_cuda_check(rv_ctx *ctx, cudaError_t e, const char *what)
+{
+    if (e == cudaSuccess) return RV_OK;
+    (void)cudaGetLastError();
+    return rv_ctx_fail(ctx, e == cudaErrorMemoryAllocation ? RV_ERR_NOMEM : RV_ERR_DEVICE,
+                       "%s: %s (%s)", what, cudaGetErrorString(e), cudaGetErrorName(e));
+}
+
+static inline rv_status rv_cudnn_check(rv_ctx *ctx, cudnnStatus_t e, const char *what)
+{
+    if (e == CUDNN_STATUS_SUCCESS) return RV_OK;
+    return rv_ctx_fail(ctx, e == CUDNN_STATUS_ALLOC_FAILED ? RV_ERR_NOMEM : RV_ERR_DEVICE,
+                       "%s: cuDNN: %s", what, cudnnGetErrorString(e));
+}
+
+static inline rv_status rv_cublas_check(rv_ctx *ctx, cublasStatus_t e, const char *what)
+{
+    if (e == CUBLAS_STATUS_SUCCESS) return RV_OK;
+    return rv_ctx_fail(ctx, e == CUBLAS_STATUS_ALLOC_FAILED ? RV_ERR_NOMEM : RV_ERR_DEVICE,
+                       "%s: cuBLAS: %s", what, cublasGetStatusString(e));
+}
+
+/* Checks that a kernel launch was accepted (bad configuration, no kernel image for this GPU).
+ * Errors inside the kernel surface at the next synchronizing call. */
+static inline rv_status rv_cuda_launched(rv_ctx *ctx, const char *what)
+{
+    return rv_cuda_check(ctx, cudaGetLastError(), what);
+}
+
+/* Threads per block of the elementwise kernels, and a grid that covers n elements with
+ * grid-stride loops (the cap keeps the grid legal for any n; more blocks than this only add
+ * scheduling overhead). */
+#define RV_CUDA_THREADS 256
+static inline unsigned rv_cuda_grid(size_t n)
+{
+    size_t blocks = (n + RV_CUDA_THREADS - 1) / RV_CUDA_THREADS;
+    const size_t cap = 32768;
+    return (unsigned)(blocks < cap ? (blocks ? blocks : 1) : cap);
+}
+
+/* Entries defined in cuda_conv.cu. */
+size_t rv_cuda_conv_workspace_bytes(rv_ctx *ctx, const rv_conv_desc *d);
+rv_status rv_cuda_conv_forward(rv_ctx *ctx, float *out, const float *in, const float *w,
+                               const rv_conv_desc *d, void *ws);
+rv_status rv_cuda_conv_backward_data(rv_ctx *ctx, float *d_in, const float *d_out,
+                                     const float *w, const rv_conv_desc *d, float beta, void *ws);
+rv_status rv_cuda_conv_backward_filter(rv_ctx *ctx, float *d_w, const float *d_out,
+                                       const float *in, const rv_conv_desc *d, void *ws);
+/* Releases the cuDNN descriptors of every plan (state teardown). */
+void rv_cuda_conv_plans_destroy(rv_cuda_state *st);
+/* Appends one entry per plan to buf (at most cap bytes, NUL-terminated): shape, algorithms,
+ * math types, workspace. Returns the length it would have written, like snprintf. */
+size_t rv_cuda_conv_plans_text(const rv_cuda_state *st, char *buf, size_t cap);
+
+/* Entries defined in cuda_ops.cu. */
+rv_status rv_cuda_bn_forward(rv_ctx *ctx, float *y, float *save_mean, float *save_invstd,
+                             float *run_mean, float *run_var, const float *x, const float *gamma,
+                             const float *beta, int N, int C, int HW, rv_bn_mode mode);
+rv_status rv_cuda_bn_backward(rv_ctx *ctx, float *d_x, float *d_gamma, float *d_beta,
+                              const float *d_y, const float *x, const float *save_mean,
+                              const float *save_invstd, const float *gamma, int N, int C, int HW,
+                              float beta_acc);
+rv_status rv_cuda_relu_forward(rv_ctx *ctx, float *y, const float *x, size_t n);
+rv_status rv_cuda_relu_backward(rv_ctx *ctx, float *d_x, const float *d_y, const float *y,
+                                size_t n);
+rv_status rv_cuda_add(rv_ctx *ctx, float *out, const float *a, const float *b, size_t n);
+rv_status rv_cuda_sub(rv_ctx *ctx, float *out, const float *a, const float *b, size_t n);
+rv_status rv_cuda_axpy(rv_ctx *ctx, float *y, float alpha, const float *x, size_t n);
+rv_status rv_cuda_copy(rv_ctx *ctx, float *dst, const float *src, size_t n);
+rv_status rv_cuda_fill(rv_ctx *ctx, float *x, float value, size_t n);
+rv_status rv_cuda_avgpool2_forward(rv_ctx *ctx, float *y, const float *x, int N, int C, int H,
+                                   int W);
+rv_status rv_cuda_avgpool2_backward(rv_ctx *ctx, float *d_x, const float *d_y, int N, int C,
+                                    int H, int W, float beta);
+rv_status rv_cuda_chpad_forward(rv_ctx *ctx, float *y, const float *x, int N, int C, int C_out,
+                                int HW, int front);
+rv_status rv_cuda_chpad_backward(rv_ctx *ctx, float *d_x, const float *d_y, int N, int C,
+                                 int C_out, int HW, int front, float beta);
+rv_status rv_cuda_gap_forward(rv_ctx *ctx, float *y, const float *x, int N, int C, int HW);
+rv_status rv_cuda_gap_backward(rv_ctx *ctx, float *d_x, const float *d_y, int N, int C, int HW);
+rv_status rv_cuda_maxpool3s2_forward(rv_ctx *ctx, float *y, const float *x, int N, int C, int H,
+                                     int W);
+rv_status rv_cuda_maxpool3s2_backward(rv_ctx *ctx, float *d_x, const float *d_y, const float *x,
+                                      const float *y, int N, int C, int H, int W);
+rv_status rv_cuda_softmax_xent(rv_ctx *ctx, float *losses, int32_t *pred, float *d_logits,
+                               const float *logits, const int32_t *labels, int N, int K);
+rv_status rv_cuda_sgd_update(rv_ctx *ctx, float *w, float *v, const float *g, size_t n,
+                             float lr, float momentum, float wd);
+/* Linear-layer helpers used by backend_cuda.cu around its cuBLAS calls. */
+rv_status rv_cuda_bias_broadcast(rv_ctx *ctx, float *y, const float *b, int N, int O);
+rv_status rv_cuda_bias_grad(rv_ctx *ctx, float *d_b, const float *d_y, int N, int O);
+
+#endif

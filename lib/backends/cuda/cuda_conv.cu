@@ -1,0 +1,460 @@
+/*
+ * cuda_conv.cu: 2-D convolution on the GPU through cuDNN, NCHW float32, with the contract of
+ * conv.h: out = conv(in, w) (cross-correlation, TF SAME padding), d_in = beta d_in + conv^T,
+ * d_w += correlation(in, d_out).
+ *
+ * Padding. cuDNN's convolution descriptor pads symmetrically. With symmetric padding pad_top
+ * cuDNN's output height is floor((H + 2 pad_top - R) / stride) + 1; with SAME's asymmetric
+ * padding (bottom = top + 1, the 3x3 stride-2 conv on an even size: top 0, bottom 1) that is
+ * P - 1, one row short (H = 32: floor(29 / 2) + 1 = 15, not 16), and padding 1 on both sides
+ * would give 16 rows whose windows start one row too high. So when cuDNN's output size with
+ * pad_top/pad_left differs from P/Q, the input is copied into an explicitly zero-padded
+ * N x C x Hp x Wp buffer at the front of the workspace, Hp = (P - 1) stride + R, and cuDNN runs
+ * with padding 0: floor((Hp - R) / stride) + 1 = P, every window where the CPU puts it, and the
+ * padded zeros contribute exactly nothing, so the result is the CPU's up to summation order.
+ * The backward data pass writes the padded gradient into the workspace and crops it into d_in.
+ * When the sizes agree (every symmetric case, and SAME cases with unused trailing rows) cuDNN
+ * reads the caller's buffers directly.
+ *
+ * Algorithms. The first time a shape is seen (normally when the memory planner asks for its
+ * workspace) cudnnFind* times every algorithm of the three passes once; the fastest
+ * deterministic one within RV_CUDA_CONV_WS_LIMIT is kept for that shape, with its math type:
+ * CUDNN_FMA_MATH when TF32 is off (CUDNN_DEFAULT_MATH would let cuDNN use TF32 tensor cores on
+ * Ampere and later, which changes results at the 1e-3 level), any math type when it is on
+ * (the search runs with CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION). The plans are listed by
+ * describe() so a run log records what actually ran.
+ *
+ * Owns: the per-shape plans (cuDNN descriptors and choices) on the backend state.
+ */
+#include "backends/cuda/cuda_common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Largest cuDNN workspace accepted for one pass: the FFT algorithms ask for hundreds of MiB on
+ * large shapes, and the planner would then reserve that for the whole run. */
+#define RV_CUDA_CONV_WS_LIMIT ((size_t)256 << 20)
+
+static size_t align_up(size_t x) { return (x + RV_CUDA_WS_ALIGN - 1) / RV_CUDA_WS_ALIGN * RV_CUDA_WS_ALIGN; }
+
+static int desc_equal(const rv_conv_desc *a, const rv_conv_desc *b)
+{
+    return a->N == b->N && a->C == b->C && a->H == b->H && a->W == b->W && a->K == b->K &&
+           a->R == b->R && a->S == b->S && a->stride == b->stride && a->pad_top == b->pad_top &&
+           a->pad_left == b->pad_left && a->P == b->P && a->Q == b->Q;
+}
+
+/* ---------------------------------------------------------------- padding kernels --------- */
+
+/* xp[n,c,Hp,Wp] = x[n,c,hp - pt, wp - pl] inside the image, 0 outside. */
+__global__ static void k_pad(float *xp, const float *x, int H, int W, int Hp, int Wp, int pt,
+                             int pl, size_t n)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x) {
+        int wp = (int)(i % Wp);
+        int hp = (int)((i / Wp) % Hp);
+        size_t nc = i / ((size_t)Hp * Wp);
+        int h = hp - pt, w = wp - pl;
+        xp[i] = (h >= 0 && h < H && w >= 0 && w < W) ? x[(nc * H + h) * W + w] : 0.0f;
+    }
+}
+
+/* d_x[n,c,h,w] = beta d_x + dxp[n,c,h + pt,w + pl]. */
+__global__ static void k_crop(float *d_x, const float *dxp, int H, int W, int Hp, int Wp, int pt,
+                              int pl, size_t n, float beta)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x) {
+        int w = (int)(i % W);
+        int h = (int)((i / W) % H);
+        size_t nc = i / ((size_t)H * W);
+        float g = dxp[(nc * Hp + h + pt) * Wp + w + pl];
+        d_x[i] = beta != 0.0f ? beta * d_x[i] + g : g;
+    }
+}
+
+/* ---------------------------------------------------------------- algorithm search -------- */
+
+/* Picks from cudnnFind* results (sorted fastest first): the first that succeeded, fits the
+ * workspace limit, has an allowed math type and is deterministic; failing determinism, the
+ * first that meets the rest. Returns the index or -1. */
+template <typename Perf>
+static int pick(const Perf *perf, int n, int allow_tf32, int *nondeterministic)
+{
+    int fallback = -1;
+    for (int i = 0; i < n; i++) {
+        if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > RV_CUDA_CONV_WS_LIMIT)
+            continue;
+        if (!allow_tf32 && perf[i].mathType != CUDNN_FMA_MATH) continue;
+        if (perf[i].determinism == CUDNN_DETERMINISTIC) return i;
+        if (fallback < 0) fallback = i;
+    }
+    if (fallback >= 0) *nondeterministic = 1;
+    return fallback;
+}
+
+static void plan_release(rv_cuda_conv_plan *p)
+{
+    if (p->x_desc) cudnnDestroyTensorDescriptor(p->x_desc);
+    if (p->y_desc) cudnnDestroyTensorDescriptor(p->y_desc);
+    if (p->w_desc) cudnnDestroyFilterDescriptor(p->w_desc);
+    if (p->conv_desc) cudnnDestroyConvolutionDescriptor(p->conv_desc);
+    p->x_desc = p->y_desc = NULL;
+    p->w_desc = NULL;
+    p->conv_desc = NULL;
+}
+
+/* Builds the descriptors of plan p for p->d and runs the three searches. */
+static rv_status plan_build(rv_ctx *ctx, rv_cuda_state *st, rv_cuda_conv_plan *p)
+{
+    const rv_conv_desc *d = &p->d;
+    rv_status s;
+    cudnnMathType_t search_math =
+        st->allow_tf32 ? CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION : CUDNN_FMA_MATH;
+    cudnnConvolutionFwdAlgoPerf_t fwd[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+    cudnnConvolutionBwdDataAlgoPerf_t bwd_data[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+    cudnnConvolutionBwdFilterAlgoPerf_t bwd_filter[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+    int n_fwd = 0, n_bwd_data = 0, n_bwd_filter = 0, i_fwd, i_bwd_data, i_bwd_filter;
+    int n_out, k_out, p_out, q_out;
+
+    /* cuDNN's output size with symmetric padding pad_top/pad_left decides whether the
+     * explicit padding is needed (see the header comment). */
+    int span_h = d->H + 2 * d->pad_top - d->R, span_w = d->W + 2 * d->pad_left - d->S;
+    p->padded = span_h < 0 || span_w < 0 || span_h / d->stride + 1 != d->P ||
+                span_w / d->stride + 1 != d->Q;
+    p->Hp = p->padded ? (d->P - 1) * d->stride + d->R : d->H;
+    p->Wp = p->padded ? (d->Q - 1) * d->stride + d->S : d->W;
+    if (p->padded && (p->Hp < d->H + d->pad_top || p->Wp < d->W + d->pad_left))
+        return rv_ctx_fail(ctx, RV_ERR_SHAPE, "conv: padding %d,%d does not fit output %dx%d "
+                           "for input %dx%d", d->pad_top, d->pad_left, d->P, d->Q, d->H, d->W);
+    p->pad_bytes = p->padded ? align_up((size_t)d->N * d->C * p->Hp * p->Wp * sizeof(float)) : 0;
+
+    if ((s = rv_cudnn_check(ctx, cudnnCreateTensorDescriptor(&p->x_desc), "conv: descriptor")) ||
+        (s = rv_cudnn_check(ctx, cudnnCreateTensorDescriptor(&p->y_desc), "conv: descriptor")) ||
+        (s = rv_cudnn_check(ctx, cudnnCreateFilterDescriptor(&p->w_desc), "conv: descriptor")) ||
+        (s = rv_cudnn_check(ctx, cudnnCreateConvolutionDescriptor(&p->conv_desc),
+                            "conv: descriptor")))
+        return s;
+    if ((s = rv_cudnn_check(ctx, cudnnSetTensor4dDescriptor(p->x_desc, CUDNN_TENSOR_NCHW,
+                                                            CUDNN_DATA_FLOAT, d->N, d->C, p->Hp,
+                                                            p->Wp),
+                            "conv: input descriptor")) ||
+        (s = rv_cudnn_check(ctx, cudnnSetTensor4dDescriptor(p->y_desc, CUDNN_TENSOR_NCHW,
+                                                            CUDNN_DATA_FLOAT, d->N, d->K, d->P,
+                                                            d->Q),
+                            "conv: output descriptor")) ||
+        (s = rv_cudnn_check(ctx, cudnnSetFilter4dDescriptor(p->w_desc, CUDNN_DATA_FLOAT,
+                                                            CUDNN_TENSOR_NCHW, d->K, d->C, d->R,
+                                                            d->S),
+                            "conv: filter descriptor")) ||
+        (s = rv_cudnn_check(ctx, cudnnSetConvolution2dDescriptor(
+                                     p->conv_desc, p->padded ? 0 : d->pad_top,
+                                     p->padded ? 0 : d->pad_left, d->stride, d->stride, 1, 1,
+                                     CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
+                            "conv: convolution descriptor")) ||
+        (s = rv_cudnn_check(ctx, cudnnSetConvolutionMathType(p->conv_desc, search_math),
+                            "conv: math type")) ||
+        (s = rv_cudnn_check(ctx, cudnnGetConvolution2dForwardOutputDim(
+                                     p->conv_desc, p->x_desc, p->w_desc, &n_out, &k_out, &p_out,
+                                     &q_out),
+                            "conv: output size")))
+        return s;
+    if (n_out != d->N || k_out != d->K || p_out != d->P || q_out != d->Q)
+        return rv_ctx_fail(ctx, RV_ERR_SHAPE, "conv: cuDNN output %dx%dx%dx%d, expected "
+                           "%dx%dx%dx%d", n_out, k_out, p_out, q_out, d->N, d->K, d->P, d->Q);
+
+    if ((s = rv_cudnn_check(ctx, cudnnFindConvolutionForwardAlgorithm(
+                                     st->cudnn, p->x_desc, p->w_desc, p->conv_desc, p->y_desc,
+                                     CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n_fwd, fwd),
+                            "conv: cudnnFindConvolutionForwardAlgorithm")) ||
+        (s = rv_cudnn_check(ctx, cudnnFindConvolutionBackwardDataAlgorithm(
+                                     st->cudnn, p->w_desc, p->y_desc, p->conv_desc, p->x_desc,
+                                     CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n_bwd_data,
+                                     bwd_data),
+                            "conv: cudnnFindConvolutionBackwardDataAlgorithm")) ||
+        (s = rv_cudnn_check(ctx, cudnnFindConvolutionBackwardFilterAlgorithm(
+                                     st->cudnn, p->x_desc, p->y_desc, p->conv_desc, p->w_desc,
+                                     CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n_bwd_filter,
+                                     bwd_filter),
+                            "conv: cudnnFindConvolutionBackwardFilterAlgorithm")))
+        return s;
+    /* The searches allocate and free device memory of their own; a failure there is reported
+     * per algorithm, but make sure nothing is left in the runtime's error slot. */
+    (void)cudaGetLastError();
+
+    i_fwd = pick(fwd, n_fwd, st->allow_tf32, &p->nondeterministic);
+    i_bwd_data = pick(bwd_data, n_bwd_data, st->allow_tf32, &p->nondeterministic);
+    i_bwd_filter = pick(bwd_filter, n_bwd_filter, st->allow_tf32, &p->nondeterministic);
+    if (i_fwd < 0 || i_bwd_data < 0 || i_bwd_filter < 0)
+        return rv_ctx_fail(ctx, RV_ERR_UNSUPPORTED,
+                           "conv: no cuDNN %s algorithm with %s math and at most %zu MiB of "
+                           "workspace for N%d C%d %dx%d K%d %dx%d stride %d",
+                           i_fwd < 0 ? "forward" : i_bwd_data < 0 ? "backward-data"
+                                                                   : "backward-filter",
+                           st->allow_tf32 ? "any" : "FMA (no TF32)", RV_CUDA_CONV_WS_LIMIT >> 20,
+                           d->N, d->C, d->H, d->W, d->K, d->R, d->S, d->stride);
+    p->fwd = fwd[i_fwd].algo;
+    p->fwd_math = fwd[i_fwd].mathType;
+    p->fwd_ws = fwd[i_fwd].memory;
+    p->fwd_ms = fwd[i_fwd].time;
+    p->bwd_data = bwd_data[i_bwd_data].algo;
+    p->bwd_data_math = bwd_data[i_bwd_data].mathType;
+    p->bwd_data_ws = bwd_data[i_bwd_data].memory;
+    p->bwd_data_ms = bwd_data[i_bwd_data].time;
+    p->bwd_filter = bwd_filter[i_bwd_filter].algo;
+    p->bwd_filter_math = bwd_filter[i_bwd_filter].mathType;
+    p->bwd_filter_ws = bwd_filter[i_bwd_filter].memory;
+    p->bwd_filter_ms = bwd_filter[i_bwd_filter].time;
+
+    size_t cudnn_ws = p->fwd_ws;
+    if (p->bwd_data_ws > cudnn_ws) cudnn_ws = p->bwd_data_ws;
+    if (p->bwd_filter_ws > cudnn_ws) cudnn_ws = p->bwd_filter_ws;
+    /* The extra alignment unit lets the caller's workspace start anywhere. */
+    p->total_ws = (p->pad_bytes || cudnn_ws) ? RV_CUDA_WS_ALIGN + p->pad_bytes + align_up(cudnn_ws)
+                                             : 0;
+    return RV_OK;
+}
+
+/* The plan for d, built on first use. A search that failed is remembered and its status and
+ * message returned again, so a shape whose workspace query failed never runs with an unplanned
+ * workspace. */
+static rv_status plan_get(rv_ctx *ctx, const rv_conv_desc *d, const rv_cuda_conv_plan **out)
+{
+    rv_cuda_state *st = rv_cuda_st(ctx);
+    *out = NULL;
+    for (int i = 0; i < st->n_plans; i++) {
+        const rv_cuda_conv_plan *p = &st->plans[i];
+        if (!desc_equal(&p->d, d)) continue;
+        if (p->failed != RV_OK) return rv_ctx_fail(ctx, p->failed, "%s", p->error);
+        *out = p;
+        return RV_OK;
+    }
+    if (st->n_plans == st->cap_plans) {
+        int cap = st->cap_plans ? 2 * st->cap_plans : 16;
+        void *grown = realloc(st->plans, (size_t)cap * sizeof *st->plans);
+        if (!grown) return rv_ctx_fail(ctx, RV_ERR_NOMEM, "conv: out of host memory for plans");
+        st->plans = (rv_cuda_conv_plan *)grown;
+        st->cap_plans = cap;
+    }
+    rv_cuda_conv_plan *p = &st->plans[st->n_plans++];
+    memset(p, 0, sizeof *p);
+    p->d = *d;
+    rv_status s = plan_build(ctx, st, p);
+    if (s != RV_OK) {
+        plan_release(p);
+        p->failed = s;
+        snprintf(p->error, sizeof p->error, "%s", rv_ctx_message(ctx));
+        return s;
+    }
+    *out = p;
+    return RV_OK;
+}
+
+/* Splits the caller's workspace into the padded-input buffer and cuDNN's part. */
+static rv_status ws_split(rv_ctx *ctx, const rv_cuda_conv_plan *p, void *ws, float **xp,
+                          void **cudnn_ws, const char *what)
+{
+    *xp = NULL;
+    *cudnn_ws = NULL;
+    if (p->total_ws == 0) return RV_OK;
+    if (!ws)
+        return rv_ctx_fail(ctx, RV_ERR_ARG, "%s: this shape needs %zu bytes of workspace and "
+                           "ws is NULL", what, p->total_ws);
+    char *base = (char *)ws;
+    base += (RV_CUDA_WS_ALIGN - (uintptr_t)base % RV_CUDA_WS_ALIGN) % RV_CUDA_WS_ALIGN;
+    *xp = p->padded ? (float *)base : NULL;
+    *cudnn_ws = base + p->pad_bytes;
+    return RV_OK;
+}
+
+static rv_status pad_input(rv_ctx *ctx, const rv_cuda_conv_plan *p, float *xp, const float *in)
+{
+    const rv_conv_desc *d = &p->d;
+    size_t n = (size_t)d->N * d->C * p->Hp * p->Wp;
+    k_pad<<<rv_cuda_grid(n), RV_CUDA_THREADS, 0, rv_cuda_st(ctx)->stream>>>(
+        xp, in, d->H, d->W, p->Hp, p->Wp, d->pad_top, d->pad_left, n);
+    return rv_cuda_launched(ctx, "conv: padding kernel");
+}
+
+/* ---------------------------------------------------------------- the three passes -------- */
+
+size_t rv_cuda_conv_workspace_bytes(rv_ctx *ctx, const rv_conv_desc *d)
+{
+    /* A failed search leaves its message on ctx and reports 0; the convolution calls for this
+     * shape then fail with the same message instead of running. */
+    const rv_cuda_conv_plan *p;
+    return plan_get(ctx, d, &p) == RV_OK ? p->total_ws : 0;
+}
+
+rv_status rv_cuda_conv_forward(rv_ctx *ctx, float *out, const float *in, const float *w,
+                               const rv_conv_desc *d, void *ws)
+{
+    rv_cuda_state *st = rv_cuda_st(ctx);
+    const rv_cuda_conv_plan *p;
+    rv_status s = plan_get(ctx, d, &p);
+    if (s != RV_OK) return s;
+    float *xp;
+    void *cws;
+    s = ws_split(ctx, p, ws, &xp, &cws, "conv_forward");
+    if (s != RV_OK) return s;
+    if (p->padded) {
+        if ((s = pad_input(ctx, p, xp, in)) != RV_OK) return s;
+        in = xp;
+    }
+    const float one = 1.0f, zero = 0.0f;
+    if ((s = rv_cudnn_check(ctx, cudnnSetConvolutionMathType(p->conv_desc, p->fwd_math),
+                            "conv_forward: math type")))
+        return s;
+    return rv_cudnn_check(ctx, cudnnConvolutionForward(st->cudnn, &one, p->x_desc, in, p->w_desc,
+                                                       w, p->conv_desc, p->fwd, cws, p->fwd_ws,
+                                                       &zero, p->y_desc, out),
+                          "conv_forward: cudnnConvolutionForward");
+}
+
+rv_status rv_cuda_conv_backward_data(rv_ctx *ctx, float *d_in, const float *d_out,
+                                     const float *w, const rv_conv_desc *d, float beta, void *ws)
+{
+    rv_cuda_state *st = rv_cuda_st(ctx);
+    const rv_cuda_conv_plan *p;
+    rv_status s = plan_get(ctx, d, &p);
+    if (s != RV_OK) return s;
+    float *xp;
+    void *cws;
+    s = ws_split(ctx, p, ws, &xp, &cws, "conv_backward_data");
+    if (s != RV_OK) return s;
+    const float one = 1.0f, zero = 0.0f;
+    if ((s = rv_cudnn_check(ctx, cudnnSetConvolutionMathType(p->conv_desc, p->bwd_data_math),
+                            "conv_backward_data: math type")))
+        return s;
+    s = rv_cudnn_check(ctx, cudnnConvolutionBackwardData(
+                                st->cudnn, &one, p->w_desc, w, p->y_desc, d_out, p->conv_desc,
+                                p->bwd_data, cws, p->bwd_data_ws, p->padded ? &zero : &beta,
+                                p->x_desc, p->padded ? xp : d_in),
+                       "conv_backward_data: cudnnConvolutionBackwardData");
+    if (s != RV_OK || !p->padded) return s;
+    size_t n = (size_t)d->N * d->C * d->H * d->W;
+    k_crop<<<rv_cuda_grid(n), RV_CUDA_THREADS, 0, st->stream>>>(d_in, xp, d->H, d->W, p->Hp,
+                                                                 p->Wp, d->pad_top, d->pad_left,
+                                                                 n, beta);
+    return rv_cuda_launched(ctx, "conv_backward_data: crop kernel");
+}
+
+rv_status rv_cuda_conv_backward_filter(rv_ctx *ctx, float *d_w, const float *d_out,
+                                       const float *in, const rv_conv_desc *d, void *ws)
+{
+    rv_cuda_state *st = rv_cuda_st(ctx);
+    const rv_cuda_conv_plan *p;
+    rv_status s = plan_get(ctx, d, &p);
+    if (s != RV_OK) return s;
+    float *xp;
+    void *cws;
+    s = ws_split(ctx, p, ws, &xp, &cws, "conv_backward_filter");
+    if (s != RV_OK) return s;
+    if (p->padded) {
+        if ((s = pad_input(ctx, p, xp, in)) != RV_OK) return s;
+        in = xp;
+    }
+    /* beta 1: parameter gradients accumulate (conv.h). */
+    const float one = 1.0f;
+    if ((s = rv_cudnn_check(ctx, cudnnSetConvolutionMathType(p->conv_desc, p->bwd_filter_math),
+                            "conv_backward_filter: math type")))
+        return s;
+    return rv_cudnn_check(ctx, cudnnConvolutionBackwardFilter(
+                                   st->cudnn, &one, p->x_desc, in, p->y_desc, d_out,
+                                   p->conv_desc, p->bwd_filter, cws, p->bwd_filter_ws, &one,
+                                   p->w_desc, d_w),
+                          "conv_backward_filter: cudnnConvolutionBackwardFilter");
+}
+
+/* ---------------------------------------------------------------- bookkeeping ------------- */
+
+void rv_cuda_conv_plans_destroy(rv_cuda_state *st)
+{
+    for (int i = 0; i < st->n_plans; i++) plan_release(&st->plans[i]);
+    free(st->plans);
+    st->plans = NULL;
+    st->n_plans = st->cap_plans = 0;
+}
+
+static const char *fwd_name(cudnnConvolutionFwdAlgo_t a)
+{
+    switch (a) {
+    case CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM: return "implicit_gemm";
+    case CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM: return "implicit_precomp_gemm";
+    case CUDNN_CONVOLUTION_FWD_ALGO_GEMM: return "gemm";
+    case CUDNN_CONVOLUTION_FWD_ALGO_DIRECT: return "direct";
+    case CUDNN_CONVOLUTION_FWD_ALGO_FFT: return "fft";
+    case CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING: return "fft_tiling";
+    case CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD: return "winograd";
+    case CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED: return "winograd_nonfused";
+    default: return "?";
+    }
+}
+
+static const char *bwd_data_name(cudnnConvolutionBwdDataAlgo_t a)
+{
+    switch (a) {
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_0: return "algo_0";
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_1: return "algo_1";
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT: return "fft";
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT_TILING: return "fft_tiling";
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD: return "winograd";
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD_NONFUSED: return "winograd_nonfused";
+    default: return "?";
+    }
+}
+
+static const char *bwd_filter_name(cudnnConvolutionBwdFilterAlgo_t a)
+{
+    switch (a) {
+    case CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0: return "algo_0";
+    case CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1: return "algo_1";
+    case CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT: return "fft";
+    case CUDNN_CONVOLUTION_BWD_FILTER_ALGO_3: return "algo_3";
+    case CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD_NONFUSED: return "winograd_nonfused";
+    case CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT_TILING: return "fft_tiling";
+    default: return "?";
+    }
+}
+
+static const char *math_name(cudnnMathType_t m)
+{
+    switch (m) {
+    case CUDNN_DEFAULT_MATH: return "default";
+    case CUDNN_TENSOR_OP_MATH: return "tensor_op";
+    case CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION: return "tensor_op_tf32";
+    case CUDNN_FMA_MATH: return "fma";
+    default: return "?";
+    }
+}
+
+size_t rv_cuda_conv_plans_text(const rv_cuda_state *st, char *buf, size_t cap)
+{
+    size_t len = 0;
+    for (int i = 0; i < st->n_plans; i++) {
+        const rv_cuda_conv_plan *p = &st->plans[i];
+        const rv_conv_desc *d = &p->d;
+        char *at = len < cap ? buf + len : NULL;
+        size_t room = len < cap ? cap - len : 0;
+        int k;
+        if (p->failed != RV_OK) {
+            k = snprintf(at, room, "%sN%d C%d %dx%d K%d %dx%d s%d: failed", i ? "; " : "", d->N,
+                         d->C, d->H, d->W, d->K, d->R, d->S, d->stride);
+        } else {
+            k = snprintf(at, room,
+                         "%sN%d C%d %dx%d K%d %dx%d s%d%s: fwd %s/%s %.3fms, bwd_data %s/%s "
+                         "%.3fms, bwd_filter %s/%s %.3fms, ws %zu B%s",
+                         i ? "; " : "", d->N, d->C, d->H, d->W, d->K, d->R, d->S, d->stride,
+                         p->padded ? " (explicit pad)" : "", fwd_name(p->fwd),
+                         math_name(p->fwd_math), p->fwd_ms, bwd_data_name(p->bwd_data),
+                         math_name(p->bwd_data_math), p->bwd_data_ms,
+                         bwd_filter_name(p->bwd_filter), math_name(p->bwd_filter_math),
+                         p->bwd_filter_ms, p->total_ws,
+                         p->nondeterministic ? " (nondeterministic)" : "");
+        }
+        if (k > 0) len += (size_t)k;
+    }
+    return len;
+}

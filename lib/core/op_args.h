@@ -1,0 +1,41 @@
+/*
+ * op_args.h (internal): argument checks shared by the public op wrappers (batchnorm.c,
+ * activation.c, pool.c, linear.c, loss.c, sgd.c).
+ *
+ * Each macro returns from the calling wrapper with RV_ERR_ARG and a message naming the op and
+ * the argument, so a caller sees "bn_forward: gamma is NULL" rather than a crash. A NULL
+ * context cannot hold a message, so it is reported by the status alone.
+ */
+#ifndef RV_OP_ARGS_H
+#define RV_OP_ARGS_H
+
+#include <revnet/context.h>
+
+#define RV_ARG_CTX(ctx)                                                                   \
+    do {                                                                                  \
+        if (!(ctx)) return RV_ERR_ARG;                                                    \
+    } while (0)
+
+#define RV_ARG_PTR(ctx, op, p)                                                            \
+    do {                                                                                  \
+        if (!(p)) return rv_ctx_fail((ctx), RV_ERR_ARG, "%s: %s is NULL", (op), #p);      \
+    } while (0)
+
+/* Sizes are ints in the op signatures; zero or negative is always a caller bug. */
+#define RV_ARG_POS(ctx, op, v)                                                            \
+    do {                                                                                  \
+        if ((v) <= 0)                                                                     \
+            return rv_ctx_fail((ctx), RV_ERR_ARG, "%s: %s must be positive (got %lld)",  \
+                               (op), #v, (long long)(v));                                 \
+    } while (0)
+
+/* Accumulation switches (beta, beta_acc) are flags, not scale factors: only 0 and 1 are
+ * supported, so that beta 0 never reads an output that may hold garbage. */
+#define RV_ARG_BETA(ctx, op, b)                                                           \
+    do {                                                                                  \
+        if ((b) != 0.0f && (b) != 1.0f)                                                   \
+            return rv_ctx_fail((ctx), RV_ERR_ARG, "%s: %s must be 0 or 1 (got %g)", (op), \
+                               #b, (double)(b));                                          \
+    } while (0)
+
+#endif
