@@ -123,6 +123,9 @@ Test(db, migrates_a_version_1_file)
     /* Columns and views of version 2 exist and see the old run. */
     cr_expect_eq(scalar(h, "SELECT count(*) FROM runs WHERE pid IS NULL AND result_json IS NULL"),
                  1);
+    /* Version 3's machine columns exist and are empty for a run made before them. */
+    cr_expect_eq(scalar(h, "SELECT count(*) FROM runs WHERE isa IS NULL AND load_end IS NULL"),
+                 1);
     cr_expect_eq(scalar(h, "SELECT count(*) FROM v_cifar_table WHERE ours_revnet = 7.5 "
                            "AND pair LIKE 'ResNet-32%' AND dataset = 'cifar10'"),
                  1);
@@ -293,6 +296,12 @@ Test(db, config_key_and_find_run)
     cr_expect_eq(scalar(h, "SELECT final_test_error * 10 FROM runs"), 85);
     cr_expect_eq(scalar(h, "SELECT count(*) FROM runs WHERE blas LIKE 'OpenBLAS 0.3.21%' "
                            "AND git_rev IS NOT NULL AND hostname <> ''"),
+                 1);
+    /* The machine and its load are recorded with the run (schema version 3), the load at
+     * the start and again at the end. */
+    cr_expect_eq(scalar(h, "SELECT count(*) FROM runs WHERE isa <> '' AND n_cpus > 0 "
+                           "AND load_start >= 0 AND load_end >= 0 "
+                           "AND software LIKE 'revbench %; SQLite 3.%; compiler %'"),
                  1);
     cr_expect_eq(rb_db_run_end(db, first, "done", NULL), -1);
     cr_expect(strstr(rb_db_message(db), "done") != NULL);

@@ -6,6 +6,8 @@
  *   2  runs.pid / runs.updated_at / runs.result_json (who wrote a run and what `mem` printed),
  *      the archs and pairs tables, the paper's numbers, and the views that give the paper's
  *      tables directly (v_latest_runs, v_cifar_table, v_params, v_memory, v_training_curves).
+ *   3  runs.isa / n_cpus / load_start / load_end / software: the machine's vector ISA and CPU
+ *      count, its load when the run started and ended, and the software versions (machine.h).
  * A file at an older version is upgraded inside one write transaction; a newer version is an
  * error (this program would not know what the newer columns mean).
  *
@@ -19,6 +21,7 @@
 #include "db/db.h"
 #include "db/db_ext.h"
 #include "db/db_schema.h"
+#include "db/machine.h"
 #include "db/paper_numbers.h"
 
 #include <errno.h>
@@ -63,8 +66,14 @@ static int migrate_to_v2(sqlite3 *h, char *err, size_t err_len)
     return rb_paper_seed(h, err, err_len);
 }
 
+static int migrate_to_v3(sqlite3 *h, char *err, size_t err_len)
+{
+    return exec_sql(h, RB_DB_SCHEMA_V3, err, err_len);
+}
+
 /* MIGRATIONS[v] upgrades a file at version v to v + 1. */
-static const migration_fn MIGRATIONS[RB_DB_SCHEMA_VERSION] = { migrate_to_v1, migrate_to_v2 };
+static const migration_fn MIGRATIONS[RB_DB_SCHEMA_VERSION] = { migrate_to_v1, migrate_to_v2,
+                                                               migrate_to_v3 };
 
 static int db_fail(rb_db *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int db_fail(rb_db *db, const char *fmt, ...)
@@ -412,38 +421,6 @@ done:
     return found;
 }
 
-/* Machine details, read once per process. */
-static void read_cpu_model(char *out, size_t len)
-{
-    snprintf(out, len, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f) return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) != 0) continue;
-        char *colon = strchr(line, ':');
-        if (!colon) continue;
-        colon++;
-        while (*colon == ' ' || *colon == '\t') colon++;
-        colon[strcspn(colon, "\n")] = '\0';
-        snprintf(out, len, "%s", colon);
-        break;
-    }
-    fclose(f);
-}
-
-static void read_git_rev(char *out, size_t len)
-{
-    snprintf(out, len, "unknown");
-    FILE *p = popen("git rev-parse --short HEAD 2>/dev/null", "r");
-    if (!p) return;
-    char line[64] = "";
-    int got = fgets(line, sizeof line, p) != NULL;
-    int rc = pclose(p);
-    line[strcspn(line, "\n")] = '\0';
-    if (got && rc == 0 && line[0]) snprintf(out, len, "%s", line);
-}
-
 /* The field of a "cpu; OpenBLAS 0.3.21 ...; cuDNN 9.1; GPU NVIDIA H200" description that
  * starts with prefix (case-insensitive), or NULL. */
 static char *describe_field(const char *desc, const char *prefix)
@@ -475,13 +452,8 @@ static void bind_text_or_empty(sqlite3_stmt *st, int i, const char *s)
 int rb_db_run_begin(rb_db *db, const rb_run_config *cfg, const char *backend_desc,
                     int64_t *run_id)
 {
-    static char host[256], cpu[256], git[64];
-    if (!host[0]) {
-        if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "unknown");
-        host[sizeof host - 1] = '\0';
-        read_cpu_model(cpu, sizeof cpu);
-        read_git_rev(git, sizeof git);
-    }
+    const rb_machine *mach = rb_machine_get();
+    double load = rb_machine_load1();
     char *key = rb_db_config_key(cfg);
     char *blas = describe_field(backend_desc, "OpenBLAS");
     char *cudnn = describe_field(backend_desc, "cuDNN");
@@ -497,9 +469,10 @@ int rb_db_run_begin(rb_db *db, const rb_run_config *cfg, const char *backend_des
             "INSERT INTO runs(config_key, kind, arch, dataset, mode, device, schedule, experiment,"
             " batch, steps, seed, eval_every, train_subset, threads, extra_json, status,"
             " started_at, updated_at, hostname, cpu_model, gpu_model, blas, cudnn, backend,"
-            " git_rev, pid) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-            " ?15, 'running', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),"
-            " strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+            " git_rev, pid, isa, n_cpus, load_start, software) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+            " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 'running',"
+            " strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),"
+            " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
             -1, &st, NULL) != SQLITE_OK) {
         db_fail_sql(db, "recording a new run");
         goto done;
@@ -520,14 +493,18 @@ int rb_db_run_begin(rb_db *db, const rb_run_config *cfg, const char *backend_des
     sqlite3_bind_int64(st, 13, cfg->train_subset);
     sqlite3_bind_int(st, 14, cfg->threads);
     if (cfg->extra_json) T(15, cfg->extra_json);
-    T(16, host);
-    T(17, cpu);
+    T(16, mach->hostname);
+    T(17, mach->cpu_model);
     if (gpu) T(18, gpu);
     if (blas) T(19, blas);
     if (cudnn) T(20, cudnn);
     if (backend_desc) T(21, backend_desc);
-    T(22, git);
+    T(22, mach->git_rev);
     sqlite3_bind_int64(st, 23, (sqlite3_int64)getpid());
+    T(24, mach->isa);
+    if (mach->n_cpus > 0) sqlite3_bind_int(st, 25, mach->n_cpus);
+    if (load >= 0) sqlite3_bind_double(st, 26, load);
+    T(27, mach->software);
 #undef T
     if (sqlite3_step(st) != SQLITE_DONE) {
         db_fail_sql(db, "recording a new run");
@@ -544,10 +521,11 @@ done:
     return ret;
 }
 
-/* Runs one UPDATE/DELETE/INSERT with an int64 first parameter and optional text/number
- * parameters, as one autocommit transaction (or inside the caller's). */
-static int exec_bound(rb_db *db, const char *what, const char *sql, int64_t id,
-                      const char *t2, const char *t3)
+/* Runs one UPDATE/DELETE/INSERT with an int64 first parameter and up to three optional text
+ * parameters (?2..?4, NULL binds NULL), as one autocommit transaction (or inside the
+ * caller's). */
+static int exec_bound4(rb_db *db, const char *what, const char *sql, int64_t id,
+                       const char *t2, const char *t3, const char *t4)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK) return db_fail_sql(db, what);
@@ -560,12 +538,22 @@ static int exec_bound(rb_db *db, const char *what, const char *sql, int64_t id,
         if (t3) sqlite3_bind_text(st, 3, t3, -1, SQLITE_TRANSIENT);
         else sqlite3_bind_null(st, 3);
     }
+    if (sqlite3_bind_parameter_count(st) >= 4) {
+        if (t4) sqlite3_bind_text(st, 4, t4, -1, SQLITE_TRANSIENT);
+        else sqlite3_bind_null(st, 4);
+    }
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return db_fail_sql(db, what);
     if (sqlite3_changes(db->h) == 0 && strncmp(sql, "UPDATE", 6) == 0)
         return db_fail(db, "%s: no run with id %lld", what, (long long)id);
     return 0;
+}
+
+static int exec_bound(rb_db *db, const char *what, const char *sql, int64_t id,
+                      const char *t2, const char *t3)
+{
+    return exec_bound4(db, what, sql, id, t2, t3, NULL);
 }
 
 int rb_db_run_resume(rb_db *db, int64_t run_id)
@@ -630,10 +618,15 @@ int rb_db_run_end(rb_db *db, int64_t run_id, const char *status, const char *rea
         return db_fail(db, "ending run %lld: status '%s' is not finished, failed or interrupted",
                        (long long)run_id, status ? status : "(null)");
     /* The final metrics are the last logged value of each, copied so that tables and views
-     * need no per-run subquery. */
-    return exec_bound(
+     * need no per-run subquery. The load average goes in as text (exec_bound binds text) and
+     * back to a number, NULL where /proc/loadavg cannot be read. */
+    char load[32] = "";
+    double l1 = rb_machine_load1();
+    if (l1 >= 0) snprintf(load, sizeof load, "%.2f", l1);
+    return exec_bound4(
         db, "ending a run",
         "UPDATE runs SET status = ?2, reason = ?3,"
+        " load_end = CAST(nullif(?4, '') AS REAL),"
         " ended_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), updated_at = strftime("
         "'%Y-%m-%dT%H:%M:%fZ', 'now'),"
         " final_test_error = (SELECT value FROM metrics WHERE run_id = ?1"
@@ -645,7 +638,7 @@ int rb_db_run_end(rb_db *db, int64_t run_id, const char *status, const char *rea
         " final_train_error = (SELECT value FROM metrics WHERE run_id = ?1"
         "   AND name = 'train_error' ORDER BY step DESC LIMIT 1)"
         " WHERE id = ?1",
-        run_id, status, reason);
+        run_id, status, reason, load);
 }
 
 int rb_db_metric(rb_db *db, int64_t run_id, long step, const char *name, double value)

@@ -6,8 +6,9 @@
  *            steps, schedule, eval_every, train_subset, experiment name, config_key = a
  *            canonical string of the configuration used to match finished runs), status
  *            ('running', 'finished', 'failed', 'interrupted'), failure reason, start/end
- *            times, machine (hostname, CPU model, GPU model), BLAS and cuDNN versions,
- *            backend description, git revision, checkpoint path, final metrics.
+ *            times, machine (hostname, CPU model, its vector ISA and CPU count, GPU model),
+ *            the 1-minute load average at start and end, BLAS and cuDNN versions, backend
+ *            description, software versions, git revision, checkpoint path, final metrics.
  *   metrics  (run_id, step, name, value): train_loss, train_error, test_loss, test_error, lr,
  *            images_per_sec, grad_angle_deg, ...
  *   memory   (run_id, category, planned_bytes, peak_bytes) plus whole-step rows

@@ -9,7 +9,7 @@
 #include "db/db.h"
 
 /* The schema version this program writes (PRAGMA user_version). */
-#define RB_DB_SCHEMA_VERSION 2
+#define RB_DB_SCHEMA_VERSION 3
 
 /* Records what an architecture is (archs table): parameter count for a dataset's class count
  * ("cifar10", "cifar100", "imagenet", ...) and its layer count (conv + FC layers).

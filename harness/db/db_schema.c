@@ -102,3 +102,14 @@ const char RB_DB_SCHEMA_V2[] =
     "         k.step, k.name, k.value"
     "  FROM v_latest_runs r JOIN metrics k ON k.run_id = r.id"
     "  WHERE r.kind = 'train';";
+
+/* Where and under what load a run was measured: the CPU's vector ISA and online CPU count,
+ * the 1-minute load average when it started and ended (timings on a loaded machine are noise),
+ * and the versions of revbench, SQLite and the compiler. git_rev gains "-dirty" from this
+ * version on (machine.c). */
+const char RB_DB_SCHEMA_V3[] =
+    "ALTER TABLE runs ADD COLUMN isa TEXT;"
+    "ALTER TABLE runs ADD COLUMN n_cpus INTEGER;"
+    "ALTER TABLE runs ADD COLUMN load_start REAL;"
+    "ALTER TABLE runs ADD COLUMN load_end REAL;"
+    "ALTER TABLE runs ADD COLUMN software TEXT;";

@@ -2,11 +2,13 @@
  * db_schema.h: the SQL that creates each version of the results database's schema.
  *   RB_DB_SCHEMA_V1  runs, metrics, memory, paper
  *   RB_DB_SCHEMA_V2  (from version 1) runs.pid/updated_at/result_json, archs, pairs, views
+ *   RB_DB_SCHEMA_V3  (from version 2) runs.isa/n_cpus/load_start/load_end/software
  */
 #ifndef RB_DB_SCHEMA_H
 #define RB_DB_SCHEMA_H
 
 extern const char RB_DB_SCHEMA_V1[];
 extern const char RB_DB_SCHEMA_V2[];
+extern const char RB_DB_SCHEMA_V3[];
 
 #endif
