@@ -20,6 +20,7 @@ static const command COMMANDS[] = {
     { "angle", rb_cmd_angle, "angle between stored- and reconstructed-activation gradients (RevNets)" },
     { "train", rb_cmd_train, "train one network with the paper's recipe, logged and resumable" },
     { "run", rb_cmd_run, "run every entry of an experiment file: skips finished runs, resumes the rest" },
+    { "merge", rb_cmd_merge, "merge shard databases (Slurm tasks, other machines) into one, in one transaction" },
     { "report", rb_cmd_report, "paper tables beside ours (Markdown and LaTeX) from the results database" },
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])

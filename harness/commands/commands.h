@@ -11,5 +11,6 @@ int rb_cmd_train(int argc, char **argv);
 
 int rb_cmd_run(int argc, char **argv);
 int rb_cmd_report(int argc, char **argv);
+int rb_cmd_merge(int argc, char **argv);
 
 #endif
