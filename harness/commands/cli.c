@@ -1,12 +1,8 @@
-/* cli.c: flag parsing, error messages and the JSON writer shared by the subcommands. */
+/* cli.c: the error line and the JSON writer shared by the subcommands. */
 #include "commands/cli.h"
 
-#include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -18,66 +14,6 @@ void rb_cli_error(const char *cmd, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
-}
-
-int rb_cli_parse_long(const char *cmd, const char *flag, const char *text, long lo, long hi,
-                      long *out)
-{
-    if (!text || !*text) {
-        rb_cli_error(cmd, "%s needs a value", flag);
-        return -1;
-    }
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || *end || v < lo || v > hi) {
-        rb_cli_error(cmd, "%s expects a whole number in [%ld, %ld], got '%s'", flag, lo, hi, text);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-int rb_cli_parse_double(const char *cmd, const char *flag, const char *text, double lo,
-                        double hi, double *out)
-{
-    if (!text || !*text) {
-        rb_cli_error(cmd, "%s needs a value", flag);
-        return -1;
-    }
-    char *end;
-    errno = 0;
-    double v = strtod(text, &end);
-    if (errno || *end || !isfinite(v) || v < lo || v > hi) {
-        rb_cli_error(cmd, "%s expects a number in [%g, %g], got '%s'", flag, lo, hi, text);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-int rb_cli_parse_choice(const char *cmd, const char *flag, const char *text,
-                        const char *const *names)
-{
-    for (int i = 0; names[i]; i++)
-        if (text && strcmp(text, names[i]) == 0) return i;
-    fprintf(stderr, "revbench %s: unknown %s '%s'; valid: ", cmd, flag, text ? text : "");
-    for (int i = 0; names[i]; i++) fprintf(stderr, "%s%s", i ? ", " : "", names[i]);
-    fputc('\n', stderr);
-    return -1;
-}
-
-int rb_cli_bad_option(const char *cmd, int getopt_result, const char *arg,
-                      const struct option *opts)
-{
-    if (getopt_result == ':') {
-        rb_cli_error(cmd, "%s needs a value (see revbench %s --help)", arg, cmd);
-        return RB_EXIT_USAGE;
-    }
-    fprintf(stderr, "revbench %s: unknown option '%s'; valid:", cmd, arg ? arg : "");
-    for (int i = 0; opts[i].name; i++) fprintf(stderr, "%s --%s", i ? "," : "", opts[i].name);
-    fputc('\n', stderr);
-    return RB_EXIT_USAGE;
 }
 
 static void json_sep(rb_json *j)

@@ -1,7 +1,6 @@
 /*
- * cli.h: what every revbench subcommand shares: exit codes, flag parsing helpers that print a
- * clear message, architecture/mode/device names, and a small JSON writer (one object on
- * stdout per --json command).
+ * cli.h: what every revbench subcommand shares: exit codes, the error line, and a small JSON
+ * writer (one object on stdout per --json command). Options are parsed by options.h.
  */
 #ifndef RB_CLI_H
 #define RB_CLI_H
@@ -15,26 +14,6 @@ enum { RB_EXIT_OK = 0, RB_EXIT_FAIL = 1, RB_EXIT_USAGE = 2 };
 
 /* Prints "revbench <cmd>: <message>\n" to stderr. */
 void rb_cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Parses a whole decimal integer in [lo, hi]; on failure prints why (naming the flag) and
- * returns -1. */
-int rb_cli_parse_long(const char *cmd, const char *flag, const char *text, long lo, long hi,
-                      long *out);
-int rb_cli_parse_double(const char *cmd, const char *flag, const char *text, double lo,
-                        double hi, double *out);
-
-/* Returns the index of text in the NULL-terminated list names, or prints an error listing the
- * valid choices and returns -1. */
-int rb_cli_parse_choice(const char *cmd, const char *flag, const char *text,
-                        const char *const *names);
-
-struct option;
-/* For getopt_long's '?' (unknown option) and ':' (missing value) results: prints
- * "unknown option 'ARG'; valid: --a, --b, ..." listing every long option of the table, or
- * "ARG needs a value", and returns RB_EXIT_USAGE. Call with optstring ":" so both are told
- * apart; arg is argv[optind - 1]. */
-int rb_cli_bad_option(const char *cmd, int getopt_result, const char *arg,
-                      const struct option *opts);
 
 /* Minimal JSON object writer: rb_json_begin, then fields, then rb_json_end. Strings are
  * escaped. Nested objects: rb_json_object_begin(j, "key") ... rb_json_object_end(j). */

@@ -4,7 +4,6 @@
  * parameter gradient computed with stored activations and the one computed with activations
  * reconstructed by the reversible backward pass (PAPER.md, "Figures").
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -12,6 +11,7 @@
 #include "commands/commands.h"
 #include <revnet/model.h>
 #include "commands/model_cli.h"
+#include "commands/options.h"
 
 static const char *CMD = "angle";
 
@@ -28,46 +28,22 @@ static void usage(FILE *out)
 
 int rb_cmd_angle(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "arch", required_argument, 0, 'a' },   { "batch", required_argument, 0, 'b' },
-        { "seed", required_argument, 0, 'S' },   { "steps", required_argument, 0, 's' },
-        { "device", required_argument, 0, 'D' }, { "threads", required_argument, 0, 't' },
-        { "json", no_argument, 0, 'j' },          { "help", no_argument, 0, 'h' },
-        { 0, 0, 0, 0 },
-    };
     const char *arch_name = NULL;
     long batch = 100, seed = 1, steps = 0, threads = 2;
-    int json = 0, c;
-    rv_device device = RV_DEVICE_CPU;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-        switch (c) {
-        case 'a': arch_name = optarg; break;
-        case 'b':
-            if (rb_cli_parse_long(CMD, "--batch", optarg, 1, 100000, &batch)) return RB_EXIT_USAGE;
-            break;
-        case 'S':
-            if (rb_cli_parse_long(CMD, "--seed", optarg, 0, 2147483647L, &seed)) return RB_EXIT_USAGE;
-            break;
-        case 's':
-            if (rb_cli_parse_long(CMD, "--steps", optarg, 0, 1000000, &steps)) return RB_EXIT_USAGE;
-            break;
-        case 't':
-            if (rb_cli_parse_long(CMD, "--threads", optarg, 1, 1024, &threads)) return RB_EXIT_USAGE;
-            break;
-        case 'D':
-            if (rb_cli_parse_device(CMD, optarg, &device)) return RB_EXIT_USAGE;
-            break;
-        case 'j': json = 1; break;
-        case 'h': usage(stdout); return RB_EXIT_OK;
-        default: return rb_cli_bad_option(CMD, c, argv[optind - 1], opts);
-        }
-    }
-    if (optind < argc) {
-        rb_cli_error(CMD, "unexpected argument '%s'", argv[optind]);
-        return RB_EXIT_USAGE;
-    }
+    int json = 0, dev = RV_DEVICE_CPU;
+    const rb_opt opts[] = {
+        RB_TEXT("arch", &arch_name),
+        RB_LONG("batch", &batch, 1, 100000),
+        RB_LONG("seed", &seed, 0, 2147483647L),
+        RB_LONG("steps", &steps, 0, 1000000),
+        RB_CHOICE("device", &dev, rv_device_names(), "device"),
+        RB_LONG("threads", &threads, 1, 1024),
+        RB_FLAG("json", &json),
+        RB_OPTS_END,
+    };
+    int rc = rb_opts_parse(CMD, usage, argc, argv, opts, NULL, 0, NULL);
+    if (rc != RB_OPTS_GO) return rc;
+    rv_device device = (rv_device)dev;
     rv_arch arch;
     if (rb_cli_parse_arch(CMD, arch_name, &arch)) return RB_EXIT_USAGE;
     if (!arch.reversible) {
@@ -78,7 +54,7 @@ int rb_cmd_angle(int argc, char **argv)
     int classes = arch.imagenet ? 1000 : 10;
     rv_ctx *ctx = rb_cli_make_ctx(CMD, device, (int)threads);
     if (!ctx) return RB_EXIT_FAIL;
-    int rc = RB_EXIT_FAIL;
+    rc = RB_EXIT_FAIL;
     rv_model *m = NULL;
     float *x = NULL;
     int32_t *y = NULL;
@@ -112,7 +88,7 @@ int rb_cmd_angle(int argc, char **argv)
         rb_json j;
         rb_json_begin(&j, stdout);
         rb_json_str(&j, "arch", arch.name);
-        rb_json_str(&j, "device", device == RV_DEVICE_CUDA ? "cuda" : "cpu");
+        rb_json_str(&j, "device", rv_device_name(device));
         rb_json_int(&j, "batch", batch);
         rb_json_int(&j, "seed", seed);
         rb_json_int(&j, "steps", steps);

@@ -13,7 +13,6 @@
  * time covers the call's work, not just its launch). The bare-GEMM column is CPU-only there.
  */
 #include <cblas.h>
-#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +22,7 @@
 #include "commands/cli.h"
 #include "commands/commands.h"
 #include "commands/model_cli.h"
+#include "commands/options.h"
 #include <revnet/context.h>
 #include <revnet/conv.h>
 
@@ -277,7 +277,7 @@ static void print_json(const bench_row *rows, int n, int on_cpu, int batch, int 
     rb_json j;
     rb_json_begin(&j, stdout);
     rb_json_str(&j, "benchmark", "conv");
-    rb_json_str(&j, "device", on_cpu ? "cpu" : "cuda");
+    rb_json_str(&j, "device", rv_device_name(on_cpu ? RV_DEVICE_CPU : RV_DEVICE_CUDA));
     rb_json_int(&j, "batch", batch);
     rb_json_int(&j, "threads", threads);
     rb_json_int(&j, "reps", reps);
@@ -332,45 +332,19 @@ int rb_cmd_bench(int argc, char **argv)
     if (rb_cli_parse_choice(CMD, "benchmark", argv[1], SUBS) < 0) return RB_EXIT_USAGE;
 
     long batch = 100, threads = 2, reps = 15;
-    int json = 0;
-    rv_device device = RV_DEVICE_CPU;
-    static const struct option opts[] = {
-        { "device", required_argument, NULL, 'D' },
-        { "batch", required_argument, NULL, 'b' }, { "threads", required_argument, NULL, 't' },
-        { "reps", required_argument, NULL, 'r' },  { "json", no_argument, NULL, 'j' },
-        { "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 },
+    int json = 0, dev = RV_DEVICE_CPU;
+    const rb_opt opts[] = {
+        RB_CHOICE("device", &dev, rv_device_names(), "device"),
+        RB_LONG("batch", &batch, 1, 100000),
+        RB_LONG("threads", &threads, 1, 256),
+        RB_LONG("reps", &reps, 1, 100000),
+        RB_FLAG("json", &json),
+        RB_OPTS_END,
     };
-    /* Parse the arguments after "conv"; optind 0 makes glibc's getopt start afresh. */
-    argc -= 1;
-    argv += 1;
-    optind = 0;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'D':
-            if (rb_cli_parse_device(CMD, optarg, &device)) return RB_EXIT_USAGE;
-            break;
-        case 'b':
-            if (rb_cli_parse_long(CMD, "--batch", optarg, 1, 100000, &batch)) return RB_EXIT_USAGE;
-            break;
-        case 't':
-            if (rb_cli_parse_long(CMD, "--threads", optarg, 1, 256, &threads))
-                return RB_EXIT_USAGE;
-            break;
-        case 'r':
-            if (rb_cli_parse_long(CMD, "--reps", optarg, 1, 100000, &reps)) return RB_EXIT_USAGE;
-            break;
-        case 'j': json = 1; break;
-        case 'h': usage(stdout); return RB_EXIT_OK;
-        default: return rb_cli_bad_option(CMD, c, argv[optind - 1], opts);
-        }
-    }
-    if (optind < argc) {
-        rb_cli_error(CMD, "unexpected argument '%s'; valid options: --device, --batch, "
-                     "--threads, --reps, --json, --help", argv[optind]);
-        return RB_EXIT_USAGE;
-    }
+    /* The options follow the benchmark's name, which stands in argv[0]'s place for them. */
+    int prc = rb_opts_parse(CMD, usage, argc - 1, argv + 1, opts, NULL, 0, NULL);
+    if (prc != RB_OPTS_GO) return prc;
+    rv_device device = (rv_device)dev;
 
     rv_ctx *ctx = rb_cli_make_ctx(CMD, device, (int)threads);
     if (!ctx) return RB_EXIT_FAIL;

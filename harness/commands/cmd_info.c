@@ -3,7 +3,6 @@
  * from the memory plan alone (nothing is allocated, so it answers instantly even for
  * networks that would not fit).
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -12,6 +11,7 @@
 #include <revnet/memory.h>
 #include <revnet/model.h>
 #include "commands/model_cli.h"
+#include "commands/options.h"
 
 static const char *CMD = "info";
 
@@ -52,40 +52,24 @@ static void print_stats_text(const char *label, int stored, const rv_mem_stats *
 
 int rb_cmd_info(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "arch", required_argument, 0, 'a' },   { "dataset", required_argument, 0, 'd' },
-        { "batch", required_argument, 0, 'b' },  { "json", no_argument, 0, 'j' },
-        { "help", no_argument, 0, 'h' },         { 0, 0, 0, 0 },
-    };
     const char *arch_name = NULL;
-    int classes = 10, json = 0;
+    int dataset = 0, json = 0;
     long batch = 100;
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-        switch (c) {
-        case 'a': arch_name = optarg; break;
-        case 'd':
-            if ((classes = rb_cli_parse_classes(CMD, optarg)) < 0) return RB_EXIT_USAGE;
-            break;
-        case 'b':
-            if (rb_cli_parse_long(CMD, "--batch", optarg, 1, 100000, &batch)) return RB_EXIT_USAGE;
-            break;
-        case 'j': json = 1; break;
-        case 'h': usage(stdout); return RB_EXIT_OK;
-        default: return rb_cli_bad_option(CMD, c, argv[optind - 1], opts);
-        }
-    }
-    if (optind < argc) {
-        rb_cli_error(CMD, "unexpected argument '%s'", argv[optind]);
-        return RB_EXIT_USAGE;
-    }
+    const rb_opt opts[] = {
+        RB_TEXT("arch", &arch_name),
+        RB_CHOICE("dataset", &dataset, RB_CLASS_DATASETS, "dataset"),
+        RB_LONG("batch", &batch, 1, 100000),
+        RB_FLAG("json", &json),
+        RB_OPTS_END,
+    };
+    int rc = rb_opts_parse(CMD, usage, argc, argv, opts, NULL, 0, NULL);
+    if (rc != RB_OPTS_GO) return rc;
+    int classes = rb_cli_dataset_classes(dataset);
     rv_arch arch;
     if (rb_cli_parse_arch(CMD, arch_name, &arch)) return RB_EXIT_USAGE;
     rv_ctx *ctx = rb_cli_make_ctx(CMD, RV_DEVICE_CPU, 1);
     if (!ctx) return RB_EXIT_FAIL;
-    int rc = RB_EXIT_FAIL;
+    rc = RB_EXIT_FAIL;
     rv_model *m = NULL;
     if (arch.imagenet) classes = 1000;
     unsigned modes = 0;

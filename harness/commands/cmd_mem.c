@@ -6,7 +6,6 @@
  * steps, so the planned arena can be set beside what the device says; the difference also
  * holds cuDNN's and cuBLAS's own allocations and the allocator's rounding.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -15,6 +14,7 @@
 #include <revnet/memory.h>
 #include <revnet/model.h>
 #include "commands/model_cli.h"
+#include "commands/options.h"
 
 static const char *CMD = "mem";
 
@@ -43,51 +43,25 @@ static int cmp_double(const void *a, const void *b)
 
 int rb_cmd_mem(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "arch", required_argument, 0, 'a' },   { "mode", required_argument, 0, 'm' },
-        { "batch", required_argument, 0, 'b' },  { "steps", required_argument, 0, 's' },
-        { "device", required_argument, 0, 'D' }, { "threads", required_argument, 0, 't' },
-        { "dataset", required_argument, 0, 'd' }, { "seed", required_argument, 0, 'S' },
-        { "json", no_argument, 0, 'j' },          { "help", no_argument, 0, 'h' },
-        { 0, 0, 0, 0 },
-    };
     const char *arch_name = NULL, *mode_name = NULL;
     long batch = 100, steps = 3, threads = 2, seed = 1;
-    int classes = 10, json = 0, c;
-    rv_device device = RV_DEVICE_CPU;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-        switch (c) {
-        case 'a': arch_name = optarg; break;
-        case 'm': mode_name = optarg; break;
-        case 'b':
-            if (rb_cli_parse_long(CMD, "--batch", optarg, 1, 100000, &batch)) return RB_EXIT_USAGE;
-            break;
-        case 's':
-            if (rb_cli_parse_long(CMD, "--steps", optarg, 1, 1000000, &steps)) return RB_EXIT_USAGE;
-            break;
-        case 't':
-            if (rb_cli_parse_long(CMD, "--threads", optarg, 1, 1024, &threads)) return RB_EXIT_USAGE;
-            break;
-        case 'S':
-            if (rb_cli_parse_long(CMD, "--seed", optarg, 0, 2147483647L, &seed)) return RB_EXIT_USAGE;
-            break;
-        case 'D':
-            if (rb_cli_parse_device(CMD, optarg, &device)) return RB_EXIT_USAGE;
-            break;
-        case 'd':
-            if ((classes = rb_cli_parse_classes(CMD, optarg)) < 0) return RB_EXIT_USAGE;
-            break;
-        case 'j': json = 1; break;
-        case 'h': usage(stdout); return RB_EXIT_OK;
-        default: return rb_cli_bad_option(CMD, c, argv[optind - 1], opts);
-        }
-    }
-    if (optind < argc) {
-        rb_cli_error(CMD, "unexpected argument '%s'", argv[optind]);
-        return RB_EXIT_USAGE;
-    }
+    int dataset = 0, json = 0, dev = RV_DEVICE_CPU;
+    const rb_opt opts[] = {
+        RB_TEXT("arch", &arch_name),
+        RB_TEXT("mode", &mode_name),
+        RB_LONG("batch", &batch, 1, 100000),
+        RB_LONG("steps", &steps, 1, 1000000),
+        RB_CHOICE("device", &dev, rv_device_names(), "device"),
+        RB_LONG("threads", &threads, 1, 1024),
+        RB_CHOICE("dataset", &dataset, RB_CLASS_DATASETS, "dataset"),
+        RB_LONG("seed", &seed, 0, 2147483647L),
+        RB_FLAG("json", &json),
+        RB_OPTS_END,
+    };
+    int rc = rb_opts_parse(CMD, usage, argc, argv, opts, NULL, 0, NULL);
+    if (rc != RB_OPTS_GO) return rc;
+    rv_device device = (rv_device)dev;
+    int classes = rb_cli_dataset_classes(dataset);
     /* Names are checked before any device is touched, so a typo is a usage error even on a
      * machine without a GPU. */
     rv_arch arch;
@@ -98,7 +72,7 @@ int rb_cmd_mem(int argc, char **argv)
     if (arch.imagenet) classes = 1000;
     rv_ctx *ctx = rb_cli_make_ctx(CMD, device, (int)threads);
     if (!ctx) return RB_EXIT_FAIL;
-    int rc = RB_EXIT_FAIL;
+    rc = RB_EXIT_FAIL;
     rv_model *m = NULL;
     float *x = NULL;
     int32_t *y = NULL;
@@ -154,7 +128,7 @@ int rb_cmd_mem(int argc, char **argv)
         rb_json_begin(&j, stdout);
         rb_json_str(&j, "arch", arch.name);
         rb_json_str(&j, "mode", rv_backward_mode_name(mode));
-        rb_json_str(&j, "device", device == RV_DEVICE_CUDA ? "cuda" : "cpu");
+        rb_json_str(&j, "device", rv_device_name(device));
         rb_json_str(&j, "backend", backend);
         rb_json_int(&j, "batch", batch);
         rb_json_int(&j, "steps", steps);

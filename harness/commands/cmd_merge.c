@@ -4,10 +4,10 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "commands/cli.h"
 #include "commands/commands.h"
+#include "commands/options.h"
 #include "db/db.h"
 #include "db/merge.h"
 
@@ -37,26 +37,17 @@ int rb_cmd_merge(int argc, char **argv)
         rb_cli_error(CMD, "out of memory");
         return RB_EXIT_FAIL;
     }
-    int code = RB_EXIT_USAGE;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            code = RB_EXIT_OK;
-            goto done;
-        } else if (!strcmp(argv[i], "--into")) {
-            if (i + 1 >= argc || !argv[i + 1][0]) {
-                rb_cli_error(CMD, "--into needs a database path");
-                goto done;
-            }
-            into = argv[++i];
-        } else if (!strcmp(argv[i], "--json")) {
-            json = 1;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            rb_cli_error(CMD, "unknown option '%s'; valid: --into, --json, --help", argv[i]);
-            goto done;
-        } else {
-            shards[n++] = argv[i];
-        }
+    const rb_opt opts[] = {
+        RB_TEXT("into", &into),
+        RB_FLAG("json", &json),
+        RB_OPTS_END,
+    };
+    int code = rb_opts_parse(CMD, usage, argc, argv, opts, shards, argc, &n);
+    if (code != RB_OPTS_GO) goto done;
+    code = RB_EXIT_USAGE;
+    if (into && !into[0]) {
+        rb_cli_error(CMD, "--into needs a database path");
+        goto done;
     }
     if (!into || n == 0) {
         rb_cli_error(CMD, "%s (revbench merge --help)",

@@ -3,11 +3,11 @@
  * (report.h), as paper/REPORT.md and paper/tables/NAME.{md,tex}.
  */
 #include <stdio.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "commands/cli.h"
 #include "commands/commands.h"
+#include "commands/options.h"
 #include "db/db.h"
 #include "db/db_ext.h"
 #include "reporting/report.h"
@@ -31,22 +31,15 @@ static void usage(FILE *out)
 int rb_cmd_report(int argc, char **argv)
 {
     const char *db_path = "results/results.db", *out = "paper";
-    int build = 1;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return RB_EXIT_OK;
-        } else if (i + 1 < argc && !strcmp(argv[i], "--db")) {
-            db_path = argv[++i];
-        } else if (i + 1 < argc && !strcmp(argv[i], "--out")) {
-            out = argv[++i];
-        } else if (!strcmp(argv[i], "--no-build")) {
-            build = 0;
-        } else {
-            rb_cli_error(CMD, "unexpected argument '%s' (revbench report --help)", argv[i]);
-            return RB_EXIT_USAGE;
-        }
-    }
+    int no_build = 0;
+    const rb_opt opts[] = {
+        RB_TEXT("db", &db_path),
+        RB_TEXT("out", &out),
+        RB_FLAG("no-build", &no_build),
+        RB_OPTS_END,
+    };
+    int rc = rb_opts_parse(CMD, usage, argc, argv, opts, NULL, 0, NULL);
+    if (rc != RB_OPTS_GO) return rc;
     if (access(db_path, F_OK) != 0) {
         rb_cli_error(CMD, "no results database at %s (run an experiment first, or pass --db)",
                      db_path);
@@ -63,7 +56,7 @@ int rb_cmd_report(int argc, char **argv)
         }
         writable = 0;
     }
-    int rc = rb_report_write(db, writable, db_path, out, build);
+    rc = rb_report_write(db, writable, db_path, out, !no_build);
     rb_db_close(db);
     if (rc) return RB_EXIT_FAIL;
     printf("wrote %s/REPORT.md and %s/tables/\n", out, out);

@@ -28,6 +28,7 @@
 
 #include "commands/cli.h"
 #include "commands/commands.h"
+#include "commands/options.h"
 #include "db/db.h"
 #include "db/db_ext.h"
 #include "experiments/experiment.h"
@@ -47,7 +48,6 @@ typedef struct {
     const char *device;       /* overrides every entry's device when set */
     int jobs;
     int dry_run;
-    char self[4096];          /* this executable, for `revbench mem` children */
 } run_opts;
 
 static volatile sig_atomic_t g_stop;
@@ -212,8 +212,11 @@ static int run_train_entry(const run_opts *o, const rb_experiment *e, const rb_e
     return code;
 }
 
+/* This executable, whatever its path and however it was started: no argv[0] to trust. */
+#define SELF_EXE "/proc/self/exe"
+
 /* Runs `revbench mem` for the entry and returns its stdout (malloc'ed), or NULL. */
-static char *run_mem_child(const run_opts *o, const rb_exp_entry *x, int *exit_status)
+static char *run_mem_child(const rb_exp_entry *x, int *exit_status)
 {
     int fds[2];
     if (pipe(fds) != 0) return NULL;
@@ -230,8 +233,8 @@ static char *run_mem_child(const run_opts *o, const rb_exp_entry *x, int *exit_s
         char *argv[] = { "revbench", "mem", "--arch", (char *)x->arch, "--mode", (char *)x->mode,
                          "--batch", batch, "--steps", steps, "--device", (char *)x->device,
                          "--threads", threads, "--json", NULL };
-        execv(o->self, argv);
-        fprintf(stderr, "revbench run: cannot run %s: %s\n", o->self, strerror(errno));
+        execv(SELF_EXE, argv);
+        fprintf(stderr, "revbench run: cannot run %s: %s\n", SELF_EXE, strerror(errno));
         _exit(127);
     }
     close(fds[1]);
@@ -334,8 +337,7 @@ done:
     return rc;
 }
 
-static int run_mem_entry(const run_opts *o, const rb_experiment *e, const rb_exp_entry *x,
-                         rb_db *db)
+static int run_mem_entry(const rb_experiment *e, const rb_exp_entry *x, rb_db *db)
 {
     entry_identity ident;
     entry_config(e, x, &ident);
@@ -366,7 +368,7 @@ static int run_mem_entry(const run_opts *o, const rb_experiment *e, const rb_exp
     }
     int child = 0;
     char why[512] = "";
-    char *out = run_mem_child(o, x, &child);
+    char *out = run_mem_child(x, &child);
     int ok = out && child == 0 && store_mem_result(db, id, x, out, why, sizeof why) == 0;
     if (!ok) {
         if (!out) snprintf(why, sizeof why, "cannot run revbench mem: %s", strerror(errno));
@@ -404,7 +406,7 @@ static int entry_child(const run_opts *o, const rb_experiment *e, const rb_exp_e
     else if (fd < 0) code = RB_EXIT_FAIL;
     else {
         record_arch(db, x);
-        code = e->kind == RB_EXP_TRAIN ? run_train_entry(o, e, x, db) : run_mem_entry(o, e, x, db);
+        code = e->kind == RB_EXP_TRAIN ? run_train_entry(o, e, x, db) : run_mem_entry(e, x, db);
         close(fd);
     }
     rb_db_close(db);
@@ -437,36 +439,25 @@ int rb_cmd_run(int argc, char **argv)
 {
     run_opts o = { .db_path = "results/results.db", .jobs = 1 };
     const char *file = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        long v;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return RB_EXIT_OK;
-        } else if (!strcmp(a, "--dry-run")) {
-            o.dry_run = 1;
-        } else if (i + 1 < argc && !strcmp(a, "--db")) {
-            o.db_path = argv[++i];
-        } else if (i + 1 < argc && !strcmp(a, "--data")) {
-            o.data_root = argv[++i];
-        } else if (i + 1 < argc && !strcmp(a, "--device")) {
-            static const char *const DEV[] = { "cpu", "cuda", NULL };
-            if (rb_cli_parse_choice(CMD, "--device", argv[++i], DEV) < 0) return RB_EXIT_USAGE;
-            o.device = argv[i];
-        } else if (i + 1 < argc && !strcmp(a, "--jobs")) {
-            if (rb_cli_parse_long(CMD, "--jobs", argv[++i], 1, 64, &v)) return RB_EXIT_USAGE;
-            o.jobs = (int)v;
-        } else if (a[0] == '-' || file) {
-            rb_cli_error(CMD, "unexpected argument '%s' (revbench run --help)", a);
-            return RB_EXIT_USAGE;
-        } else {
-            file = a;
-        }
-    }
-    if (!file) {
+    int dev = -1;
+    long jobs = 1;
+    const rb_opt opts[] = {
+        RB_TEXT("db", &o.db_path),
+        RB_FLAG("dry-run", &o.dry_run),
+        RB_LONG("jobs", &jobs, 1, 64),
+        RB_TEXT("data", &o.data_root),
+        RB_CHOICE("device", &dev, rv_device_names(), "device"),
+        RB_OPTS_END,
+    };
+    int n_files = 0;
+    int rc = rb_opts_parse(CMD, usage, argc, argv, opts, &file, 1, &n_files);
+    if (rc != RB_OPTS_GO) return rc;
+    if (n_files == 0) {
         usage(stderr);
         return RB_EXIT_USAGE;
     }
+    o.jobs = (int)jobs;
+    if (dev >= 0) o.device = rv_device_name((rv_device)dev);
     rb_experiment e;
     char err[1024];
     if (rb_experiment_load(&e, file, err, sizeof err)) {
@@ -476,9 +467,6 @@ int rb_cmd_run(int argc, char **argv)
     if (o.device)
         for (int i = 0; i < e.n_entries; i++)
             snprintf(e.entries[i].device, sizeof e.entries[i].device, "%s", o.device);
-    ssize_t sl = readlink("/proc/self/exe", o.self, sizeof o.self - 1);
-    if (sl <= 0) snprintf(o.self, sizeof o.self, "%s", argv[-1] ? argv[-1] : "revbench");
-    else o.self[sl] = '\0';
     /* The default folder is ours to create; a folder named with --db must exist. */
     if (!strcmp(o.db_path, "results/results.db")) mkdir("results", 0777);
 
@@ -496,6 +484,7 @@ int rb_cmd_run(int argc, char **argv)
     }
     rb_db_close(db);
     if (!states) {
+        rb_cli_error(CMD, "out of memory");
         rb_experiment_free(&e);
         return RB_EXIT_FAIL;
     }
@@ -514,18 +503,28 @@ int rb_cmd_run(int argc, char **argv)
     }
     fflush(stdout);
 
+    pid_t *pids = calloc((size_t)n, sizeof *pids);
+    int *codes = calloc((size_t)n, sizeof *codes);
+    double *t0 = calloc((size_t)n, sizeof *t0);
+    if (!pids || !codes || !t0) {
+        /* Nothing has run: a success here would tell the user the experiment is done. */
+        rb_cli_error(CMD, "out of memory");
+        free(pids);
+        free(codes);
+        free(t0);
+        free((void *)states);
+        rb_experiment_free(&e);
+        return RB_EXIT_FAIL;
+    }
     struct sigaction sa = { 0 }, old_int, old_term;
     sa.sa_handler = on_stop;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     g_stop = 0;
-    pid_t *pids = calloc((size_t)n, sizeof *pids);
-    int *codes = calloc((size_t)n, sizeof *codes);
-    double *t0 = calloc((size_t)n, sizeof *t0);
     int next = 0, running = 0, completed = 0, n_failed = 0, n_busy = 0, n_ran = 0;
     double start_ms = rb_now_ms(), ran_ms = 0;
-    while (pids && codes && t0 && (next < n || running > 0)) {
+    while (next < n || running > 0) {
         while (!g_stop && running < o.jobs && next < n) {
             int i = next++;
             if (!strcmp(states[i], "finished")) {
@@ -598,7 +597,7 @@ int rb_cmd_run(int argc, char **argv)
     if (n_failed) {
         printf("%d entr%s failed:\n", n_failed, n_failed == 1 ? "y" : "ies");
         for (int i = 0; i < n; i++)
-            if (codes && codes[i] > 0 && codes[i] != RB_EXIT_BUSY) {
+            if (codes[i] > 0 && codes[i] != RB_EXIT_BUSY) {
                 char d[256];
                 describe_entry(d, sizeof d, &e.entries[i]);
                 printf("  %s (exit status %d)\n", d, codes[i]);

@@ -4,7 +4,6 @@
  * 2 bad usage, 128 + signal number when SIGINT (130) or SIGTERM (143) stopped it after a
  * checkpoint, 1 when --stop-after stopped it.
  */
-#include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,10 +13,9 @@
 #include "training/checkpoint.h"
 #include "commands/cli.h"
 #include "commands/commands.h"
+#include "commands/options.h"
 #include "db/db.h"
 #include "training/train.h"
-
-static const char *const DEVICES[] = { "cpu", "cuda", NULL };
 
 static void usage(FILE *out)
 {
@@ -55,38 +53,6 @@ static void usage(FILE *out)
         "  --help                this message\n");
 }
 
-enum {
-    OPT_ARCH = 256, OPT_DATASET, OPT_DEVICE, OPT_MODE, OPT_STEPS, OPT_BATCH, OPT_SEED, OPT_LR,
-    OPT_EVAL, OPT_CKPT, OPT_ANGLE, OPT_TRAIN_SUB, OPT_TEST_SUB, OPT_THREADS, OPT_DATA, OPT_DB,
-    OPT_CKPT_DIR, OPT_RESUME, OPT_STOP, OPT_QUIET, OPT_JSON, OPT_HELP
-};
-
-static const struct option OPTIONS[] = {
-    { "arch", required_argument, NULL, OPT_ARCH },
-    { "dataset", required_argument, NULL, OPT_DATASET },
-    { "device", required_argument, NULL, OPT_DEVICE },
-    { "mode", required_argument, NULL, OPT_MODE },
-    { "steps", required_argument, NULL, OPT_STEPS },
-    { "batch", required_argument, NULL, OPT_BATCH },
-    { "seed", required_argument, NULL, OPT_SEED },
-    { "lr", required_argument, NULL, OPT_LR },
-    { "eval-every", required_argument, NULL, OPT_EVAL },
-    { "checkpoint-every", required_argument, NULL, OPT_CKPT },
-    { "angle-every", required_argument, NULL, OPT_ANGLE },
-    { "train-subset", required_argument, NULL, OPT_TRAIN_SUB },
-    { "test-subset", required_argument, NULL, OPT_TEST_SUB },
-    { "threads", required_argument, NULL, OPT_THREADS },
-    { "data", required_argument, NULL, OPT_DATA },
-    { "db", required_argument, NULL, OPT_DB },
-    { "checkpoint-dir", required_argument, NULL, OPT_CKPT_DIR },
-    { "resume", no_argument, NULL, OPT_RESUME },
-    { "stop-after", required_argument, NULL, OPT_STOP },
-    { "quiet", no_argument, NULL, OPT_QUIET },
-    { "json", no_argument, NULL, OPT_JSON },
-    { "help", no_argument, NULL, OPT_HELP },
-    { NULL, 0, NULL, 0 },
-};
-
 /* The folder part of path ("." when there is none). */
 static void dirname_of(const char *path, char *out, size_t len)
 {
@@ -100,93 +66,47 @@ int rb_cmd_train(int argc, char **argv)
 {
     rb_train_config cfg;
     rb_train_config_defaults(&cfg);
-    cfg.progress = 1;
     const char *db_path = "results/results.db";
-    int json = 0;
-    long v;
-    double d;
-
-    /* 0 makes glibc's getopt start afresh, so the command can run more than once a process. */
-    optind = 0;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":", OPTIONS, NULL)) != -1) {
-        const char *flag = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
-        switch (c) {
-        case OPT_ARCH: cfg.arch = optarg; break;
-        case OPT_DATASET: cfg.dataset = optarg; break;
-        case OPT_DEVICE:
-            if (rb_cli_parse_choice("train", "device", optarg, DEVICES) < 0) return RB_EXIT_USAGE;
-            cfg.device = optarg;
-            break;
-        case OPT_MODE: cfg.mode = optarg; break;
-        case OPT_STEPS:
-            if (rb_cli_parse_long("train", "--steps", optarg, 1, LONG_MAX / 4, &cfg.steps))
-                return RB_EXIT_USAGE;
-            break;
-        case OPT_BATCH:
-            if (rb_cli_parse_long("train", "--batch", optarg, 1, 1 << 20, &v)) return RB_EXIT_USAGE;
-            cfg.batch = (int)v;
-            break;
-        case OPT_SEED:
-            if (rb_cli_parse_long("train", "--seed", optarg, 0, LONG_MAX, &v)) return RB_EXIT_USAGE;
-            cfg.seed = (uint64_t)v;
-            break;
-        case OPT_LR:
-            if (rb_cli_parse_double("train", "--lr", optarg, 1e-12, 1e12, &d)) return RB_EXIT_USAGE;
-            cfg.lr = d;
-            break;
-        case OPT_EVAL:
-            if (rb_cli_parse_long("train", "--eval-every", optarg, 0, LONG_MAX, &cfg.eval_every))
-                return RB_EXIT_USAGE;
-            break;
-        case OPT_CKPT:
-            if (rb_cli_parse_long("train", "--checkpoint-every", optarg, 0, LONG_MAX,
-                                  &cfg.checkpoint_every))
-                return RB_EXIT_USAGE;
-            break;
-        case OPT_ANGLE:
-            if (rb_cli_parse_long("train", "--angle-every", optarg, 0, LONG_MAX, &cfg.angle_every))
-                return RB_EXIT_USAGE;
-            break;
-        case OPT_TRAIN_SUB:
-            if (rb_cli_parse_long("train", "--train-subset", optarg, 0, INT_MAX, &cfg.train_subset))
-                return RB_EXIT_USAGE;
-            break;
-        case OPT_TEST_SUB:
-            if (rb_cli_parse_long("train", "--test-subset", optarg, 0, INT_MAX, &cfg.test_subset))
-                return RB_EXIT_USAGE;
-            break;
-        case OPT_THREADS:
-            if (rb_cli_parse_long("train", "--threads", optarg, 1, 1024, &v)) return RB_EXIT_USAGE;
-            cfg.threads = (int)v;
-            break;
-        case OPT_DATA: cfg.data_root = optarg; break;
-        case OPT_DB: db_path = optarg; break;
-        case OPT_CKPT_DIR: cfg.checkpoint_dir = optarg; break;
-        case OPT_RESUME: cfg.resume = 1; break;
-        case OPT_STOP:
-            if (rb_cli_parse_long("train", "--stop-after", optarg, 1, LONG_MAX, &cfg.stop_after))
-                return RB_EXIT_USAGE;
-            break;
-        case OPT_QUIET: cfg.progress = 0; break;
-        case OPT_JSON: json = 1; break;
-        case OPT_HELP: usage(stdout); return RB_EXIT_OK;
-        default: return rb_cli_bad_option("train", c, flag, OPTIONS);
-        }
-    }
-    if (optind < argc) {
-        rb_cli_error("train", "unexpected argument '%s' (see revbench train --help)",
-                     argv[optind]);
-        return RB_EXIT_USAGE;
-    }
+    int json = 0, dev = RV_DEVICE_CPU, quiet = 0;
+    long batch = cfg.batch, seed = (long)cfg.seed, threads = cfg.threads;
+    const rb_opt opts[] = {
+        RB_TEXT("arch", &cfg.arch),
+        RB_TEXT("dataset", &cfg.dataset),
+        RB_CHOICE("device", &dev, rv_device_names(), "device"),
+        RB_TEXT("mode", &cfg.mode),
+        RB_LONG("steps", &cfg.steps, 1, LONG_MAX / 4),
+        RB_LONG("batch", &batch, 1, 1 << 20),
+        RB_LONG("seed", &seed, 0, LONG_MAX),
+        RB_DOUBLE("lr", &cfg.lr, 1e-12, 1e12),
+        RB_LONG("eval-every", &cfg.eval_every, 0, LONG_MAX),
+        RB_LONG("checkpoint-every", &cfg.checkpoint_every, 0, LONG_MAX),
+        RB_LONG("angle-every", &cfg.angle_every, 0, LONG_MAX),
+        RB_LONG("train-subset", &cfg.train_subset, 0, INT_MAX),
+        RB_LONG("test-subset", &cfg.test_subset, 0, INT_MAX),
+        RB_LONG("threads", &threads, 1, 1024),
+        RB_TEXT("data", &cfg.data_root),
+        RB_TEXT("db", &db_path),
+        RB_TEXT("checkpoint-dir", &cfg.checkpoint_dir),
+        RB_FLAG("resume", &cfg.resume),
+        RB_LONG("stop-after", &cfg.stop_after, 1, LONG_MAX),
+        RB_FLAG("quiet", &quiet),
+        RB_FLAG("json", &json),
+        RB_OPTS_END,
+    };
+    int code = rb_opts_parse("train", usage, argc, argv, opts, NULL, 0, NULL);
+    if (code != RB_OPTS_GO) return code;
+    cfg.device = rv_device_name((rv_device)dev);
+    cfg.batch = (int)batch;
+    cfg.seed = (uint64_t)seed;
+    cfg.threads = (int)threads;
+    cfg.progress = !quiet;
     if (!cfg.arch || !cfg.dataset) {
         rb_cli_error("train", "--arch and --dataset are required (see revbench train --help)");
         return RB_EXIT_USAGE;
     }
 
     /* Usage errors first, before any folder or database file is created. */
-    int code = rb_train_check_config(&cfg);
+    code = rb_train_check_config(&cfg);
     if (code != RB_EXIT_OK) return code;
 
     /* results/ (or wherever --db points) and the checkpoints beside it. */

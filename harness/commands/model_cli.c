@@ -8,21 +8,9 @@
 #include "commands/cli.h"
 #include <revnet/rng.h>
 
-int rb_cli_parse_device(const char *cmd, const char *text, rv_device *out)
-{
-    static const char *const names[] = { "cpu", "cuda", NULL };
-    int i = rb_cli_parse_choice(cmd, "device", text, names);
-    if (i < 0) return -1;
-    *out = i == 0 ? RV_DEVICE_CPU : RV_DEVICE_CUDA;
-    return 0;
-}
+const char *const RB_CLASS_DATASETS[] = { "cifar10", "cifar100", NULL };
 
-int rb_cli_parse_classes(const char *cmd, const char *text)
-{
-    static const char *const names[] = { "cifar10", "cifar100", NULL };
-    int i = rb_cli_parse_choice(cmd, "dataset", text, names);
-    return i < 0 ? -1 : (i == 0 ? 10 : 100);
-}
+int rb_cli_dataset_classes(int i) { return i == 1 ? 100 : 10; }
 
 rv_ctx *rb_cli_make_ctx(const char *cmd, rv_device device, int threads)
 {

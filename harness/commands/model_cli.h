@@ -1,6 +1,6 @@
 /*
- * model_cli.h: flag handling shared by the commands that build a network (info, mem, angle):
- * device and architecture parsing with clear errors, context creation, random batches.
+ * model_cli.h: what the commands that build a network share (info, mem, angle, bench):
+ * architecture and mode parsing with clear errors, context creation, random batches.
  */
 #ifndef RB_MODEL_CLI_H
 #define RB_MODEL_CLI_H
@@ -9,10 +9,10 @@
 #include <revnet/context.h>
 #include <revnet/model.h>
 
-/* "cpu" | "cuda" -> rv_device; prints an error listing both and returns -1 if unknown. */
-int rb_cli_parse_device(const char *cmd, const char *text, rv_device *out);
-/* "cifar10" | "cifar100" -> number of classes (10 or 100); -1 after an error. */
-int rb_cli_parse_classes(const char *cmd, const char *text);
+/* The datasets whose class count the commands that need no data take from --dataset
+ * (NULL-terminated), and that count for the name at index i. */
+extern const char *const RB_CLASS_DATASETS[];
+int rb_cli_dataset_classes(int i);
 /* Creates a context or prints why not (RB_EXIT_FAIL is the caller's exit status then). */
 rv_ctx *rb_cli_make_ctx(const char *cmd, rv_device device, int threads);
 /* Parses an architecture name; prints the valid names and returns -1 if unknown. Needs no

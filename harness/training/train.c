@@ -44,6 +44,7 @@
 
 #include "training/checkpoint.h"
 #include "commands/cli.h"
+#include "commands/options.h"
 #include <revnet/data.h>
 #include <revnet/model.h>
 #include "reporting/progress.h"

@@ -15,7 +15,13 @@
 typedef struct rv_ctx rv_ctx;
 typedef struct rv_backend rv_backend;
 
-typedef enum { RV_DEVICE_CPU = 0, RV_DEVICE_CUDA = 1 } rv_device;
+typedef enum { RV_DEVICE_CPU = 0, RV_DEVICE_CUDA = 1, RV_DEVICE_N } rv_device;
+
+/* The devices' names, indexed by rv_device and NULL-terminated ("cpu", "cuda"): the words the
+ * command line, the experiment files and the results database use for a device. */
+const char *const *rv_device_names(void);
+/* The name of d, or "unknown". */
+const char *rv_device_name(rv_device d);
 
 typedef struct {
     rv_device device;   /* which backend to use */

@@ -25,6 +25,15 @@ struct rv_ctx {
     char message[512];
 };
 
+static const char *const DEVICE_NAMES[RV_DEVICE_N + 1] = { "cpu", "cuda", NULL };
+
+const char *const *rv_device_names(void) { return DEVICE_NAMES; }
+
+const char *rv_device_name(rv_device d)
+{
+    return (unsigned)d < RV_DEVICE_N ? DEVICE_NAMES[d] : "unknown";
+}
+
 rv_ctx_options rv_ctx_default_options(void)
 {
     rv_ctx_options o = { RV_DEVICE_CPU, 0, 0, 0 };
