@@ -4,17 +4,67 @@
  * Layer and model code never calls these directly: it calls the public ops (rv_conv_forward,
  * rv_bn_forward, ...), which check arguments, honour the context's dry-run flag and then
  * dispatch through ctx's table. Every pointer is in the backend's memory. Each entry has the
- * contract of the public op of the same name (see conv.h, batchnorm.h, ...). The CPU backend
- * (backend_cpu.c) is the reference every other backend is tested against.
+ * contract of the public op of the same name (see conv.h, batchnorm.h, ...). The reference
+ * CPU backend (lib/backends/cpu_ref/) is the one every other backend is tested against.
  */
 #ifndef RV_BACKEND_H
 #define RV_BACKEND_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <revnet/activation.h>
+#include <revnet/batchnorm.h>
 #include <revnet/context.h>
 #include <revnet/conv.h>
-#include <revnet/batchnorm.h>
+#include <revnet/linear.h>
+#include <revnet/loss.h>
+#include <revnet/pool.h>
+#include <revnet/sgd.h>
+
+/*
+ * Every op a backend implements, in table order: X(P, NAME) for the public op rv_NAME. Its
+ * signature is written once, where the public header declares rv_NAME; the table field, each
+ * backend's prototypes and its table entries are generated from that declaration:
+ *     RV_BACKEND_OPS(RV_OP_FIELD, )            the fields of struct rv_backend (below)
+ *     RV_BACKEND_OPS(RV_OP_DECLARE, rv_cpu_)   rv_status rv_cpu_conv_forward(...); ...
+ *     RV_BACKEND_OPS(RV_OP_ENTRY, rv_cpu_)     .conv_forward = rv_cpu_conv_forward, ...
+ * and the compiler checks every backend's definition against the declaration. To add an op:
+ * declare rv_NAME in its public header, add X(P, NAME) here, write the public wrapper in
+ * lib/ops/ (checks, then RV_DISPATCH) and the op in every backend folder. To add a backend:
+ * a folder lib/backends/NAME/ with one file per op, RV_BACKEND_OPS(RV_OP_DECLARE, PREFIX) in
+ * its header and a table built with RV_OP_ENTRY.
+ */
+#define RV_BACKEND_OPS(X, P)                                                                   \
+    /* Convolution. */                                                                          \
+    X(P, conv_workspace_bytes) X(P, conv_forward) X(P, conv_backward_data)                      \
+    X(P, conv_backward_filter)                                                                  \
+    /* Batch norm. */                                                                           \
+    X(P, bn_forward) X(P, bn_backward)                                                          \
+    /* Elementwise. */                                                                          \
+    X(P, relu_forward) X(P, relu_backward) X(P, add) X(P, sub) X(P, axpy) X(P, copy) X(P, fill) \
+    /* Pooling and reshaping. */                                                                \
+    X(P, avgpool2_forward) X(P, avgpool2_backward) X(P, chpad_forward) X(P, chpad_backward)     \
+    X(P, gap_forward) X(P, gap_backward) X(P, maxpool3s2_forward) X(P, maxpool3s2_backward)     \
+    /* Classifier, loss, optimizer. */                                                          \
+    X(P, linear_forward) X(P, linear_backward) X(P, softmax_xent) X(P, sgd_update)
+
+/* The type of the public op rv_NAME (the CUDA backend's files are C++). */
+#ifdef __cplusplus
+#define RV_OP_TYPE(name) decltype(rv_##name)
+#else
+#define RV_OP_TYPE(name) __typeof__(rv_##name)
+#endif
+#define RV_OP_FIELD(P, name) RV_OP_TYPE(name) *name;
+#define RV_OP_DECLARE(P, name) RV_OP_TYPE(name) P##name;
+#define RV_OP_ENTRY(P, name) .name = P##name,
+
+/* The public ops' dispatch, after their argument checks: in dry-run mode the op touches
+ * nothing, so a memory plan can be recorded by running the real code path. */
+#define RV_DISPATCH(ctx, fn, ...)                                                  \
+    do {                                                                           \
+        if (rv_ctx_dry_run(ctx)) return RV_OK;                                     \
+        return rv_ctx_backend(ctx)->fn((ctx), __VA_ARGS__);                        \
+    } while (0)
 
 struct rv_backend {
     const char *name; /* "cpu" or "cuda" */
@@ -34,60 +84,8 @@ struct rv_backend {
      * device's total, as the driver reports them (cudaMemGetInfo: total - free). */
     rv_status (*device_memory)(rv_ctx *ctx, size_t *used_bytes, size_t *total_bytes);
 
-    /* Convolution. */
-    size_t (*conv_workspace_bytes)(rv_ctx *ctx, const rv_conv_desc *d);
-    rv_status (*conv_forward)(rv_ctx *ctx, float *out, const float *in, const float *w,
-                              const rv_conv_desc *d, void *ws);
-    rv_status (*conv_backward_data)(rv_ctx *ctx, float *d_in, const float *d_out,
-                                    const float *w, const rv_conv_desc *d, float beta, void *ws);
-    rv_status (*conv_backward_filter)(rv_ctx *ctx, float *d_w, const float *d_out,
-                                      const float *in, const rv_conv_desc *d, void *ws);
-
-    /* Batch norm. */
-    rv_status (*bn_forward)(rv_ctx *ctx, float *y, float *save_mean, float *save_invstd,
-                            float *run_mean, float *run_var, const float *x, const float *gamma,
-                            const float *beta, int N, int C, int HW, rv_bn_mode mode);
-    rv_status (*bn_backward)(rv_ctx *ctx, float *d_x, float *d_gamma, float *d_beta,
-                             const float *d_y, const float *x, const float *save_mean,
-                             const float *save_invstd, const float *gamma, int N, int C, int HW,
-                             float beta_acc);
-
-    /* Elementwise. */
-    rv_status (*relu_forward)(rv_ctx *ctx, float *y, const float *x, size_t n);
-    rv_status (*relu_backward)(rv_ctx *ctx, float *d_x, const float *d_y, const float *y,
-                               size_t n);
-    rv_status (*add)(rv_ctx *ctx, float *out, const float *a, const float *b, size_t n);
-    rv_status (*sub)(rv_ctx *ctx, float *out, const float *a, const float *b, size_t n);
-    rv_status (*axpy)(rv_ctx *ctx, float *y, float alpha, const float *x, size_t n);
-    rv_status (*copy)(rv_ctx *ctx, float *dst, const float *src, size_t n);
-    rv_status (*fill)(rv_ctx *ctx, float *x, float value, size_t n);
-
-    /* Pooling and reshaping. */
-    rv_status (*avgpool2_forward)(rv_ctx *ctx, float *y, const float *x, int N, int C, int H,
-                                  int W);
-    rv_status (*avgpool2_backward)(rv_ctx *ctx, float *d_x, const float *d_y, int N, int C,
-                                   int H, int W, float beta);
-    rv_status (*chpad_forward)(rv_ctx *ctx, float *y, const float *x, int N, int C, int C_out,
-                               int HW, int front);
-    rv_status (*chpad_backward)(rv_ctx *ctx, float *d_x, const float *d_y, int N, int C,
-                                int C_out, int HW, int front, float beta);
-    rv_status (*gap_forward)(rv_ctx *ctx, float *y, const float *x, int N, int C, int HW);
-    rv_status (*gap_backward)(rv_ctx *ctx, float *d_x, const float *d_y, int N, int C, int HW);
-    rv_status (*maxpool3s2_forward)(rv_ctx *ctx, float *y, const float *x, int N, int C, int H,
-                                    int W);
-    rv_status (*maxpool3s2_backward)(rv_ctx *ctx, float *d_x, const float *d_y, const float *x,
-                                     const float *y, int N, int C, int H, int W);
-
-    /* Classifier, loss, optimizer. */
-    rv_status (*linear_forward)(rv_ctx *ctx, float *y, const float *x, const float *w,
-                                const float *b, int N, int I, int O);
-    rv_status (*linear_backward)(rv_ctx *ctx, float *d_x, float *d_w, float *d_b,
-                                 const float *d_y, const float *x, const float *w, int N, int I,
-                                 int O);
-    rv_status (*softmax_xent)(rv_ctx *ctx, float *losses, int32_t *pred, float *d_logits,
-                              const float *logits, const int32_t *labels, int N, int K);
-    rv_status (*sgd_update)(rv_ctx *ctx, float *w, float *v, const float *g, size_t n, float lr,
-                            float momentum, float wd);
+    /* The ops, one field each: rv_NAME's type (see RV_BACKEND_OPS). */
+    RV_BACKEND_OPS(RV_OP_FIELD, )
 };
 
 /* The CPU backend (always built). */

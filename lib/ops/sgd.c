@@ -1,31 +1,12 @@
 /*
- * sgd.c: SGD with heavy-ball momentum and L2 weight decay (sgd.h), as TensorFlow's
- * MomentumOptimizer in the authors' release:
- *
- *   v <- momentum * v + (g + wd * w)
- *   w <- w - lr * v
- *
- * Owns: the public wrapper (validation, then dispatch) and the CPU implementation, an
- * elementwise loop split statically over threads (each element is independent, so the thread
- * count cannot change a result).
+ * sgd.c: the public SGD step of sgd.h: argument and hyperparameter checks, then dispatch through
+ * the context's backend. The reference CPU loop, with the update rule, is
+ * lib/backends/cpu_ref/sgd.c.
  */
-#include "backends/cpu_ref/backend_cpu.h"
+#include "core/backend.h"
 #include "core/op_args.h"
 
 #include <math.h>
-
-rv_status rv_cpu_sgd_update(rv_ctx *ctx, float *w, float *v, const float *g, size_t n,
-                            float lr, float momentum, float wd)
-{
-    (void)ctx;
-#pragma omp parallel for simd schedule(static) if (parallel : n >= 32768)
-    for (size_t i = 0; i < n; i++) {
-        float vi = momentum * v[i] + (g[i] + wd * w[i]);
-        v[i] = vi;
-        w[i] -= lr * vi;
-    }
-    return RV_OK;
-}
 
 /* Contract in sgd.h. Validates, then dispatches. Hyperparameters must be finite and lr,
  * momentum and wd non-negative: anything else is a configuration mistake, not a step. */

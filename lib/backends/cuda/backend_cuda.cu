@@ -216,8 +216,8 @@ static rv_status cuda_device_memory(rv_ctx *ctx, size_t *used_bytes, size_t *tot
 
 /* ---------------------------------------------------------------- linear ------------------ */
 
-static rv_status cuda_linear_forward(rv_ctx *ctx, float *y, const float *x, const float *w,
-                                     const float *b, int N, int I, int O)
+rv_status rv_cuda_linear_forward(rv_ctx *ctx, float *y, const float *x, const float *w,
+                                 const float *b, int N, int I, int O)
 {
     rv_cuda_state *st = rv_cuda_st(ctx);
     const float one = 1.0f, zero = 0.0f;
@@ -230,9 +230,9 @@ static rv_status cuda_linear_forward(rv_ctx *ctx, float *y, const float *x, cons
                            "linear_forward: cublasSgemm");
 }
 
-static rv_status cuda_linear_backward(rv_ctx *ctx, float *d_x, float *d_w, float *d_b,
-                                      const float *d_y, const float *x, const float *w, int N,
-                                      int I, int O)
+rv_status rv_cuda_linear_backward(rv_ctx *ctx, float *d_x, float *d_w, float *d_b,
+                                  const float *d_y, const float *x, const float *w, int N, int I,
+                                  int O)
 {
     rv_cuda_state *st = rv_cuda_st(ctx);
     const float one = 1.0f, zero = 0.0f;
@@ -264,31 +264,7 @@ static const rv_backend cuda_backend = {
     .download = cuda_download,
     .sync = cuda_sync,
     .device_memory = cuda_device_memory,
-    .conv_workspace_bytes = rv_cuda_conv_workspace_bytes,
-    .conv_forward = rv_cuda_conv_forward,
-    .conv_backward_data = rv_cuda_conv_backward_data,
-    .conv_backward_filter = rv_cuda_conv_backward_filter,
-    .bn_forward = rv_cuda_bn_forward,
-    .bn_backward = rv_cuda_bn_backward,
-    .relu_forward = rv_cuda_relu_forward,
-    .relu_backward = rv_cuda_relu_backward,
-    .add = rv_cuda_add,
-    .sub = rv_cuda_sub,
-    .axpy = rv_cuda_axpy,
-    .copy = rv_cuda_copy,
-    .fill = rv_cuda_fill,
-    .avgpool2_forward = rv_cuda_avgpool2_forward,
-    .avgpool2_backward = rv_cuda_avgpool2_backward,
-    .chpad_forward = rv_cuda_chpad_forward,
-    .chpad_backward = rv_cuda_chpad_backward,
-    .gap_forward = rv_cuda_gap_forward,
-    .gap_backward = rv_cuda_gap_backward,
-    .maxpool3s2_forward = rv_cuda_maxpool3s2_forward,
-    .maxpool3s2_backward = rv_cuda_maxpool3s2_backward,
-    .linear_forward = cuda_linear_forward,
-    .linear_backward = cuda_linear_backward,
-    .softmax_xent = rv_cuda_softmax_xent,
-    .sgd_update = rv_cuda_sgd_update,
+    RV_BACKEND_OPS(RV_OP_ENTRY, rv_cuda_)
 };
 
 /* The plugin's only export; context.c finds it with dlsym. */

@@ -120,54 +120,17 @@ static inline unsigned rv_cuda_grid(size_t n)
     return (unsigned)(blocks < cap ? (blocks ? blocks : 1) : cap);
 }
 
-/* Entries defined in cuda_conv.cu. */
-size_t rv_cuda_conv_workspace_bytes(rv_ctx *ctx, const rv_conv_desc *d);
-rv_status rv_cuda_conv_forward(rv_ctx *ctx, float *out, const float *in, const float *w,
-                               const rv_conv_desc *d, void *ws);
-rv_status rv_cuda_conv_backward_data(rv_ctx *ctx, float *d_in, const float *d_out,
-                                     const float *w, const rv_conv_desc *d, float beta, void *ws);
-rv_status rv_cuda_conv_backward_filter(rv_ctx *ctx, float *d_w, const float *d_out,
-                                       const float *in, const rv_conv_desc *d, void *ws);
+/* The ops of the table (backend_cuda.cu: linear; cuda_conv.cu: convolution; cuda_ops.cu: the
+ * rest), with the signatures of the public ops. */
+RV_BACKEND_OPS(RV_OP_DECLARE, rv_cuda_)
+
+/* cuda_conv.cu's plan cache. */
 /* Releases the cuDNN descriptors of every plan (state teardown). */
 void rv_cuda_conv_plans_destroy(rv_cuda_state *st);
 /* Appends one entry per plan to buf (at most cap bytes, NUL-terminated): shape, algorithms,
  * math types, workspace. Returns the length it would have written, like snprintf. */
 size_t rv_cuda_conv_plans_text(const rv_cuda_state *st, char *buf, size_t cap);
 
-/* Entries defined in cuda_ops.cu. */
-rv_status rv_cuda_bn_forward(rv_ctx *ctx, float *y, float *save_mean, float *save_invstd,
-                             float *run_mean, float *run_var, const float *x, const float *gamma,
-                             const float *beta, int N, int C, int HW, rv_bn_mode mode);
-rv_status rv_cuda_bn_backward(rv_ctx *ctx, float *d_x, float *d_gamma, float *d_beta,
-                              const float *d_y, const float *x, const float *save_mean,
-                              const float *save_invstd, const float *gamma, int N, int C, int HW,
-                              float beta_acc);
-rv_status rv_cuda_relu_forward(rv_ctx *ctx, float *y, const float *x, size_t n);
-rv_status rv_cuda_relu_backward(rv_ctx *ctx, float *d_x, const float *d_y, const float *y,
-                                size_t n);
-rv_status rv_cuda_add(rv_ctx *ctx, float *out, const float *a, const float *b, size_t n);
-rv_status rv_cuda_sub(rv_ctx *ctx, float *out, const float *a, const float *b, size_t n);
-rv_status rv_cuda_axpy(rv_ctx *ctx, float *y, float alpha, const float *x, size_t n);
-rv_status rv_cuda_copy(rv_ctx *ctx, float *dst, const float *src, size_t n);
-rv_status rv_cuda_fill(rv_ctx *ctx, float *x, float value, size_t n);
-rv_status rv_cuda_avgpool2_forward(rv_ctx *ctx, float *y, const float *x, int N, int C, int H,
-                                   int W);
-rv_status rv_cuda_avgpool2_backward(rv_ctx *ctx, float *d_x, const float *d_y, int N, int C,
-                                    int H, int W, float beta);
-rv_status rv_cuda_chpad_forward(rv_ctx *ctx, float *y, const float *x, int N, int C, int C_out,
-                                int HW, int front);
-rv_status rv_cuda_chpad_backward(rv_ctx *ctx, float *d_x, const float *d_y, int N, int C,
-                                 int C_out, int HW, int front, float beta);
-rv_status rv_cuda_gap_forward(rv_ctx *ctx, float *y, const float *x, int N, int C, int HW);
-rv_status rv_cuda_gap_backward(rv_ctx *ctx, float *d_x, const float *d_y, int N, int C, int HW);
-rv_status rv_cuda_maxpool3s2_forward(rv_ctx *ctx, float *y, const float *x, int N, int C, int H,
-                                     int W);
-rv_status rv_cuda_maxpool3s2_backward(rv_ctx *ctx, float *d_x, const float *d_y, const float *x,
-                                      const float *y, int N, int C, int H, int W);
-rv_status rv_cuda_softmax_xent(rv_ctx *ctx, float *losses, int32_t *pred, float *d_logits,
-                               const float *logits, const int32_t *labels, int N, int K);
-rv_status rv_cuda_sgd_update(rv_ctx *ctx, float *w, float *v, const float *g, size_t n,
-                             float lr, float momentum, float wd);
 /* Linear-layer helpers used by backend_cuda.cu around its cuBLAS calls. */
 rv_status rv_cuda_bias_broadcast(rv_ctx *ctx, float *y, const float *b, int N, int O);
 rv_status rv_cuda_bias_grad(rv_ctx *ctx, float *d_b, const float *d_y, int N, int O);
