@@ -175,6 +175,12 @@ Test(train, loss_falls_and_schedule_is_logged, .init = scratch_dir_make, .fini =
     rb_db *db = open_db("r.db");
     rb_train_config c;
     small_config(&c, "resnet-basic-1", 40);
+    /* One batch worth of images, seen again every step (augmented anew each time): the loss
+     * of a network that learns falls far within 40 steps, whatever the seed or the rounding of
+     * the BLAS kernel. On 512 images a 40-step run had barely left chance and its fall
+     * depended on the trajectory: seed 7 ended at 0.8494 of its first window with
+     * OPENBLAS_CORETYPE unset and at 0.8500 with Haswell, against a bound of 0.85. */
+    c.train_subset = c.batch;
     rb_train_result r;
     int code = rb_train_run(&c, db, &r);
     cr_assert_eq(code, RB_EXIT_OK, "run failed: %s", r.reason);
@@ -187,15 +193,21 @@ Test(train, loss_falls_and_schedule_is_logged, .init = scratch_dir_make, .fini =
     cr_assert_eq(n, 4, "train_loss rows: %d", n);
     cr_assert_eq(steps[0], 10);
     cr_assert_eq(steps[3], 40);
-    /* The first window starts at chance (ln 10 = 2.30 for 10 classes); 40 steps of 16 real
-     * images must bring the mean loss of the last window well below that of the first. A
-     * factor of 0.85 is loose enough for any seed and strict enough that a network that does
-     * not learn (or an optimizer that does nothing) fails. */
-    const double MIN_LOSS_DROP = 0.85;
-    cr_assert_lt(loss[3], MIN_LOSS_DROP * loss[0], "train loss %.4f -> %.4f did not fall",
+    /* The mean loss of the last window (steps 31-40) against that of the first (1-10).
+     * Measured with Fashion-MNIST, seeds 1-20, OpenBLAS 0.3.21 with OPENBLAS_CORETYPE unset
+     * (Cooperlake, AVX-512), Haswell (AVX2), Sandybridge (AVX) and Nehalem (SSE): a network
+     * that learns ends at 0.27-0.43 of its first window (the kernel moves the ratio by under
+     * 0.001; the seed decides it); one that does not (lr 1e-12, seeds 1-10) at 0.995-1.003,
+     * the augmentation's noise. The bound sits at their geometric middle, a factor 1.5 from
+     * either side: no seed or kernel comes near it, and a network or optimizer that does not
+     * learn fails it. */
+    const double MAX_LOSS_RATIO = 0.65;
+    cr_assert_lt(loss[3], MAX_LOSS_RATIO * loss[0], "train loss %.4f -> %.4f did not fall",
                  loss[0], loss[3]);
     double err[16];
     cr_assert_eq(metric_series(db, r.run_id, "train_error", NULL, err, 16), 4);
+    /* Measured as above: 54-58% in the first window, 20-24% in the last (seeds 3 and 7, the
+     * slowest two; synthetic data: 70-72% and 12-14%); an error that does not fall fails. */
     cr_assert_lt(err[3], err[0], "train error %.2f%% -> %.2f%% did not fall", err[0], err[3]);
     /* Test error is not asserted: at this learning rate the BN running averages (decay 0.99)
      * lag the weights for a few hundred steps, so evaluation sits near chance this early
