@@ -1,11 +1,15 @@
 /*
  * main.c: the revbench command. Dispatches to one subcommand per file (commands.h).
  */
+#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
+#include <revnet/build_info.h>
+
 #include "commands/cli.h"
 #include "commands/commands.h"
+#include "db/machine.h"
 
 typedef struct {
     const char *name;
@@ -22,6 +26,8 @@ static const command COMMANDS[] = {
     { "run", rb_cmd_run, "run every entry of an experiment file: skips finished runs, resumes the rest" },
     { "merge", rb_cmd_merge, "merge shard databases (Slurm tasks, other machines) into one, in one transaction" },
     { "report", rb_cmd_report, "paper tables beside ours (Markdown and LaTeX) from the results database" },
+    { "export", rb_cmd_export, "the results database as SQL text a person can read and diff" },
+    { "import", rb_cmd_import, "load SQL text from `export` (e.g. results/reference) into a database" },
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
@@ -34,7 +40,25 @@ static void usage(FILE *out)
             REVBENCH_VERSION);
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(out, "  %-8s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
-    fprintf(out, "\noptions:\n  --help     this message\n  --version  print the version\n");
+    fprintf(out, "\noptions:\n  --help     this message\n  --version  version, backends in this build, SQLite and BLAS\n");
+}
+
+/* What this build can run and with which libraries: the backends (built or not, and why),
+ * SQLite, the BLAS, and the machine as a run would record it. */
+static void version(void)
+{
+    const rb_machine *m = rb_machine_get();
+    printf("revbench %s\n\nbackends:\n", REVBENCH_VERSION);
+    rv_backend_info b[8];
+    int n = rv_build_backends(b, 8);
+    for (int i = 0; i < n; i++)
+        printf("  %-9s %-5s %s: %s\n", b[i].name, b[i].built ? "yes" : "no", b[i].what,
+               b[i].detail);
+    printf("\nlibraries:\n  SQLite    %s (built against %s)\n  BLAS      %s\n",
+           sqlite3_libversion(), SQLITE_VERSION, rv_build_blas());
+    printf("\nthis machine (recorded with every run):\n  CPU       %s, %d online\n"
+           "  ISA       %s\n  software  %s\n  commit    %s (of the current folder's checkout)\n",
+           m->cpu_model, m->n_cpus, m->isa, m->software, m->git_rev);
 }
 
 int main(int argc, char **argv)
@@ -48,7 +72,7 @@ int main(int argc, char **argv)
         return RB_EXIT_OK;
     }
     if (strcmp(argv[1], "--version") == 0) {
-        printf("revbench %s\n", REVBENCH_VERSION);
+        version();
         return RB_EXIT_OK;
     }
     for (size_t i = 0; i < N_COMMANDS; i++)

@@ -2,7 +2,7 @@
 # workspace) for each measured network, stacked bars in MiB.
 # Variables: data (file with a header row: label then one column per category), ncols, out, fmt.
 load "plots/common.gp"
-set title "Peak memory per category"
+set title "Peak memory per category".suffix
 set style data histograms
 set style histogram rowstacked
 set style fill solid 0.85 border -1

@@ -1,5 +1,6 @@
 # common.gp: terminal and style shared by every figure. Variables from make-plots.sh:
-#   out (path without extension), fmt ("png" or "svg").
+#   out (path without extension), fmt ("png" or "svg"), suffix (appended to the title: which
+#   results these are, e.g. " (reference results)").
 if (fmt eq "svg") {
     set terminal svg size 900,520 dynamic enhanced font "sans,11"
     set output out.".svg"
@@ -11,3 +12,9 @@ set grid lc rgb "#dddddd"
 set key top right noopaque
 set border lc rgb "#444444"
 array PALETTE[8] = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
+# The reference results under your runs: the same hues, 55% transparent (ARGB), thinner lines.
+array PALETTE_REF[8] = ["#8c1f77b4", "#8cd62728", "#8c2ca02c", "#8c9467bd", "#8cff7f0e", "#8c17becf", "#8c8c564b", "#8ce377c2"]
+if (!exists("suffix")) suffix = ""
+# colour(i, ref) and width(ref): the style of series i, of the reference when ref is 1.
+colour(i, ref) = ref ? PALETTE_REF[(i-1)%8+1] : PALETTE[(i-1)%8+1]
+width(ref) = ref ? 1.0 : 1.6

@@ -1,7 +1,7 @@
 # cpugpu.gp: time per training step on the CPU and on the GPU for each network (log scale).
 # Variables: data (columns: label cpu_ms cuda_ms, header row), out, fmt.
 load "plots/common.gp"
-set title "Time per training step, CPU against GPU"
+set title "Time per training step, CPU against GPU".suffix
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1

@@ -3,16 +3,21 @@
 # Variables: dir (data folder), archs (space-separated), title, out, fmt.
 # Data: dir/ARCH.METRIC.dat, two columns (step, value); make-plots.sh passes only non-empty ones
 # in lossfiles/errfiles, with the arch index for the colour in losscol/errcol and the dash
-# type (3 dotted for training, 1 solid for test) in lossdt/errdt.
+# type (3 dotted for training, 1 solid for test) in lossdt/errdt, and 1 in lossref/errref for
+# a series of the reference results (drawn lighter and thinner under yours).
 load "plots/common.gp"
-set multiplot layout 1,2 title title
+if (!exists("lossref")) lossref = ""
+if (!exists("errref")) errref = ""
+lref(i) = (words(lossref) >= i) ? int(word(lossref,i)) : 0
+eref(i) = (words(errref) >= i) ? int(word(errref,i)) : 0
+set multiplot layout 1,2 title title.suffix
 set xlabel "training step"
 set ylabel "cross-entropy"
 plot for [i=1:words(lossfiles)] dir."/".word(lossfiles,i) using 1:2 with lines \
-     lw 1.6 lc rgb PALETTE[int(word(losscol,i))] dt int(word(lossdt,i)) \
+     lw width(lref(i)) lc rgb colour(int(word(losscol,i)), lref(i)) dt int(word(lossdt,i)) \
      title (word(losstitles,i))
 set ylabel "top-1 error (%)"
 plot for [i=1:words(errfiles)] dir."/".word(errfiles,i) using 1:2 with lines \
-     lw 1.6 lc rgb PALETTE[int(word(errcol,i))] dt int(word(errdt,i)) \
+     lw width(eref(i)) lc rgb colour(int(word(errcol,i)), eref(i)) dt int(word(errdt,i)) \
      title (word(errtitles,i))
 unset multiplot

@@ -3,7 +3,8 @@
  * filled by real short runs: two tiny networks trained for a few steps on Fashion-MNIST through
  * `revbench run` (so the runner, the trainer and the database meet for real), plus memory rows
  * for a depth sweep. Then: the report's files exist, unmeasured cells say "not run", every
- * gnuplot script runs without a word on stderr.
+ * gnuplot script runs without a word on stderr; and the same runs exported as reference
+ * results are reported and drawn beside the database and alone, each saying which it shows.
  */
 #include <criterion/criterion.h>
 #include <sqlite3.h>
@@ -51,7 +52,7 @@ static char *slurp(const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
-    static char buf[1 << 16];
+    static char buf[1 << 20]; /* SVG figures run to a few hundred KB */
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     buf[n] = '\0';
     fclose(f);
@@ -186,6 +187,60 @@ Test(report, real_runs_then_report_and_plots)
     }
     cr_expect(strstr(log, "skipped cpu-gpu:") != NULL, "%s", log);
     cr_expect(!exists(figs, "cpu-gpu.png"));
+
+    /* 5. The same runs exported as reference results, then reported and drawn beside a
+     *    database of one's own (here the same runs, so every difference is zero) and alone. */
+    char ref[400];
+    snprintf(ref, sizeof ref, "%s/ref", dir);
+    cr_assert_eq(sh("%s export --db %s --out %s > /dev/null", RV_REVBENCH, db_path, ref), 0);
+    cr_assert_eq(sh("%s report --db %s --against %s --out %s/both --no-build > /dev/null",
+                    RV_REVBENCH, db_path, ref, dir), 0);
+    snprintf(p, sizeof p, "%s/both/REPORT.md", dir);
+    md = slurp(p);
+    cr_expect(strstr(md, "Measured memory and time per training step, per architecture and "
+                     "device (revbench mem) (reference results beside yours)") != NULL, "%s", md);
+    cr_expect(strstr(md, "| activation peak reference (MiB) | activation peak yours (MiB) | "
+                     "yours - reference |") != NULL, "%s", md);
+    cr_expect(strstr(md, "| revnet-basic-3 | reversible | cpu | 100 | 38 | - | 60.0 | 60.0 | "
+                     "+0.0 |") != NULL, "%s", md);
+    cr_expect(strstr(md, "| reference | 2 | cpu |") != NULL, "machines table: %s", md);
+    cr_expect(strstr(md, "| yours | 2 | cpu |") != NULL, "machines table: %s", md);
+    cr_assert_eq(sh("%s report --db %s/none.db --against %s --out %s/alone --no-build "
+                    "> /dev/null 2> %s/alone.err", RV_REVBENCH, dir, ref, dir, dir), 0);
+    snprintf(p, sizeof p, "%s/alone/REPORT.md", dir);
+    md = slurp(p);
+    cr_expect(strstr(md, "no results database of your own") != NULL, "%s", md);
+    cr_expect(strstr(md, "(revbench mem) (reference results)**") != NULL, "%s", md);
+    cr_expect(strstr(md, "yours") == NULL, "%s", md);
+    cr_expect(strstr(md, "| reference | reference - paper |") != NULL, "%s", md);
+    /* Without --against, a missing database is still an error. */
+    cr_expect_eq(sh("%s report --db %s/none.db --out %s/x 2> /dev/null", RV_REVBENCH, dir, dir),
+                 1);
+
+    /* Figures: yours over the reference, and the reference alone, each saying so. */
+    rc = sh("cd %s && REVBENCH=%s plots/make-plots.sh --against %s %s %s/figs2 > %s/plots2.txt "
+            "2> %s/plots2.err", RV_SOURCE_DIR, RV_REVBENCH, ref, db_path, dir, dir, dir);
+    snprintf(p, sizeof p, "%s/plots2.err", dir);
+    errs = slurp(p);
+    cr_expect_eq(rc, 0, "make-plots --against failed: %s", errs);
+    cr_expect_str_empty(errs, "stderr: %s", errs);
+    snprintf(p, sizeof p, "%s/figs2/memory-depth.svg", dir);
+    const char *svg = slurp(p);
+    cr_expect(svg && strstr(svg, "Activation memory against depth (yours over the reference "
+                            "results)") != NULL, "memory-depth.svg has no such title");
+    cr_expect(svg && strstr(svg, "ref:revnet-basic:reversible:cpu") != NULL,
+              "memory-depth.svg has no reference series");
+    snprintf(p, sizeof p, "%s/figs2/curves-tiny-fashion-mnist.svg", dir);
+    svg = slurp(p);
+    cr_expect(svg && strstr(svg, "ref:resnet-basic-1:test") != NULL,
+              "the curves have no reference series");
+    rc = sh("cd %s && REVBENCH=%s plots/make-plots.sh --against %s %s/none.db %s/figs3 "
+            "> /dev/null 2> %s/plots3.err", RV_SOURCE_DIR, RV_REVBENCH, ref, dir, dir, dir);
+    cr_expect_eq(rc, 0, "make-plots of the reference alone failed");
+    snprintf(p, sizeof p, "%s/figs3/grad-angle.svg", dir);
+    svg = slurp(p);
+    cr_expect(svg && strstr(svg, "(reference results)") != NULL,
+              "grad-angle.svg does not say it shows the reference results");
 }
 
 Test(report, read_only_database_still_reports)

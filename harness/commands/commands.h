@@ -12,5 +12,7 @@ int rb_cmd_train(int argc, char **argv);
 int rb_cmd_run(int argc, char **argv);
 int rb_cmd_report(int argc, char **argv);
 int rb_cmd_merge(int argc, char **argv);
+int rb_cmd_export(int argc, char **argv);
+int rb_cmd_import(int argc, char **argv);
 
 #endif

@@ -1,7 +1,12 @@
 /*
- * report.h: the tables of the reproduction, paper beside ours, from the results database:
- * paper/REPORT.md and paper/tables/NAME.md + NAME.tex for NAME in params, cifar, imagenet,
- * complexity, memory. A value we have not measured is written "not run", never estimated.
+ * report.h: the tables of the reproduction, the paper beside measured results, from one or
+ * two results databases: paper/REPORT.md and paper/tables/NAME.md + NAME.tex for NAME in
+ * machines, params, cifar, imagenet, complexity, memory. A value that has not been measured
+ * is written "not run", never estimated.
+ *
+ * Two sources: the reference results shipped in results/reference (db_dump.h) and your own
+ * runs. With both, every table sets paper | reference | yours side by side with the
+ * difference; with one, its captions say which it is.
  */
 #ifndef RB_REPORT_H
 #define RB_REPORT_H
@@ -9,28 +14,23 @@
 #include <stdio.h>
 
 #include "db/db.h"
+#include "reporting/table.h"
 
-/* A table under construction: a caption, a header row and rows of cells (all copied). */
 typedef struct {
-    char name[32];
-    char caption[512];
-    int n_cols;
-    char **cells;            /* (1 + n_rows) x n_cols, row 0 the header */
-    int n_rows;
-    char note[1024];         /* printed under the table */
-} rb_table;
+    rb_db *yours;             /* your results, or NULL */
+    int yours_writable;       /* our parameter counts may be recorded in it */
+    const char *yours_path;
+    rb_db *reference;         /* the reference results, or NULL */
+    const char *reference_path;
+    const char *out_dir;      /* created if missing */
+    int build_models;         /* count our parameters by building each network */
+} rb_report_sources;
 
-void rb_table_init(rb_table *t, const char *name, const char *caption, int n_cols,
-                   const char *const *header);
-/* Appends a row of n_cols strings. Returns 0 or -1 (out of memory). */
-int rb_table_row(rb_table *t, const char *const *cells);
-void rb_table_free(rb_table *t);
-/* Writes out_dir/tables/NAME.md and NAME.tex, and appends the Markdown to md (if non-NULL). */
-int rb_table_write(const rb_table *t, const char *out_dir, FILE *md);
+/* Builds every table. At least one of yours and reference must be set. Returns 0, or -1 with
+ * a message printed. */
+int rb_report_write_sources(const rb_report_sources *s);
 
-/* Builds every table from db into out_dir (created if missing). build_models: compute our
- * parameter counts by building each architecture (and record them when db is writable).
- * Returns 0, or -1 with a message printed. */
+/* The tables of one database of your own runs (rb_report_write_sources without reference). */
 int rb_report_write(rb_db *db, int db_writable, const char *db_path, const char *out_dir,
                     int build_models);
 
