@@ -1,5 +1,6 @@
 /*
- * cmd_bench.c: `revbench bench conv`: times the CPU convolution on every distinct conv shape
+ * cmd_bench.c: `revbench bench conv|step`. `bench step` (whole training steps and where they
+ * go) is in bench_step.c; this file holds `bench conv`, which times the CPU convolution on every distinct conv shape
  * of ResNet-32 and RevNet-38 (CIFAR, 32x32 inputs) against one bare cblas_sgemm call of the
  * GEMM shape the im2col method computes, so that the overhead of im2col, col2im and the
  * per-image split is visible:
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "commands/bench_step.h"
 #include "commands/cli.h"
 #include "commands/commands.h"
 #include "commands/model_cli.h"
@@ -31,7 +33,7 @@ extern void openblas_set_num_threads(int);
 #define CMD "bench"
 #define WARMUP_CALLS 2
 
-static const char *const SUBS[] = { "conv", NULL };
+static const char *const SUBS[] = { "conv", "step", NULL };
 
 typedef struct {
     const char *name;
@@ -66,7 +68,8 @@ typedef struct {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: revbench bench conv [--device cpu|cuda] [--batch B] [--threads T] [--reps N]\n"
+            "usage: revbench bench step --arch A ...  (revbench bench step --help)\n"
+            "       revbench bench conv [--device cpu|cuda] [--batch B] [--threads T] [--reps N]\n"
             "                           [--json]\n\n"
             "Times the convolution (forward, backward-data, backward-filter) on every distinct\n"
             "conv shape of resnet-32 and revnet-38 and prints median ms and GFLOP/s. On the CPU\n"
@@ -322,14 +325,16 @@ static void print_json(const bench_row *rows, int n, int on_cpu, int batch, int 
 int rb_cmd_bench(int argc, char **argv)
 {
     if (argc < 2) {
-        rb_cli_error(CMD, "which benchmark? valid: conv (see revbench bench --help)");
+        rb_cli_error(CMD, "which benchmark? valid: conv, step (see revbench bench --help)");
         return RB_EXIT_USAGE;
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(stdout);
         return RB_EXIT_OK;
     }
-    if (rb_cli_parse_choice(CMD, "benchmark", argv[1], SUBS) < 0) return RB_EXIT_USAGE;
+    int sub = rb_cli_parse_choice(CMD, "benchmark", argv[1], SUBS);
+    if (sub < 0) return RB_EXIT_USAGE;
+    if (sub == 1) return rb_bench_step(argc - 1, argv + 1);
 
     long batch = 100, threads = 2, reps = 15;
     int json = 0, dev = RV_DEVICE_CPU;

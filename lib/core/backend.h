@@ -30,7 +30,8 @@
  *     RV_BACKEND_OPS(RV_OP_ENTRY, rv_cpu_)     .conv_forward = rv_cpu_conv_forward, ...
  * and the compiler checks every backend's definition against the declaration. To add an op:
  * declare rv_NAME in its public header, add X(P, NAME) here, write the public wrapper in
- * lib/ops/ (checks, then RV_DISPATCH) and the op in every backend folder. To add a backend:
+ * lib/ops/ (checks, then RV_DISPATCH of core/dispatch.h, with a line in its RV_PROFILE_OPS)
+ * and the op in every backend folder. To add a backend:
  * a folder lib/backends/NAME/ with one file per op, RV_BACKEND_OPS(RV_OP_DECLARE, PREFIX) in
  * its header and a table built with RV_OP_ENTRY.
  */
@@ -57,14 +58,6 @@
 #define RV_OP_FIELD(P, name) RV_OP_TYPE(name) *name;
 #define RV_OP_DECLARE(P, name) RV_OP_TYPE(name) P##name;
 #define RV_OP_ENTRY(P, name) .name = P##name,
-
-/* The public ops' dispatch, after their argument checks: in dry-run mode the op touches
- * nothing, so a memory plan can be recorded by running the real code path. */
-#define RV_DISPATCH(ctx, fn, ...)                                                  \
-    do {                                                                           \
-        if (rv_ctx_dry_run(ctx)) return RV_OK;                                     \
-        return rv_ctx_backend(ctx)->fn((ctx), __VA_ARGS__);                        \
-    } while (0)
 
 struct rv_backend {
     const char *name; /* "cpu" or "cuda" */

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <revnet/context.h>
 #include "core/backend.h"
+#include "core/dispatch.h"
 
 #include <dlfcn.h>
 #include <stdarg.h>
@@ -22,6 +23,7 @@ struct rv_ctx {
     rv_ctx_options opt;
     int dry_run;
     long alloc_fail_countdown; /* 0: off; n: the nth allocation from now fails */
+    rv_profile_state profile;  /* per-op timing (profile.h), off until asked for */
     char message[512];
 };
 
@@ -156,6 +158,7 @@ int rv_ctx_allow_tf32(const rv_ctx *ctx) { return ctx->opt.allow_tf32; }
 void rv_ctx_set_dry_run(rv_ctx *ctx, int on) { ctx->dry_run = on != 0; }
 int rv_ctx_dry_run(const rv_ctx *ctx) { return ctx->dry_run; }
 void rv_ctx_inject_alloc_failure(rv_ctx *ctx, long nth) { ctx->alloc_fail_countdown = nth; }
+rv_profile_state *rv_ctx_profile_state(rv_ctx *ctx) { return &ctx->profile; }
 
 rv_status rv_ctx_alloc(rv_ctx *ctx, void **out, size_t bytes)
 {
@@ -172,14 +175,15 @@ void rv_ctx_free(rv_ctx *ctx, void *p)
 
 rv_status rv_ctx_upload(rv_ctx *ctx, void *dst, const void *src, size_t bytes)
 {
-    if (ctx->dry_run || bytes == 0) return RV_OK;
-    return ctx->backend->upload(ctx, dst, src, bytes);
+    if (bytes == 0) return RV_OK;
+    /* Through the dispatcher so that profiling times host-to-device copies too. */
+    RV_DISPATCH(ctx, upload, dst, src, bytes);
 }
 
 rv_status rv_ctx_download(rv_ctx *ctx, void *dst, const void *src, size_t bytes)
 {
-    if (ctx->dry_run || bytes == 0) return RV_OK;
-    return ctx->backend->download(ctx, dst, src, bytes);
+    if (bytes == 0) return RV_OK;
+    RV_DISPATCH(ctx, download, dst, src, bytes);
 }
 
 rv_status rv_ctx_sync(rv_ctx *ctx) { return ctx->backend->sync(ctx); }

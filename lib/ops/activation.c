@@ -3,7 +3,7 @@
  * n, then dispatches through the context's backend (nothing is touched in dry-run mode). The
  * reference CPU loops are in lib/backends/cpu_ref/elementwise.c.
  */
-#include "core/backend.h"
+#include "core/dispatch.h"
 #include "core/op_args.h"
 
 rv_status rv_relu_forward(rv_ctx *ctx, float *y, const float *x, size_t n)

@@ -3,7 +3,7 @@
  * checks, then dispatch through the context's backend. The reference CPU implementation, with
  * the equations, is lib/backends/cpu_ref/batchnorm.c.
  */
-#include "core/backend.h"
+#include "core/dispatch.h"
 #include "core/op_args.h"
 
 /* Contract in batchnorm.h. Validates, then dispatches to the context's backend. */

@@ -5,7 +5,7 @@
  * lib/backends/cpu_ref/conv.c.
  */
 #include <revnet/conv.h>
-#include "core/backend.h"
+#include "core/dispatch.h"
 #include "core/op_args.h"
 
 #include <limits.h>

@@ -2,7 +2,7 @@
  * linear.c: the public fully connected ops of linear.h: argument checks, then dispatch through
  * the context's backend. The reference CPU implementation is lib/backends/cpu_ref/linear.c.
  */
-#include "core/backend.h"
+#include "core/dispatch.h"
 #include "core/op_args.h"
 
 /* Contract in linear.h (b may be NULL). Validates, then dispatches to the backend. */

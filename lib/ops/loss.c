@@ -2,7 +2,7 @@
  * loss.c: the public softmax cross-entropy op of loss.h: argument checks, then dispatch through
  * the context's backend. The reference CPU implementation is lib/backends/cpu_ref/loss.c.
  */
-#include "core/backend.h"
+#include "core/dispatch.h"
 #include "core/op_args.h"
 
 /* Contract in loss.h. Validates pointers and sizes, then dispatches; label ranges are checked

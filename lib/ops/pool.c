@@ -3,7 +3,7 @@
  * rules as RV_ERR_SHAPE), then dispatches through the context's backend (nothing is touched in
  * dry-run mode). The reference CPU loops, with the equations, are lib/backends/cpu_ref/pool.c.
  */
-#include "core/backend.h"
+#include "core/dispatch.h"
 #include "core/op_args.h"
 
 void rv_maxpool3s2_out(int H, int W, int *P, int *Q)

@@ -3,7 +3,7 @@
  * the context's backend. The reference CPU loop, with the update rule, is
  * lib/backends/cpu_ref/sgd.c.
  */
-#include "core/backend.h"
+#include "core/dispatch.h"
 #include "core/op_args.h"
 
 #include <math.h>

@@ -1,0 +1,243 @@
+/*
+ * test_profile.c: per-op timing (profile.h) and `revbench bench step`, which reports with it.
+ * Counts, categories and sums only: no assertion here depends on how fast anything ran.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <revnet/activation.h>
+#include <revnet/batchnorm.h>
+#include <revnet/model.h>
+#include <revnet/profile.h>
+#include "reporting/json_flat.h"
+
+/* bench step prints numbers with %.9g, i.e. relative rounding of at most 5e-10 each; a sum of
+ * a few dozen such numbers compared with another printed number differs by well under 1e-8 of
+ * the larger magnitude. A real inconsistency (a category missing from the sum, an op counted
+ * twice) is a whole op's time, orders of magnitude more. */
+#define JSON_REL_TOL 1e-8
+
+static rv_ctx *ctx;
+
+static void setup(void)
+{
+    char msg[256];
+    cr_assert_eq(rv_ctx_create(&ctx, NULL, msg, sizeof msg), RV_OK, "%s", msg);
+}
+
+static void teardown(void) { rv_ctx_destroy(ctx); }
+
+TestSuite(profile, .init = setup, .fini = teardown, .timeout = 120);
+
+/* Index of the op named name in the profile table; fails the test when absent. */
+static int op_index(const char *name)
+{
+    for (int i = 0; i < rv_profile_n_ops(); i++) {
+        rv_profile_entry e;
+        cr_assert_eq(rv_profile_get(ctx, i, &e), RV_OK);
+        if (strcmp(e.name, name) == 0) return i;
+    }
+    cr_assert_fail("op %s is not in the profile table", name);
+    return -1;
+}
+
+static long calls_of(const char *name)
+{
+    rv_profile_entry e;
+    cr_assert_eq(rv_profile_get(ctx, op_index(name), &e), RV_OK);
+    return e.calls;
+}
+
+Test(profile, counts_only_while_on_and_not_in_dry_run)
+{
+    enum { N = 4096 };
+    static float a[N], b[N];
+    cr_assert_not(rv_profile_enabled(ctx), "profiling must be off by default");
+    cr_assert_eq(rv_relu_forward(ctx, b, a, N), RV_OK);
+    cr_expect_eq(calls_of("relu_forward"), 0, "an op was counted with profiling off");
+
+    rv_profile_enable(ctx, 1);
+    for (int i = 0; i < 3; i++) cr_assert_eq(rv_relu_forward(ctx, b, a, N), RV_OK);
+    cr_assert_eq(rv_add(ctx, b, a, a, N), RV_OK);
+    cr_assert_eq(rv_ctx_upload(ctx, b, a, sizeof a), RV_OK);
+    rv_ctx_set_dry_run(ctx, 1);
+    cr_assert_eq(rv_relu_forward(ctx, b, a, N), RV_OK);
+    rv_ctx_set_dry_run(ctx, 0);
+    rv_profile_enable(ctx, 0);
+    cr_assert_eq(rv_relu_forward(ctx, b, a, N), RV_OK);
+
+    cr_expect_eq(calls_of("relu_forward"), 3);
+    cr_expect_eq(calls_of("add"), 1);
+    cr_expect_eq(calls_of("upload"), 1);
+    cr_expect_eq(calls_of("conv_forward"), 0);
+    double sum = 0;
+    for (int c = 0; c < RV_PROFILE_N_CATEGORIES; c++) {
+        double ms = rv_profile_category_ms(ctx, (rv_profile_category)c);
+        cr_expect_geq(ms, 0.0);
+        sum += ms;
+    }
+    cr_expect_eq(sum, rv_profile_total_ms(ctx), "categories must partition the ops' total");
+
+    rv_profile_reset(ctx);
+    cr_expect_eq(calls_of("relu_forward"), 0);
+    cr_expect_eq(rv_profile_total_ms(ctx), 0.0);
+}
+
+Test(profile, every_op_has_a_category_and_bad_queries_are_errors)
+{
+    rv_profile_entry e;
+    for (int i = 0; i < rv_profile_n_ops(); i++) {
+        cr_assert_eq(rv_profile_get(ctx, i, &e), RV_OK);
+        cr_expect_not_null(rv_profile_category_name(e.category), "op %s", e.name);
+    }
+    cr_expect_eq(rv_profile_get(ctx, rv_profile_n_ops(), &e), RV_ERR_ARG);
+    cr_expect_neq(strstr(rv_ctx_message(ctx), "outside"), NULL, "%s", rv_ctx_message(ctx));
+    cr_expect_eq(rv_profile_get(ctx, -1, &e), RV_ERR_ARG);
+    cr_expect_eq(rv_profile_get(ctx, 0, NULL), RV_ERR_ARG);
+    cr_expect_null(rv_profile_category_name(RV_PROFILE_N_CATEGORIES));
+}
+
+/* A training step with profiling on counts each op as often as the network has it: the
+ * smallest basic ResNet (one unit per stage) has 7 convs (stem + 2 per unit), each a forward
+ * and a filter gradient, and 6 data gradients (none for the image). */
+Test(profile, a_training_step_counts_the_networks_ops)
+{
+    rv_arch a;
+    cr_assert_eq(rv_arch_parse(ctx, "resnet-basic-1", &a), RV_OK);
+    rv_model_options o = { .n_classes = 10, .batch = 2, .seed = 3,
+                           .train_modes = 1u << RV_BACKWARD_STANDARD };
+    rv_model *m = NULL;
+    cr_assert_eq(rv_model_create(ctx, &a, &o, &m), RV_OK, "%s", rv_ctx_message(ctx));
+    float *x = calloc(2 * 3 * 32 * 32, sizeof *x);
+    int32_t y[2] = { 1, 2 };
+    cr_assert_not_null(x);
+    rv_profile_enable(ctx, 1);
+    rv_step_result r;
+    cr_assert_eq(rv_model_train_step(m, RV_BACKWARD_STANDARD, x, y, 1, &r), RV_OK, "%s",
+                 rv_ctx_message(ctx));
+    rv_profile_enable(ctx, 0);
+    cr_expect_eq(calls_of("conv_forward"), 7);
+    cr_expect_eq(calls_of("conv_backward_filter"), 7);
+    cr_expect_eq(calls_of("conv_backward_data"), 6);
+    cr_expect_eq(calls_of("softmax_xent"), 1);
+    free(x);
+    rv_model_destroy(m);
+}
+
+/* Runs the revbench command line args, its stdout into *out (malloc'ed); the exit status. */
+static int run_revbench(const char *args, char **out)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s %s", RV_REVBENCH, args);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t cap = 1 << 16, n = 0;
+    *out = malloc(cap);
+    cr_assert_not_null(*out);
+    size_t got;
+    while ((got = fread(*out + n, 1, cap - 1 - n, p)) > 0) {
+        n += got;
+        if (n == cap - 1) {
+            cap *= 2;
+            *out = realloc(*out, cap);
+            cr_assert_not_null(*out);
+        }
+    }
+    (*out)[n] = '\0';
+    int rc = pclose(p);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static void expect_close(double a, double b, const char *what)
+{
+    double scale = fmax(fabs(a), fabs(b));
+    cr_expect_leq(fabs(a - b), JSON_REL_TOL * scale + 1e-12, "%s: %.12g against %.12g", what,
+                  a, b);
+}
+
+Test(bench_step, json_fields_and_the_breakdown_add_up, .timeout = 300)
+{
+    char *text;
+    int rc = run_revbench("bench step --arch revnet-basic-1 --batch 4 --steps 2 --threads 1 "
+                          "--json", &text);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, text);
+    rb_json_flat f;
+    char err[128];
+    cr_assert_eq(rb_json_flat_parse(&f, text, err, sizeof err), 0, "%s in %s", err, text);
+
+    const rb_json_item *it = rb_json_flat_get(&f, "benchmark");
+    cr_assert(it && it->text && strcmp(it->text, "step") == 0);
+    it = rb_json_flat_get(&f, "mode");
+    cr_assert(it && it->text && strcmp(it->text, "reversible") == 0, "RevNets default to it");
+    cr_expect_eq(rb_json_flat_num(&f, "batch", -1), 4);
+    cr_expect_eq(rb_json_flat_num(&f, "steps", -1), 2);
+    cr_expect_eq(rb_json_flat_num(&f, "threads", -1), 1);
+    double med = rb_json_flat_num(&f, "ms_per_step", -1);
+    double mean = rb_json_flat_num(&f, "ms_per_step_mean", -1);
+    cr_assert_gt(med, 0);
+    cr_assert_gt(mean, 0);
+    expect_close(rb_json_flat_num(&f, "images_per_sec", -1), 4 * 1000.0 / med, "images/s");
+    expect_close(rb_json_flat_num(&f, "images_per_sec_mean", -1), 4 * 1000.0 / mean,
+                 "images/s from the mean");
+
+    /* categories = ops' total; ops' total + outside = the profiled step */
+    double cat_sum = 0;
+    for (int c = 0; c < RV_PROFILE_N_CATEGORIES; c++) {
+        char path[96];
+        snprintf(path, sizeof path, "breakdown_ms_per_step.%s",
+                 rv_profile_category_name((rv_profile_category)c));
+        double v = rb_json_flat_num(&f, path, -1);
+        cr_expect_geq(v, 0, "%s missing or negative", path);
+        cat_sum += v;
+    }
+    double ops = rb_json_flat_num(&f, "ops_ms_per_step", -1);
+    double outside = rb_json_flat_num(&f, "outside_ops_ms_per_step", NAN);
+    double profiled = rb_json_flat_num(&f, "profiled_ms_per_step", -1);
+    expect_close(cat_sum, ops, "sum of categories against ops_ms_per_step");
+    expect_close(ops + outside, profiled, "ops + outside against the profiled step");
+    /* The ops are disjoint intervals inside each step's interval. */
+    cr_expect_geq(outside, -JSON_REL_TOL * profiled, "ops took longer than their steps");
+
+    /* The per-op rows add up to the same total, and the convs are all there. */
+    double op_sum = 0;
+    int n_rows = 0, saw_filter = 0;
+    for (;; n_rows++) {
+        char path[96];
+        snprintf(path, sizeof path, "ops.%d.ms_per_step", n_rows);
+        if (!rb_json_flat_get(&f, path)) break;
+        op_sum += rb_json_flat_num(&f, path, 0);
+        snprintf(path, sizeof path, "ops.%d.name", n_rows);
+        it = rb_json_flat_get(&f, path);
+        cr_assert(it && it->text);
+        if (strcmp(it->text, "conv_backward_filter") == 0) {
+            snprintf(path, sizeof path, "ops.%d.calls_per_step", n_rows);
+            /* one weight gradient per conv: the RevNet stem is one conv per half (2), and each
+             * stage's single unit has F and G of two convs each (3 x 4) */
+            cr_expect_eq(rb_json_flat_num(&f, path, -1), 14);
+            saw_filter = 1;
+        }
+    }
+    cr_expect_gt(n_rows, 5);
+    cr_expect(saw_filter);
+    expect_close(op_sum, ops, "sum of the per-op rows against ops_ms_per_step");
+    rb_json_flat_free(&f);
+    free(text);
+}
+
+Test(bench_step, bad_arguments_are_usage_errors)
+{
+    char *text;
+    cr_expect_eq(run_revbench("bench step --arch nope 2>/dev/null", &text), 2);
+    free(text);
+    cr_expect_eq(run_revbench("bench step --arch resnet-32 --mode reversible 2>/dev/null", &text),
+                 2);
+    free(text);
+    cr_expect_eq(run_revbench("bench step --arch resnet-32 --steps 0 2>/dev/null", &text), 2);
+    free(text);
+    cr_expect_eq(run_revbench("bench step 2>/dev/null", &text), 2, "--arch is required");
+    free(text);
+}
