@@ -5,6 +5,8 @@
  * Per step s (0-based; "step" in the database is the number of steps completed, s + 1):
  *   1. if fewer than B images remain in the epoch order, draw a new permutation (run RNG);
  *   2. fill the batch: order[pos .. pos+B), mean subtracted, pad-crop-flip augmented (run RNG);
+ *      steps 1-2 run on the loader thread one batch ahead (loader.h), bit for bit the same
+ *      sequence, so filling batch s + 1 overlaps the compute of step s;
  *   3. RevNets with angle_every: on the same batch, gradients with stored activations
  *      (standard) and with reconstructed ones (reversible), both with batch norm in recompute
  *      mode so nothing changes (rv_model_gradient_angle), logged as grad_angle_deg and
@@ -43,6 +45,7 @@
 #include <unistd.h>
 
 #include "training/checkpoint.h"
+#include "training/loader.h"
 #include "commands/cli.h"
 #include "commands/options.h"
 #include <revnet/data.h>
@@ -113,8 +116,9 @@ typedef struct {
     float *mean;
     rv_model *model;
     size_t n_params, n_state;
-    float *x;
+    float *x;                 /* evaluation batches (training batches come from the loader) */
     int32_t *y;
+    rb_loader *loader;
     float *state_host, *mom_host;
     int32_t *order;
     char extra_json[512];
@@ -349,7 +353,9 @@ static rv_status build_model(trainer *t)
     t->y = malloc((size_t)c->batch * sizeof *t->y);
     t->state_host = malloc(t->n_state * sizeof *t->state_host);
     t->mom_host = malloc(t->n_params * sizeof *t->mom_host);
-    t->order = malloc((size_t)t->train.n * sizeof *t->order);
+    /* Zeroed: before the first epoch is drawn it is saved in no checkpoint but copied into
+     * the loader. */
+    t->order = calloc((size_t)t->train.n, sizeof *t->order);
     if (!t->x || !t->y || !t->state_host || !t->mom_host || !t->order)
         return rv_ctx_fail(t->ctx, RV_ERR_NOMEM, "out of memory (host buffers)");
     return RV_OK;
@@ -440,10 +446,10 @@ static double lr_at(const trainer *t, long s)
 /* The angle between stored-activation and reconstructed-activation gradients on this batch
  * (rv_model_gradient_angle: batch norm in recompute mode, so nothing changes), logged at step
  * s + 1 with the largest gradient difference relative to the largest gradient. */
-static rv_status log_angle(trainer *t, long s)
+static rv_status log_angle(trainer *t, long s, const float *x, const int32_t *y)
 {
     double deg, rel;
-    rv_status st = rv_model_gradient_angle(t->model, t->x, t->y, &deg, &rel);
+    rv_status st = rv_model_gradient_angle(t->model, x, y, &deg, &rel);
     if (st != RV_OK) return st;
     if (rb_db_metric(t->db, t->run_id, s + 1, "grad_angle_deg", deg) != 0 ||
         rb_db_metric(t->db, t->run_id, s + 1, "grad_max_rel_diff", rel) != 0)
@@ -516,27 +522,31 @@ static rv_status train_loop(trainer *t)
     long done_here = 0;
     rv_status st = RV_OK;
     char extra[64] = "";
+    rb_loader_cursor start = { p->epoch, p->pos, p->rng };
+    st = rb_loader_create(t->ctx, &t->loader, &t->train, t->mean, B, &start, t->order,
+                          !c->sequential_loader);
+    if (st != RV_OK) return st;
 
     while (p->step < c->steps) {
         long s = (long)p->step;
         double t0 = rb_now_ms();
-        if (p->pos + B > t->train.n) {
-            rv_rng_permutation(&p->rng, t->order, t->train.n);
-            p->pos = 0;
-            p->epoch++;
-        }
-        st = rv_data_fill_batch(t->ctx, &t->train, t->mean, t->order, (int)p->pos, B, 1,
-                                &p->rng, t->x, t->y);
-        if (st != RV_OK) return st;
-        p->pos += B;
+        /* The batch was drawn ahead by the loader thread; the progress takes the data state
+         * as of this batch, so a checkpoint after this step resumes exactly here. */
+        rb_loader_batch batch;
+        if ((st = rb_loader_next(t->loader, t->ctx, &batch)) != RV_OK) return st;
+        p->epoch = batch.after.epoch;
+        p->pos = batch.after.pos;
+        p->rng = batch.after.rng;
+        if (batch.new_epoch)
+            memcpy(t->order, batch.order, (size_t)t->train.n * sizeof *t->order);
         if (t->angle_every > 0 && (s == 0 || (s + 1) % t->angle_every == 0)) {
             double ta = rb_now_ms();
-            if ((st = log_angle(t, s)) != RV_OK) return st;
+            if ((st = log_angle(t, s, batch.x, batch.y)) != RV_OK) return st;
             t0 += rb_now_ms() - ta; /* diagnostics are not training throughput */
         }
         rv_step_result r;
         t->last_lr = lr_at(t, s);
-        st = rv_model_train_step(t->model, t->mode, t->x, t->y, 1, &r);
+        st = rv_model_train_step(t->model, t->mode, batch.x, batch.y, 1, &r);
         if (st != RV_OK) return st;
         st = rv_model_sgd(t->model, (float)t->last_lr, (float)c->momentum,
                           (float)c->weight_decay);
@@ -578,6 +588,7 @@ static rv_status train_loop(trainer *t)
 
 static void trainer_free(trainer *t)
 {
+    rb_loader_destroy(t->loader); /* first: its thread reads the dataset and mean */
     if (t->lock_fd >= 0) close(t->lock_fd);
     rv_model_destroy(t->model);
     rv_data_free(&t->train);

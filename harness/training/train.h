@@ -40,6 +40,9 @@ typedef struct {
     int threads;                /* CPU threads, default 2 */
     int resume;                 /* continue the newest unfinished run with this config */
     int progress;               /* 1: progress bar/lines on stderr */
+    int sequential_loader;      /* 1: fill each batch on the training thread, not one batch
+                                   ahead on the loader thread (loader.h); the batches, and so
+                                   every result, are the same either way */
     long stop_after;            /* stop as if interrupted after this many steps in this process
                                    (checkpoint, status 'interrupted'); 0 = off. For time-sliced
                                    jobs and for tests of resume. */
