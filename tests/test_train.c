@@ -337,6 +337,51 @@ Test(train, resume_equals_uninterrupted, .init = scratch_dir_make, .fini = scrat
     rb_db_close(ref_db);
 }
 
+/* The loader thread draws batch s + 1 (and, at an epoch's end, the next epoch order) while
+ * step s runs; a checkpoint after step s must still hold the state as of batch s. With 40
+ * training images in batches of 16 every other batch starts a new epoch, so when the run
+ * stops after step 6 the thread has already drawn epoch 4's order for batch 7. The checkpoint
+ * there, and the resumed run, must be byte for byte those of the sequential loader. */
+Test(train, loader_thread_checkpoints_like_the_sequential_loader, .init = scratch_dir_make,
+     .fini = scratch_dir_remove, .timeout = TRAIN_TIMEOUT_S)
+{
+    rb_train_config c;
+    small_config(&c, "resnet-basic-1", 12);
+    c.train_subset = 40;
+    c.stop_after = 6;
+    static char ref_dir[PATH_MAX + 32];
+    snprintf(ref_dir, sizeof ref_dir, "%s/checkpoints-ref", g_dir);
+    rb_db *ref_db = open_db("ref.db"), *db = open_db("r.db");
+    rb_train_result ref, thr;
+
+    c.sequential_loader = 1;
+    c.checkpoint_dir = ref_dir;
+    cr_assert_eq(rb_train_run(&c, ref_db, &ref), RB_EXIT_FAIL, "%s", ref.reason);
+    c.sequential_loader = 0;
+    c.checkpoint_dir = g_ckpt_dir;
+    cr_assert_eq(rb_train_run(&c, db, &thr), RB_EXIT_FAIL, "%s", thr.reason);
+    cr_assert_eq(thr.steps_done, 6, "%s", thr.reason);
+    char a[PATH_MAX + 64], b[PATH_MAX + 64];
+    snprintf(a, sizeof a, "%s/run-%lld.ckpt", ref_dir, (long long)ref.run_id);
+    snprintf(b, sizeof b, "%s/run-%lld.ckpt", g_ckpt_dir, (long long)thr.run_id);
+    assert_same_file(a, b);
+
+    c.resume = 1;
+    c.stop_after = 0;
+    c.sequential_loader = 1;
+    c.checkpoint_dir = ref_dir;
+    cr_assert_eq(rb_train_run(&c, ref_db, &ref), RB_EXIT_OK, "%s", ref.reason);
+    c.sequential_loader = 0;
+    c.checkpoint_dir = g_ckpt_dir;
+    cr_assert_eq(rb_train_run(&c, db, &thr), RB_EXIT_OK, "%s", thr.reason);
+    const char *names[] = { "train_loss", "train_error", "test_loss", "test_error" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        assert_same_series(ref_db, ref.run_id, db, thr.run_id, names[i]);
+    assert_same_file(a, b);
+    rb_db_close(db);
+    rb_db_close(ref_db);
+}
+
 Test(train, finished_run_is_not_rerun, .init = scratch_dir_make, .fini = scratch_dir_remove,
      .timeout = TRAIN_TIMEOUT_S)
 {

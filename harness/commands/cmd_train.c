@@ -42,6 +42,9 @@ static void usage(FILE *out)
         "  --train-subset N      use the first N training images (default all)\n"
         "  --test-subset N       evaluate on the first N test images (default all)\n"
         "  --threads T           CPU threads (default 2)\n"
+        "  --loader L            thread (default): the next batch is filled on a loader\n"
+        "                        thread during the current step; inline: on the training\n"
+        "                        thread between steps. The batches are the same either way\n"
         "  --data DIR            data folder (default $REVBENCH_DATA, then data/)\n"
         "  --db PATH             results database (default results/results.db)\n"
         "  --checkpoint-dir DIR  default: checkpoints/ beside the database\n"
@@ -67,7 +70,8 @@ int rb_cmd_train(int argc, char **argv)
     rb_train_config cfg;
     rb_train_config_defaults(&cfg);
     const char *db_path = "results/results.db";
-    int json = 0, dev = RV_DEVICE_CPU, quiet = 0;
+    static const char *const LOADERS[] = { "thread", "inline", NULL };
+    int json = 0, dev = RV_DEVICE_CPU, quiet = 0, loader = 0;
     long batch = cfg.batch, seed = (long)cfg.seed, threads = cfg.threads;
     const rb_opt opts[] = {
         RB_TEXT("arch", &cfg.arch),
@@ -84,6 +88,7 @@ int rb_cmd_train(int argc, char **argv)
         RB_LONG("train-subset", &cfg.train_subset, 0, INT_MAX),
         RB_LONG("test-subset", &cfg.test_subset, 0, INT_MAX),
         RB_LONG("threads", &threads, 1, 1024),
+        RB_CHOICE("loader", &loader, LOADERS, "loader"),
         RB_TEXT("data", &cfg.data_root),
         RB_TEXT("db", &db_path),
         RB_TEXT("checkpoint-dir", &cfg.checkpoint_dir),
@@ -100,6 +105,7 @@ int rb_cmd_train(int argc, char **argv)
     cfg.seed = (uint64_t)seed;
     cfg.threads = (int)threads;
     cfg.progress = !quiet;
+    cfg.sequential_loader = loader == 1;
     if (!cfg.arch || !cfg.dataset) {
         rb_cli_error("train", "--arch and --dataset are required (see revbench train --help)");
         return RB_EXIT_USAGE;
