@@ -228,6 +228,23 @@ Test(bench_step, json_fields_and_the_breakdown_add_up, .timeout = 300)
     free(text);
 }
 
+Test(bench_step, no_breakdown_runs_plain_steps_only, .timeout = 300)
+{
+    char *text;
+    int rc = run_revbench("bench step --arch resnet-basic-1 --batch 2 --steps 1 --threads 1 "
+                          "--no-breakdown --json", &text);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, text);
+    rb_json_flat f;
+    char err[128];
+    cr_assert_eq(rb_json_flat_parse(&f, text, err, sizeof err), 0, "%s in %s", err, text);
+    cr_expect_gt(rb_json_flat_num(&f, "images_per_sec", -1), 0);
+    cr_expect_null(rb_json_flat_get(&f, "profiled_ms_per_step"));
+    cr_expect_null(rb_json_flat_get(&f, "breakdown_ms_per_step.conv_fwd"));
+    cr_expect_null(rb_json_flat_get(&f, "ops.0.name"));
+    rb_json_flat_free(&f);
+    free(text);
+}
+
 Test(bench_step, bad_arguments_are_usage_errors)
 {
     char *text;

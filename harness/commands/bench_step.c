@@ -39,7 +39,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: revbench bench step --arch A [--mode M] [--device cpu|cuda] [--threads T]\n"
-            "                           [--batch B] [--steps K] [--seed S] [--json]\n\n"
+            "                           [--batch B] [--steps K] [--seed S] [--no-breakdown]\n"
+            "                           [--json]\n\n"
             "Times whole training steps (forward, backward, SGD update) of one network on a\n"
             "random batch: images/s from K plain steps, and a per-op breakdown (conv forward,\n"
             "backward-data, backward-filter, batch norm, elementwise, other, and the time\n"
@@ -55,6 +56,7 @@ static void usage(FILE *out)
             "  --batch B    images per step (default 100)\n"
             "  --steps K    plain steps and profiled steps, K of each (default 10)\n"
             "  --seed S     weights and random batch (default 1)\n"
+            "  --no-breakdown  plain steps only: images/s without the per-op breakdown\n"
             "  --json       print one JSON object instead of the tables\n"
             "  --help       this message\n",
             WARMUP_STEPS);
@@ -80,7 +82,7 @@ static rv_status timed_step(rv_ctx *ctx, rv_model *m, rv_backward_mode mode, con
 }
 
 rv_status rb_bench_step_measure(rv_ctx *ctx, rv_model *m, rv_backward_mode mode,
-                                const float *x, const int32_t *y, int steps,
+                                const float *x, const int32_t *y, int steps, int breakdown,
                                 rb_step_bench *out)
 {
     memset(out, 0, sizeof *out);
@@ -96,7 +98,7 @@ rv_status rb_bench_step_measure(rv_ctx *ctx, rv_model *m, rv_backward_mode mode,
     for (int i = 0; i < steps && s == RV_OK; i++) {
         s = timed_step(ctx, m, mode, x, y, &plain[i]);
         plain_sum += plain[i];
-        if (s != RV_OK) break;
+        if (s != RV_OK || !breakdown) continue;
         rv_profile_enable(ctx, 1);
         s = timed_step(ctx, m, mode, x, y, &ms);
         rv_profile_enable(ctx, 0);
@@ -105,10 +107,11 @@ rv_status rb_bench_step_measure(rv_ctx *ctx, rv_model *m, rv_backward_mode mode,
     if (s == RV_OK) {
         qsort(plain, (size_t)steps, sizeof *plain, cmp_double);
         out->steps = steps;
+        out->breakdown = breakdown != 0;
         out->median_ms = steps % 2 ? plain[steps / 2]
                                    : 0.5 * (plain[steps / 2 - 1] + plain[steps / 2]);
         out->mean_ms = plain_sum / steps;
-        out->profiled_ms = prof_sum / steps;
+        out->profiled_ms = breakdown ? prof_sum / steps : 0.0;
         for (int c = 0; c < RV_PROFILE_N_CATEGORIES; c++)
             out->category_ms[c] = rv_profile_category_ms(ctx, (rv_profile_category)c) / steps;
         out->ops_ms = rv_profile_total_ms(ctx) / steps;
@@ -134,6 +137,7 @@ static void print_text(rv_ctx *ctx, const rv_arch *arch, rv_backward_mode mode, 
     printf("%d plain steps after %d warm-up: %.1f ms/step median, %.1f images/s (mean %.1f "
            "ms/step, %.1f images/s)\n", b->steps, WARMUP_STEPS, b->median_ms,
            batch * 1000.0 / b->median_ms, b->mean_ms, batch * 1000.0 / b->mean_ms);
+    if (!b->breakdown) return;
     printf("%d profiled steps, alternating with them: %.1f ms/step\n\n", b->steps,
            b->profiled_ms);
     printf("  %-36s %10s %7s\n", "where a profiled step goes", "ms/step", "share");
@@ -173,6 +177,10 @@ static void print_json(rv_ctx *ctx, const rv_arch *arch, rv_backward_mode mode, 
     rb_json_num(&j, "ms_per_step_mean", b->mean_ms);
     rb_json_num(&j, "images_per_sec", batch * 1000.0 / b->median_ms);
     rb_json_num(&j, "images_per_sec_mean", batch * 1000.0 / b->mean_ms);
+    if (!b->breakdown) {
+        rb_json_end(&j);
+        return;
+    }
     rb_json_num(&j, "profiled_ms_per_step", b->profiled_ms);
     rb_json_num(&j, "ops_ms_per_step", b->ops_ms);
     rb_json_num(&j, "outside_ops_ms_per_step", b->outside_ms);
@@ -199,7 +207,7 @@ int rb_bench_step(int argc, char **argv)
 {
     const char *arch_name = NULL, *mode_name = NULL;
     long batch = 100, steps = 10, threads = 2, seed = 1;
-    int json = 0, dev = RV_DEVICE_CPU;
+    int json = 0, dev = RV_DEVICE_CPU, no_breakdown = 0;
     const rb_opt opts[] = {
         RB_TEXT("arch", &arch_name),
         RB_TEXT("mode", &mode_name),
@@ -208,6 +216,7 @@ int rb_bench_step(int argc, char **argv)
         RB_LONG("batch", &batch, 1, 100000),
         RB_LONG("steps", &steps, 1, 100000),
         RB_LONG("seed", &seed, 0, 2147483647L),
+        RB_FLAG("no-breakdown", &no_breakdown),
         RB_FLAG("json", &json),
         RB_OPTS_END,
     };
@@ -233,7 +242,7 @@ int rb_bench_step(int argc, char **argv)
         goto done;
     }
     if (rv_model_create(ctx, &arch, &mo, &m) != RV_OK ||
-        rb_bench_step_measure(ctx, m, mode, x, y, (int)steps, &b) != RV_OK) {
+        rb_bench_step_measure(ctx, m, mode, x, y, (int)steps, !no_breakdown, &b) != RV_OK) {
         rb_cli_error(CMD, "%s: %s", arch.name, rv_ctx_message(ctx));
         goto done;
     }

@@ -11,7 +11,8 @@
 
 /* What one measurement gives; times in ms per step. */
 typedef struct {
-    int steps;          /* plain steps, and as many profiled ones */
+    int steps;          /* plain steps, and as many profiled ones when breakdown */
+    int breakdown;      /* whether the profiled steps ran (the fields below them are 0 if not) */
     double median_ms;   /* plain steps: median and mean wall time */
     double mean_ms;
     double profiled_ms; /* profiled steps: mean wall time */
@@ -21,14 +22,15 @@ typedef struct {
 } rb_step_bench;
 
 /*
- * Runs the warm-up steps, then `steps` plain and `steps` profiled training steps alternately
+ * Runs the warm-up steps, then `steps` plain and (when breakdown) `steps` profiled training
+ * steps alternately
  * (rv_model_train_step in mode, SGD, rv_ctx_sync) on the host batch x, y, and fills *out. The
  * model must have mode planned. Leaves the context's profile counters holding the profiled
  * steps' totals (for the per-op table) and profiling off. The first failing step's status,
  * with the message on ctx.
  */
 rv_status rb_bench_step_measure(rv_ctx *ctx, rv_model *m, rv_backward_mode mode,
-                                const float *x, const int32_t *y, int steps,
+                                const float *x, const int32_t *y, int steps, int breakdown,
                                 rb_step_bench *out);
 
 /* The command: argv[0] is "step". Returns an exit status (cli.h). */
