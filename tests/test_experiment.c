@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "experiments/experiment.h"
@@ -73,9 +74,9 @@ Test(experiment, families_units_and_unsupported_modes)
 /* Arrays, not pointers: Criterion re-executes the binary for each parameter, so pointers into
  * the parent's static data would not survive address-space randomization. */
 typedef struct {
-    char text[256];
+    char text[512];
     int line;              /* expected line in the message; 0 = no line */
-    char needle[32];       /* expected words in the message */
+    char needle[48];       /* expected words in the message */
 } bad_case;
 
 #define HEAD "[experiment]\nname = b\nkind = train\n"
@@ -106,6 +107,31 @@ static bad_case BAD[] = {
       "training setting" },
     { "[experiment]\nname = b\nkind = mem\n[matrix]\narchs = resnet-32\ndatasets = cifar10\n",
       5, "no datasets" },
+    /* A list key given twice: 12 families overran the 8-slot array (SIGSEGV); units and
+     * seeds were cut at 64 without a word. Now any repeated key is an error at its line. */
+#define FAMILIES4 "families = resnet-basic revnet-basic resnet-bottleneck revnet-bottleneck\n"
+    { HEAD "[matrix]\n" FAMILIES4 FAMILIES4 FAMILIES4 "units = 1\ndatasets = cifar10\n", 6,
+      "'families' is given twice" },
+    { HEAD "[matrix]\nfamilies = resnet-basic\nunits = 1 2\nunits = 3\ndatasets = cifar10\n",
+      7, "first on line 6" },
+    { HEAD "[matrix]\narchs = resnet-32\nseeds = 1\ndatasets = cifar10\n[matrix.b]\n"
+      "archs = resnet-32\ndatasets = cifar10\nseeds = 2\nseeds = 3\n", 12, "'seeds'" },
+    { HEAD "[matrix]\narchs = resnet-32\ndatasets = cifar10\ndatasets = cifar100\n", 7,
+      "'datasets' is given twice" },
+    { HEAD "[train]\nsteps = 10\nsteps = 20\n[matrix]\narchs = resnet-32\ndatasets = cifar10\n",
+      6, "'steps'" },
+    { HEAD "name = c\n[matrix]\narchs = resnet-32\ndatasets = cifar10\n", 4, "'name'" },
+    /* Sections given twice: two [matrix] were merged (the second's datasets applied to the
+     * first's archs), a second [train] overrode the first. */
+    { HEAD "[matrix]\narchs = resnet-32\ndatasets = cifar10\n[matrix]\narchs = revnet-38\n"
+      "datasets = cifar100\n", 7, "[matrix] appears twice (first on line 4)" },
+    { HEAD "[matrix.a]\narchs = resnet-32\ndatasets = cifar10\n[matrix.a]\nseeds = 2\n", 7,
+      "its own label" },
+    { HEAD "[train]\nsteps = 10\n[matrix]\narchs = resnet-32\ndatasets = cifar10\n[train]\n"
+      "batch = 20\n", 9, "[train] appears twice" },
+    /* Back to back, the repeated header has no other section between them. */
+    { HEAD "[train]\nsteps = 10\n[train]\nbatch = 20\n", 6, "[train] appears twice" },
+    { HEAD "[experiment]\nschedule = s\n", 4, "[experiment] appears twice" },
 };
 
 ParameterizedTestParameters(experiment, bad_input_names_the_line)
@@ -136,6 +162,89 @@ Test(experiment, long_lines_are_refused_not_truncated)
     char err[512] = "";
     cr_assert_eq(rb_experiment_parse(&e, "long.ini", text, err, sizeof err), -1);
     cr_expect(strstr(err, "long.ini:5: line longer") != NULL, "%s", err);
+}
+
+/* A label may come back only as its own section: distinct labels stay distinct matrices. */
+Test(experiment, distinct_matrix_labels_stay_apart)
+{
+    const char *text = HEAD "[matrix.a]\narchs = resnet-32\ndatasets = cifar10\n"
+                            "[matrix.b]\narchs = revnet-38\ndatasets = cifar100\nseeds = 1 2\n";
+    rb_experiment e;
+    char err[512] = "";
+    cr_assert_eq(rb_experiment_parse(&e, "ok.ini", text, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(e.n_entries, 3);
+    cr_expect_str_eq(e.entries[0].dataset, "cifar10");
+    cr_expect_str_eq(e.entries[1].dataset, "cifar100");
+    cr_expect_str_eq(e.entries[2].group, "b");
+    rb_experiment_free(&e);
+}
+
+/* A list at the item limit is accepted; one more item anywhere is refused, never cut. */
+Test(experiment, lists_stop_at_the_item_limit)
+{
+    char text[4096];
+    for (int extra = 0; extra < 2; extra++) {
+        int n = snprintf(text, sizeof text, HEAD "[matrix]\narchs = resnet-32\n"
+                                                 "datasets = cifar10\nseeds =");
+        for (int i = 0; i < 64 + extra; i++)
+            n += snprintf(text + n, sizeof text - (size_t)n, "%s%d", i % 8 ? " " : "\n  ", i);
+        snprintf(text + n, sizeof text - (size_t)n, "\n");
+        rb_experiment e;
+        char err[512] = "";
+        int rc = rb_experiment_parse(&e, "lim.ini", text, err, sizeof err);
+        if (!extra) {
+            cr_assert_eq(rc, 0, "%s", err);
+            cr_expect_eq(e.n_entries, 64);
+            rb_experiment_free(&e);
+        } else {
+            cr_assert_eq(rc, -1);
+            cr_expect(strstr(err, "lim.ini:7: seeds: more than 64 items") != NULL, "%s", err);
+        }
+    }
+}
+
+/* Builds HEAD + "description = x" + n indented continuation lines of "  word". */
+static char *continued_description(int n, size_t *len)
+{
+    static const char line[] = "  word\n";
+    size_t head = strlen(HEAD "description = x\n");
+    char *t = malloc(head + (size_t)n * (sizeof line - 1) + 1);
+    cr_assert_not_null(t);
+    memcpy(t, HEAD "description = x\n", head);
+    for (int i = 0; i < n; i++) memcpy(t + head + (size_t)i * (sizeof line - 1), line, sizeof line - 1);
+    *len = head + (size_t)n * (sizeof line - 1);
+    t[*len] = '\0';
+    return t;
+}
+
+/* Continuation lines cost work linear in their number: 700,000 of them took over a minute
+ * (each appended to a copy of the whole value so far). The parser's own count of the bytes
+ * it copied is the measure, not time. Two parts: a long valid value is read in linear work,
+ * and a runaway one is refused at the line where it passes the limit, reading no further. */
+Test(experiment, continuation_lines_cost_linear_work)
+{
+    /* 140 lines of 5 bytes ("word" + the joining space): a 701-character description. */
+    size_t len, work = 0;
+    char *t = continued_description(140, &len);
+    rb_experiment e;
+    char err[512] = "";
+    cr_assert_eq(rb_experiment_parse_work(&e, "c.ini", t, err, sizeof err, &work), -1);
+    cr_expect(strstr(err, "no [matrix]") != NULL, "%s", err);
+    /* Each byte is copied once by the line reader and once into the value; growing the value
+     * by doubling copies it at most once more in total. 3x the text bounds the work, where
+     * appending to a copy costs ~n^2/2 * 5 bytes (49,000 here, 1.2e12 for 700,000 lines). */
+    cr_expect_leq(work, 3 * len, "copied %zu bytes for a %zu-byte text", work, len);
+    free(t);
+
+    /* 700,000 lines: "x" on line 4 plus 5 characters a line passes 16384 characters on line
+     * 4 + 3277; the parser stops there, having copied at most 3x what it read. */
+    size_t read_len;
+    free(continued_description(3277, &read_len));
+    t = continued_description(700000, &len);
+    cr_assert_eq(rb_experiment_parse_work(&e, "big.ini", t, err, sizeof err, &work), -1);
+    cr_expect(strstr(err, "big.ini:3281: a value longer than 16384") != NULL, "%s", err);
+    cr_expect_leq(work, 3 * read_len, "copied %zu bytes before stopping", work);
+    free(t);
 }
 
 Test(experiment, shipped_files_parse)

@@ -4,7 +4,14 @@
  * Parsing happens in two passes: inih calls kv_handler for every "key = value" line, which
  * only records (section, key, value, line); interpret() then checks and applies them in file
  * order, so every message can name the line it is about. inih itself does not report line
- * numbers to the handler in Debian's build, so line_reader() counts the lines it hands over.
+ * numbers to the handler in Debian's build, so line_reader() counts the lines it hands over;
+ * it also notes each section header, so that a section given twice is told apart from one
+ * long section.
+ *
+ * Cost: every byte of the file is copied a bounded number of times (continuation lines are
+ * appended in amortized constant time per byte), and what no real experiment needs (a value
+ * over RB_EXP_MAX_VALUE bytes, more than RB_EXP_MAX_KEYS keys) stops the reading at once, so a
+ * hostile file costs time linear in the part read before the error.
  *
  * Owns: the entries array of an rb_experiment.
  */
@@ -24,12 +31,21 @@
 /* No real experiment comes near this; a typo like "seeds = 1 1000000" should not be run. */
 #define RB_EXP_MAX_ENTRIES 10000
 #define RB_EXP_MAX_ITEMS 64
+/* The longest value a file may give: 64 names of under 48 characters, or a 1023-character
+ * description, with their separators, fit in 4 KiB; 16 KiB leaves room without letting a
+ * runaway continuation grow. */
+#define RB_EXP_MAX_VALUE 16384
+/* Every section has fewer than 16 keys and each [matrix.LABEL] expands to at least one run
+ * (RB_EXP_MAX_ENTRIES at most), so more keys than this cannot make a valid file. */
+#define RB_EXP_MAX_KEYS (16 * RB_EXP_MAX_ENTRIES)
 
 typedef struct {
     char section[64];
     char key[64];
     char *value;
+    size_t len, cap;          /* of value, so that continuations append in place */
     int line;
+    int section_line;         /* header line of the section instance holding it (0: none) */
 } kv;
 
 typedef struct {
@@ -39,45 +55,73 @@ typedef struct {
     int line;                 /* lines handed to inih so far = the line being parsed */
     int long_line;            /* first line longer than inih's buffer, 0 if none */
     int continuation;         /* the line just read starts with white space */
+    int header_line;          /* the last line that starts with '[' (a section header) */
     kv *kvs;
     int n_kvs, cap_kvs;
     int oom;
+    int stop_line;            /* a limit was passed on this line: read no further */
+    const char *stop_why;     /* which limit */
+    size_t bytes_copied;      /* work done, for rb_experiment_parse_work */
 } parse_state;
 
 static char *line_reader(char *str, int num, void *stream)
 {
     parse_state *ps = stream;
-    if (!*ps->pos) return NULL;
+    if (!*ps->pos || ps->stop_line || ps->oom) return NULL;
     size_t n = strcspn(ps->pos, "\n");
     ps->line++;
     if (n + 2 > (size_t)num && !ps->long_line) ps->long_line = ps->line;
     size_t copy = n < (size_t)num - 2 ? n : (size_t)num - 2;
     memcpy(str, ps->pos, copy);
+    ps->bytes_copied += copy;
     str[copy] = '\n';
     str[copy + 1] = '\0';
     ps->continuation = (ps->pos[0] == ' ' || ps->pos[0] == '\t');
+    /* inih reads an unindented '[' line as a section header (or rejects it). */
+    if (ps->pos[0] == '[') ps->header_line = ps->line;
     ps->pos += n + (ps->pos[n] == '\n');
     return str;
+}
+
+/* Stops the reading at the current line because a limit was passed. */
+static int stop_reading(parse_state *ps, const char *why)
+{
+    ps->stop_line = ps->line;
+    ps->stop_why = why;
+    return 0;
 }
 
 static int kv_handler(void *user, const char *section, const char *name, const char *value)
 {
     parse_state *ps = user;
-    /* A continuation line (indented) extends the previous key's value. */
+    size_t vlen = strlen(value);
+    if (vlen > RB_EXP_MAX_VALUE) return stop_reading(ps, "value");
+    /* A continuation line (indented) extends the previous key's value, in place: appending
+     * to a copy each time would cost time quadratic in the number of lines. */
     if (ps->continuation && ps->n_kvs > 0) {
         kv *last = &ps->kvs[ps->n_kvs - 1];
         if (strcmp(last->key, name) == 0 && strcmp(last->section, section) == 0) {
-            size_t len = strlen(last->value) + strlen(value) + 2;
-            char *v = realloc(last->value, len);
-            if (!v) {
-                ps->oom = 1;
-                return 0;
+            size_t len = last->len + 1 + vlen;
+            if (len > RB_EXP_MAX_VALUE) return stop_reading(ps, "value");
+            if (len + 1 > last->cap) {
+                size_t cap = 2 * (len + 1);
+                char *v = realloc(last->value, cap);
+                if (!v) {
+                    ps->oom = 1;
+                    return 0;
+                }
+                ps->bytes_copied += last->len; /* realloc may have moved it */
+                last->value = v;
+                last->cap = cap;
             }
-            strcat(strcat(v, " "), value);
-            last->value = v;
+            last->value[last->len] = ' ';
+            memcpy(last->value + last->len + 1, value, vlen + 1);
+            ps->bytes_copied += vlen;
+            last->len = len;
             return 1;
         }
     }
+    if (ps->n_kvs == RB_EXP_MAX_KEYS) return stop_reading(ps, "keys");
     if (ps->n_kvs == ps->cap_kvs) {
         int cap = ps->cap_kvs ? 2 * ps->cap_kvs : 32;
         kv *n = realloc(ps->kvs, (size_t)cap * sizeof *n);
@@ -92,7 +136,16 @@ static int kv_handler(void *user, const char *section, const char *name, const c
     snprintf(k->section, sizeof k->section, "%s", section);
     snprintf(k->key, sizeof k->key, "%s", name);
     k->value = strdup(value);
+    k->len = vlen;
+    k->cap = vlen + 1;
+    ps->bytes_copied += vlen;
     k->line = ps->line;
+    k->section_line = ps->header_line;
+    /* An indented header that inih still takes for one (no key before it in its section)
+     * was not seen by line_reader: the change of name starts the new instance. */
+    if (ps->n_kvs > 0 && k->section_line == ps->kvs[ps->n_kvs - 1].section_line &&
+        strcmp(section, ps->kvs[ps->n_kvs - 1].section))
+        k->section_line = ps->line;
     if (!k->value) {
         ps->oom = 1;
         return 0;
@@ -101,10 +154,20 @@ static int kv_handler(void *user, const char *section, const char *name, const c
     return 1;
 }
 
+/* Matrix keys besides the settings, numbered after SETTING_KEYS for matrix.seen_line. */
+static const char *const MATRIX_KEYS[] = { "archs", "pairs", "families", "units", "datasets",
+                                           "modes", "devices", "seeds", NULL };
+#define RB_EXP_N_SETTINGS 11
+#define RB_EXP_N_KEYS (RB_EXP_N_SETTINGS + 8)
+/* More [matrix.LABEL] sections than any experiment needs; also bounds the label lookups. */
+#define RB_EXP_MAX_MATRICES 1000
+
 /* One matrix section, gathered before expansion. */
 typedef struct {
     char label[32];
     int line;                 /* first line of the section, for messages about missing keys */
+    int section_line;         /* its header line: a second header of this label is an error */
+    int seen_line[RB_EXP_N_KEYS]; /* where each key was given, 0 if not yet */
     char *archs[RB_EXP_MAX_ITEMS];
     int n_archs;
     char *families[8];
@@ -129,6 +192,8 @@ typedef struct {
     matrix *mats;
     int n_mats;
     int seen_kind_line;
+    int settings_section_line;             /* header of the [train]/[mem] section, if any */
+    int settings_seen_line[RB_EXP_N_SETTINGS];
 } interp;
 
 static int errf(interp *in, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -208,6 +273,42 @@ static int setting_index(const char *key)
     return -1;
 }
 
+/* A key's slot in matrix.seen_line: settings first, then MATRIX_KEYS; -1 if unknown. */
+static int matrix_key_index(const char *key)
+{
+    int si = setting_index(key);
+    if (si >= 0) return si;
+    for (int i = 0; MATRIX_KEYS[i]; i++)
+        if (strcmp(MATRIX_KEYS[i], key) == 0) return RB_EXP_N_SETTINGS + i;
+    return -1;
+}
+
+/* A key given twice in one section would either override the first silently or append to a
+ * fixed array past its end: it is refused. *seen records the line of the first. */
+static int check_once(interp *in, const kv *k, int *seen)
+{
+    if (*seen)
+        return errf(in, k->line, "'%s' is given twice in [%s] (first on line %d); give it once",
+                    k->key, k->section, *seen);
+    *seen = k->line;
+    return 0;
+}
+
+/* A section whose header appears twice (same name, another header line) is refused: its
+ * second half would silently override or be merged into the first. */
+static int check_one_section(interp *in, const kv *k, int *first_header)
+{
+    if (*first_header && *first_header != k->section_line) {
+        const char *hint = strncmp(k->section, "matrix", 6)
+                               ? "put its keys in one section"
+                               : "give each matrix section its own label, [matrix.LABEL]";
+        return errf(in, k->section_line, "[%s] appears twice (first on line %d): %s",
+                    k->section, *first_header, hint);
+    }
+    *first_header = k->section_line;
+    return 0;
+}
+
 /* Splits a value on spaces and commas into at most max items, pointing into value. */
 static int split_items(interp *in, const kv *k, char **items, int max)
 {
@@ -246,24 +347,36 @@ static const char *const DEVICES[] = { "cpu", "cuda", NULL };
 static const char *const FAMILIES[] = { "resnet-basic", "revnet-basic", "resnet-bottleneck",
                                         "revnet-bottleneck", NULL };
 
+/* The matrix of k's section, created on its first key; NULL with the message in in->err. */
 static matrix *matrix_for(interp *in, const kv *k)
 {
     const char *label = k->section[6] == '.' ? k->section + 7 : "";
     for (int i = 0; i < in->n_mats; i++)
-        if (strcmp(in->mats[i].label, label) == 0) return &in->mats[i];
+        if (strcmp(in->mats[i].label, label) == 0)
+            return check_one_section(in, k, &in->mats[i].section_line) ? NULL : &in->mats[i];
+    if (in->n_mats == RB_EXP_MAX_MATRICES) {
+        errf(in, k->line, "more than %d matrix sections", RB_EXP_MAX_MATRICES);
+        return NULL;
+    }
     matrix *n = realloc(in->mats, (size_t)(in->n_mats + 1) * sizeof *n);
-    if (!n) return NULL;
+    if (!n) {
+        errf(in, 0, "out of memory");
+        return NULL;
+    }
     in->mats = n;
     matrix *m = &n[in->n_mats++];
     memset(m, 0, sizeof *m);
     snprintf(m->label, sizeof m->label, "%s", label);
     m->line = k->line;
+    m->section_line = k->section_line;
     return m;
 }
 
 static int matrix_key(interp *in, matrix *m, kv *k)
 {
     char *items[RB_EXP_MAX_ITEMS];
+    int ki = matrix_key_index(k->key);
+    if (ki >= 0 && check_once(in, k, &m->seen_line[ki])) return -1;
     int si = setting_index(k->key);
     if (si >= 0) {
         if (apply_setting(in, si, k, &m->set)) return -1;
@@ -451,12 +564,18 @@ static int expand(interp *in, matrix *m)
 static int interpret(interp *in, parse_state *ps)
 {
     rb_experiment *e = in->e;
-    int have_name = 0, have_kind = 0, settings_line = 0;
+    int have_name = 0, have_kind = 0, settings_line = 0, experiment_header = 0;
+    int experiment_seen[4] = { 0 };
+    static const char *const EXPERIMENT_KEYS[] = { "name", "kind", "schedule", "description" };
     char settings_section[8] = "";
     /* Pass 1: [experiment], so that the kind is known before settings are checked. */
     for (int i = 0; i < ps->n_kvs; i++) {
         kv *k = &ps->kvs[i];
         if (strcmp(k->section, "experiment")) continue;
+        if (check_one_section(in, k, &experiment_header)) return -1;
+        for (int j = 0; j < 4; j++)
+            if (!strcmp(k->key, EXPERIMENT_KEYS[j]) && check_once(in, k, &experiment_seen[j]))
+                return -1;
         if (!strcmp(k->key, "name")) {
             if (!*k->value || strlen(k->value) >= sizeof e->name || strpbrk(k->value, " \t/"))
                 return errf(in, k->line, "name = '%s': expected one word without '/' (under "
@@ -473,6 +592,9 @@ static int interpret(interp *in, parse_state *ps)
                 return errf(in, k->line, "schedule: expected a short label");
             snprintf(e->schedule, sizeof e->schedule, "%s", k->value);
         } else if (!strcmp(k->key, "description")) {
+            if (strlen(k->value) >= sizeof e->description)
+                return errf(in, k->line, "description: longer than %zu characters",
+                            sizeof e->description - 1);
             snprintf(e->description, sizeof e->description, "%s", k->value);
         } else {
             return errf(in, k->line,
@@ -502,7 +624,10 @@ static int interpret(interp *in, parse_state *ps)
                                 : "steps, batch, eval_every, checkpoint_every, train_subset, "
                                   "test_subset, angle_every, lr, momentum, weight_decay, "
                                   "threads");
-            if (apply_setting(in, si, k, &in->defaults)) return -1;
+            if (check_one_section(in, k, &in->settings_section_line) ||
+                check_once(in, k, &in->settings_seen_line[si]) ||
+                apply_setting(in, si, k, &in->defaults))
+                return -1;
             settings_line = k->line;
             snprintf(settings_section, sizeof settings_section, "%s", own);
         } else if (is_matrix) {
@@ -513,8 +638,7 @@ static int interpret(interp *in, parse_state *ps)
                 return errf(in, k->line, "'%s' is a training setting; this is a mem experiment",
                             k->key);
             matrix *m = matrix_for(in, k);
-            if (!m) return errf(in, 0, "out of memory");
-            if (matrix_key(in, m, k)) return -1;
+            if (!m || matrix_key(in, m, k)) return -1;
         } else {
             return errf(in, k->line,
                         "unknown section [%s] (valid: experiment, %s, matrix, matrix.LABEL)",
@@ -534,6 +658,12 @@ const char *rb_exp_kind_name(rb_exp_kind k) { return k == RB_EXP_MEM ? "mem" : "
 
 int rb_experiment_parse(rb_experiment *e, const char *name, const char *text, char *err,
                         size_t err_len)
+{
+    return rb_experiment_parse_work(e, name, text, err, err_len, NULL);
+}
+
+int rb_experiment_parse_work(rb_experiment *e, const char *name, const char *text, char *err,
+                             size_t err_len, size_t *bytes_copied)
 {
     memset(e, 0, sizeof *e);
     snprintf(e->path, sizeof e->path, "%s", name);
@@ -555,6 +685,17 @@ int rb_experiment_parse(rb_experiment *e, const char *name, const char *text, ch
         errf(&in, 0, "out of memory");
         goto done;
     }
+    if (ps.stop_line && (!ps.long_line || ps.stop_line < ps.long_line) &&
+        (rc <= 0 || ps.stop_line <= rc)) {
+        if (!strcmp(ps.stop_why, "value"))
+            errf(&in, ps.stop_line, "a value longer than %d characters: no list or "
+                 "description is that long (a list holds at most %d items)", RB_EXP_MAX_VALUE,
+                 RB_EXP_MAX_ITEMS);
+        else
+            errf(&in, ps.stop_line, "more than %d keys: not an experiment file",
+                 RB_EXP_MAX_KEYS);
+        goto done;
+    }
     if (ps.long_line && (rc == 0 || ps.long_line <= rc)) {
         errf(&in, ps.long_line, "line longer than %d characters (continue a long list on an "
              "indented next line)", ini_max_line - 3);
@@ -566,6 +707,7 @@ int rb_experiment_parse(rb_experiment *e, const char *name, const char *text, ch
     }
     ret = interpret(&in, &ps);
 done:
+    if (bytes_copied) *bytes_copied = ps.bytes_copied;
     for (int i = 0; i < ps.n_kvs; i++) free(ps.kvs[i].value);
     free(ps.kvs);
     free(in.mats);

@@ -10,7 +10,9 @@
  * steps for the deeper pairs of a quick schedule).
  *
  * Every error names the file and line: unknown section or key, malformed number, unknown
- * architecture, mode, dataset or device, a key that does not belong to the experiment's kind.
+ * architecture, mode, dataset or device, a key that does not belong to the experiment's kind,
+ * a key given twice in one section, a section given twice (each [matrix.LABEL] needs its own
+ * label), a value too long for any list.
  */
 #ifndef RB_EXPERIMENT_H
 #define RB_EXPERIMENT_H
@@ -60,6 +62,12 @@ int rb_experiment_load(rb_experiment *e, const char *path, char *err, size_t err
 /* Same, from text in memory; name stands for the file name in messages (tests use it). */
 int rb_experiment_parse(rb_experiment *e, const char *name, const char *text, char *err,
                         size_t err_len);
+/* Same as rb_experiment_parse; *bytes_copied gets the bytes the parser copied while reading
+ * the text, its work, which stays within a small multiple of the text's length however the
+ * text is laid out (tests hold it to that; a measure that, unlike time, does not depend on
+ * the machine). */
+int rb_experiment_parse_work(rb_experiment *e, const char *name, const char *text, char *err,
+                             size_t err_len, size_t *bytes_copied);
 void rb_experiment_free(rb_experiment *e);
 
 const char *rb_exp_kind_name(rb_exp_kind k);
