@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 JOBS      ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test asan clean
+.PHONY: all deps build test asan fuzz clean
 
 all: build
 
@@ -26,8 +26,14 @@ asan: deps
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j 1
 
+# libFuzzer targets (tests/fuzz: experiment files, CIFAR, Fashion-MNIST, checkpoints), built with
+# clang in build-fuzz/, FUZZ_SECONDS each; fails on any crash, sanitizer report or hang.
+FUZZ_SECONDS ?= 10
+fuzz: deps
+	JOBS=$(JOBS) scripts/fuzz.sh $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
 
 # Results, figures and the paper (plots/, paper/, experiments/README.md).
 SCHEDULE ?= quick

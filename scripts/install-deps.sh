@@ -9,6 +9,7 @@ PACKAGES=(
   libopenblas-dev          # CPU GEMM
   libsqlite3-dev sqlite3   # results database and the plots' queries
   libcriterion-dev         # tests
+  clang libclang-rt-14-dev libomp-dev  # make fuzz: libFuzzer, and OpenMP for clang
   libinih-dev              # experiment files
   zlib1g-dev               # Fashion-MNIST .gz files
   gnuplot-nox              # plots
