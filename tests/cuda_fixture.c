@@ -2,9 +2,17 @@
 #include "cuda_fixture.h"
 
 #include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
 
 rv_ctx *gpu, *cpu;
 char no_gpu_reason[512];
+
+int cuda_fixture_gpu_required(void)
+{
+    const char *v = getenv("REVBENCH_REQUIRE_GPU");
+    return v && !strcmp(v, "1");
+}
 
 void cuda_fixture_setup(void)
 {

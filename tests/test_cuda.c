@@ -12,6 +12,7 @@
  * Tolerances are relative to max(max |cpu value|, 1) over the compared tensor.
  */
 #include <criterion/criterion.h>
+#include <criterion/logging.h>
 
 #include <math.h>
 #include <stdint.h>
@@ -23,6 +24,7 @@
 #include <revnet/batchnorm.h>
 #include <revnet/context.h>
 #include <revnet/conv.h>
+#include "cuda_compare.h"
 #include "cuda_fixture.h"
 #include <revnet/linear.h>
 #include <revnet/loss.h>
@@ -47,19 +49,23 @@
 /* TF32 keeps 10 mantissa bits (u = 4.9e-4) per operand, so each product is off by ~1e-3
  * relative and a sum of hundreds of them by a few 1e-3 of its magnitude; 1e-2. */
 #define CONV_TF32_TOL 1e-2
-/* Batch norm: both backends take the mean and variance from sums of the shifted values into
- * double (the GPU sums 16 values per thread in float first: ~1e-7 relative); outputs are
- * O(6) and formed by the same float expression from float statistics that agree to ~1 ulp.
- * 1e-5 relative covers it; a missing term or wrong mode is off by O(1e-2) or more. */
+/* Batch-norm statistics (save_mean, save_invstd, the running averages) and parameter
+ * gradients (d_gamma, d_beta): both backends widen every value to double and sum in double
+ * (cuda_ops.c, batchnorm.c), so the sums differ only by the order of double additions
+ * (~n 1.1e-16 relative, n <= 65536 here: < 1e-11) before one rounding to float, and the
+ * running averages and accumulated gradients add one float operation each: at most a few ulp
+ * (1.2e-7 each) of the result. 1e-6. (Float partial sums, what the GPU did before, miss this
+ * by orders of magnitude on cancelling data: test_cuda_numerics.c.) */
+#define BN_STATS_TOL 1e-6
+/* Batch-norm outputs y and d_x: the same float expressions on both sides from statistics that
+ * agree to an ulp, but nvcc contracts them into FMAs (one rounding fewer) and d_x subtracts
+ * nearly equal terms; outputs are O(6): 1e-5 relative. A missing term or a wrong mode is off by
+ * O(1e-2) or more. */
 #define BN_TOL 1e-5
 /* Inputs 1000 + [-1, 1): the float mean may round to neighbouring floats on the two sides
  * (1 ulp of 1000 = 6.1e-5), moving y by up to 6.1e-5 * gamma * invstd (<= 3.5): 2.1e-4 on
  * outputs of magnitude up to ~6 (relative 3.6e-5); 1e-4 relative. */
 #define BN_OFFSET_TOL 1e-4
-/* Batch-norm parameter gradients are sums of N*HW products (up to 65536): float partial sums on
- * the GPU against double on the CPU; typical error ~sqrt(n log n) u |terms| ~ 1e-6 of the
- * result's scale (~sqrt(n)); 2e-5. */
-#define BN_GRAD_TOL 2e-5
 /* Linear: cuBLAS SGEMM against OpenBLAS, sums of at most 33 products: ~1e-6. */
 #define LINEAR_TOL 1e-5
 /* Softmax cross-entropy: both sides compute in double and round once to float. */
@@ -68,82 +74,6 @@
 /* ------------------------------------------------------------------------ fixture ------ */
 
 TestSuite(cuda, .init = cuda_fixture_setup, .fini = cuda_fixture_teardown);
-
-#define NEED_GPU()                                                                        \
-    do {                                                                                  \
-        if (!gpu) cr_skip_test("no GPU: %s", no_gpu_reason);                              \
-    } while (0)
-
-/* Checks an op's status, showing the context's message on failure. */
-#define OK(ctx, call)                                                                     \
-    do {                                                                                  \
-        rv_status s_ = (call);                                                            \
-        cr_assert_eq(s_, RV_OK, "%s: %s", #call, rv_ctx_message(ctx));                    \
-    } while (0)
-
-/* ------------------------------------------------------------------------ helpers ------ */
-
-/* A device copy of n host floats (or n uninitialised floats when h is NULL). */
-static float *dev(const float *h, size_t n)
-{
-    void *p = NULL;
-    OK(gpu, rv_ctx_alloc(gpu, &p, n * sizeof(float)));
-    if (h) OK(gpu, rv_ctx_upload(gpu, p, h, n * sizeof(float)));
-    return p;
-}
-
-/* Downloads n floats into a new host array. */
-static float *host(const float *d, size_t n)
-{
-    float *h = ref_alloc(n);
-    OK(gpu, rv_ctx_download(gpu, h, d, n * sizeof(float)));
-    return h;
-}
-
-static float *uniform(size_t n, uint64_t seed, float lo, float hi)
-{
-    float *x = ref_alloc(n);
-    ref_fill_uniform(x, n, seed, lo, hi);
-    return x;
-}
-
-static float *clone(const float *x, size_t n)
-{
-    float *y = ref_alloc(n);
-    memcpy(y, x, n * sizeof *y);
-    return y;
-}
-
-/* max |g - c| <= tol * max(max |c|, 1), and every GPU value finite. */
-static void expect_close(const char *what, const float *g, const float *c, size_t n, double tol)
-{
-    double err = 0.0, scale = 1.0;
-    size_t worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!isfinite(g[i])) {
-            cr_expect(0, "%s: GPU value %zu is %g", what, i, (double)g[i]);
-            return;
-        }
-        double e = fabs((double)g[i] - (double)c[i]);
-        if (e > err) {
-            err = e;
-            worst = i;
-        }
-        if (fabs((double)c[i]) > scale) scale = fabs((double)c[i]);
-    }
-    cr_expect(err <= tol * scale,
-              "%s: max |gpu - cpu| = %.3g at %zu (gpu %.9g, cpu %.9g), allowed %.3g", what, err,
-              worst, (double)g[worst], (double)c[worst], tol * scale);
-}
-
-/* Downloads a device tensor and compares it with the CPU result. */
-static void expect_dev_close(const char *what, const float *d, const float *c, size_t n,
-                             double tol)
-{
-    float *g = host(d, n);
-    expect_close(what, g, c, n, tol);
-    free(g);
-}
 
 /* ------------------------------------------------------------------------ context ------ */
 
@@ -158,7 +88,7 @@ Test(cuda, context_describe_and_memory)
     /* Round trip, fill, copy. */
     enum { n = 1001 };
     float *x = uniform(n, 1, -1, 1), back[n];
-    float *dx = dev(x, n), *dy = dev(NULL, n);
+    float *dx = dev(gpu, x, n), *dy = dev(gpu, NULL, n);
     OK(gpu, rv_copy(gpu, dy, dx, n));
     OK(gpu, rv_ctx_download(gpu, back, dy, sizeof back));
     cr_expect(memcmp(back, x, sizeof back) == 0, "upload/copy/download changed the data");
@@ -188,7 +118,7 @@ Test(cuda, errors_are_reported_and_not_sticky)
     cr_expect(strstr(rv_ctx_message(gpu), "cudaMalloc") != NULL, "message: %s",
               rv_ctx_message(gpu));
     float one = 0;
-    float *d = dev(NULL, 1);
+    float *d = dev(gpu, NULL, 1);
     OK(gpu, rv_fill(gpu, d, 1.0f, 1));
     OK(gpu, rv_ctx_download(gpu, &one, d, sizeof one));
     cr_expect_eq(one, 1.0f);
@@ -213,32 +143,32 @@ Test(cuda, elementwise)
     const size_t n = 100003; /* odd, not a multiple of the block size */
     float *a = uniform(n, 11, -1, 1), *b = uniform(n, 12, -1, 1);
     float *c = ref_alloc(n), *c2 = ref_alloc(n);
-    float *da = dev(a, n), *db = dev(b, n), *dc = dev(NULL, n);
+    float *da = dev(gpu, a, n), *db = dev(gpu, b, n), *dc = dev(gpu, NULL, n);
 
     OK(cpu, rv_relu_forward(cpu, c, a, n));
     OK(gpu, rv_relu_forward(gpu, dc, da, n));
-    expect_dev_close("relu_forward", dc, c, n, EXACT_TOL);
+    expect_dev_close(gpu, "relu_forward", dc, c, n, EXACT_TOL);
     /* relu_backward reads the forward output (c / dc), gradient b. */
     OK(cpu, rv_relu_backward(cpu, c2, b, c, n));
     OK(gpu, rv_relu_backward(gpu, db, db, dc, n)); /* in place: d_x == d_y */
-    expect_dev_close("relu_backward (in place)", db, c2, n, EXACT_TOL);
+    expect_dev_close(gpu, "relu_backward (in place)", db, c2, n, EXACT_TOL);
     OK(gpu, rv_ctx_upload(gpu, db, b, n * sizeof(float)));
 
     OK(cpu, rv_add(cpu, c, a, b, n));
     OK(gpu, rv_add(gpu, dc, da, db, n));
-    expect_dev_close("add", dc, c, n, EXACT_TOL);
+    expect_dev_close(gpu, "add", dc, c, n, EXACT_TOL);
     OK(cpu, rv_sub(cpu, c, a, b, n));
     OK(gpu, rv_sub(gpu, dc, da, db, n));
-    expect_dev_close("sub", dc, c, n, EXACT_TOL);
+    expect_dev_close(gpu, "sub", dc, c, n, EXACT_TOL);
 
     memcpy(c, a, n * sizeof *c);
     OK(cpu, rv_axpy(cpu, c, -0.37f, b, n));
     OK(gpu, rv_axpy(gpu, da, -0.37f, db, n));
-    expect_dev_close("axpy", da, c, n, ELEMENTWISE_TOL);
+    expect_dev_close(gpu, "axpy", da, c, n, ELEMENTWISE_TOL);
 
     OK(gpu, rv_relu_forward(gpu, db, db, n)); /* in place: y == x */
     OK(cpu, rv_relu_forward(cpu, c, b, n));
-    expect_dev_close("relu_forward (in place)", db, c, n, EXACT_TOL);
+    expect_dev_close(gpu, "relu_forward (in place)", db, c, n, EXACT_TOL);
 
     rv_ctx_free(gpu, da);
     rv_ctx_free(gpu, db);
@@ -257,13 +187,13 @@ Test(cuda, sgd_update)
     for (int k = 0; k < 2; k++) {
         float *w = uniform(n, 21, -1, 1), *v = uniform(n, 22, -0.1f, 0.1f);
         float *g = uniform(n, 23, -1, 1);
-        float *dw = dev(w, n), *dv = dev(v, n), *dg = dev(g, n);
+        float *dw = dev(gpu, w, n), *dv = dev(gpu, v, n), *dg = dev(gpu, g, n);
         for (int step = 0; step < 3; step++) {
             OK(cpu, rv_sgd_update(cpu, w, v, g, n, 0.1f, 0.9f, wds[k]));
             OK(gpu, rv_sgd_update(gpu, dw, dv, dg, n, 0.1f, 0.9f, wds[k]));
         }
-        expect_dev_close(k ? "sgd w (wd)" : "sgd w", dw, w, n, ELEMENTWISE_TOL);
-        expect_dev_close(k ? "sgd v (wd)" : "sgd v", dv, v, n, ELEMENTWISE_TOL);
+        expect_dev_close(gpu, k ? "sgd w (wd)" : "sgd w", dw, w, n, ELEMENTWISE_TOL);
+        expect_dev_close(gpu, k ? "sgd v (wd)" : "sgd v", dv, v, n, ELEMENTWISE_TOL);
         rv_ctx_free(gpu, dw);
         rv_ctx_free(gpu, dv);
         rv_ctx_free(gpu, dg);
@@ -311,8 +241,9 @@ static void conv_case(rv_ctx *g, const conv_shape *s, double tol, uint64_t seed)
     float *dw = uniform(n_w, seed + 4, -1, 1), *y = ref_alloc(n_out), *dx = clone(dx0, n_in);
     float *nan_in = ref_alloc(n_in);
     for (size_t i = 0; i < n_in; i++) nan_in[i] = NAN;
-    float *gx = dev(x, n_in), *gw = dev(w, n_w), *gdy = dev(dy, n_out), *gy = dev(NULL, n_out);
-    float *gdx = dev(nan_in, n_in), *gdw = dev(dw, n_w);
+    float *gx = dev(g, x, n_in), *gw = dev(g, w, n_w), *gdy = dev(g, dy, n_out);
+    float *gy = dev(g, NULL, n_out);
+    float *gdx = dev(g, nan_in, n_in), *gdw = dev(g, dw, n_w);
 
     void *ws_c = NULL, *ws_g = NULL;
     size_t bytes_c = rv_conv_workspace_bytes(cpu, &dc);
@@ -336,24 +267,24 @@ static void conv_case(rv_ctx *g, const conv_shape *s, double tol, uint64_t seed)
     OK(cpu, rv_conv_forward(cpu, y, x, w, &dc, ws_c));
     OK(g, rv_conv_forward(g, gy, gx, gw, &dg, ws_g));
     snprintf(what, sizeof what, "%s forward", name);
-    expect_dev_close(what, gy, y, n_out, tol);
+    expect_dev_close(g, what, gy, y, n_out, tol);
 
     OK(cpu, rv_conv_backward_data(cpu, dx, dy, w, &dc, 0.0f, ws_c));
     OK(g, rv_conv_backward_data(g, gdx, gdy, gw, &dg, 0.0f, ws_g));
     snprintf(what, sizeof what, "%s backward data (beta 0)", name);
-    expect_dev_close(what, gdx, dx, n_in, tol);
+    expect_dev_close(g, what, gdx, dx, n_in, tol);
 
     memcpy(dx, dx0, n_in * sizeof *dx);
     OK(g, rv_ctx_upload(g, gdx, dx0, n_in * sizeof(float)));
     OK(cpu, rv_conv_backward_data(cpu, dx, dy, w, &dc, 1.0f, ws_c));
     OK(g, rv_conv_backward_data(g, gdx, gdy, gw, &dg, 1.0f, ws_g));
     snprintf(what, sizeof what, "%s backward data (beta 1)", name);
-    expect_dev_close(what, gdx, dx, n_in, tol);
+    expect_dev_close(g, what, gdx, dx, n_in, tol);
 
     OK(cpu, rv_conv_backward_filter(cpu, dw, dy, x, &dc, ws_c));
     OK(g, rv_conv_backward_filter(g, gdw, gdy, gx, &dg, ws_g));
     snprintf(what, sizeof what, "%s backward filter (accumulating)", name);
-    expect_dev_close(what, gdw, dw, n_w, tol);
+    expect_dev_close(g, what, gdw, dw, n_w, tol);
 
     rv_ctx_free(g, ws_g);
     free(ws_c);
@@ -367,12 +298,16 @@ Test(cuda, conv_against_cpu)
 {
     NEED_GPU();
     for (size_t i = 0; i < N_CONV_SHAPES; i++) conv_case(gpu, &CONV_SHAPES[i], CONV_TOL, 100 + 10 * i);
-    /* The plans are logged by describe(): with TF32 off every pass uses FMA math, and the
-     * asymmetric shapes go through the explicit padding. */
+    /* The plans are logged by describe(): with TF32 off the search runs with FMA math, every
+     * pass ran an FMA algorithm in FP32, and the asymmetric shapes go through the explicit
+     * padding. */
     const char *d = rv_ctx_describe(gpu);
+    cr_expect(strstr(d, "TF32 off (cuDNN fma math, cuBLAS default FP32 math)") != NULL,
+              "describe: %s", d);
     cr_expect(strstr(d, " | conv algorithms: ") != NULL, "describe: %s", d);
     cr_expect(strstr(d, "explicit pad") != NULL, "no explicit-pad plan in: %s", d);
-    cr_expect(strstr(d, "/fma") != NULL && strstr(d, "tf32") == NULL && strstr(d, "/default") == NULL,
+    cr_expect(strstr(d, "/fma(fp32)") != NULL && strstr(d, "(tf32)") == NULL &&
+                  strstr(d, "/default") == NULL && strstr(d, "/tensor_op") == NULL,
               "TF32 off but the plans are: %s", d);
 }
 
@@ -385,9 +320,24 @@ Test(cuda, conv_tf32_when_allowed)
     rv_ctx *t = NULL;
     char msg[512];
     cr_assert_eq(rv_ctx_create(&t, &o, msg, sizeof msg), RV_OK, "%s", msg);
-    cr_expect(strstr(rv_ctx_describe(t), "TF32 on") != NULL, "%s", rv_ctx_describe(t));
+    cr_expect(strstr(rv_ctx_describe(t), "TF32 on (cuDNN tensor_op math, cuBLAS TF32 tensor-op "
+                                         "math)") != NULL,
+              "%s", rv_ctx_describe(t));
+    /* Every buffer of these cases lives on t and is read back through t's stream. */
     conv_case(t, &CONV_SHAPES[N_CONV_SHAPES - 2], CONV_TF32_TOL, 7);
     conv_case(t, &CONV_SHAPES[N_CONV_SHAPES - 1], CONV_TF32_TOL, 8);
+    /* What ran is recorded per pass: never the FP16-conversion math type, and tensor-op math
+     * labelled TF32 exactly on GPUs that have it (sm_80 and later). */
+    const char *d = rv_ctx_describe(t);
+    int sm = 0; /* "(sm_90": major * 10 + minor, the minor a single digit */
+    const char *at = strstr(d, "(sm_");
+    cr_assert(at && sscanf(at, "(sm_%d", &sm) == 1, "no compute capability in: %s", d);
+    int sm_major = sm / 10;
+    cr_expect(strstr(d, "allow_conversion") == NULL && strstr(d, "(fp16)") == NULL, "%s", d);
+    const char *want = sm_major >= 8 ? "/tensor_op(tf32)" : "/tensor_op(fp32)";
+    const char *wrong = sm_major >= 8 ? "/tensor_op(fp32)" : "/tensor_op(tf32)";
+    cr_expect(strstr(d, wrong) == NULL, "sm_%d: %s", sm_major, d);
+    cr_log_info("TF32 plans (%s expected where tensor-op math was chosen): %s", want, d);
     rv_ctx_destroy(t);
 }
 
@@ -415,17 +365,19 @@ static void bn_case(bn_shape s, rv_bn_mode mode, float offset, double tol, uint6
     float *rm = clone(rm0, C), *rv = clone(rv0, C), *sm = ref_alloc(C), *si = ref_alloc(C);
     float *sentinel = ref_alloc(C);
     for (int c = 0; c < C; c++) sentinel[c] = -12345.0f;
-    float *gx = dev(x, n), *gy = dev(NULL, n), *ggamma = dev(gamma, C), *gbeta = dev(beta, C);
-    float *grm = dev(rm0, C), *grv = dev(rv0, C), *gsm = dev(sentinel, C), *gsi = dev(sentinel, C);
+    float *gx = dev(gpu, x, n), *gy = dev(gpu, NULL, n), *ggamma = dev(gpu, gamma, C);
+    float *gbeta = dev(gpu, beta, C);
+    float *grm = dev(gpu, rm0, C), *grv = dev(gpu, rv0, C), *gsm = dev(gpu, sentinel, C);
+    float *gsi = dev(gpu, sentinel, C);
 
     int eval = mode == RV_BN_EVAL;
     OK(cpu, rv_bn_forward(cpu, y, eval ? NULL : sm, eval ? NULL : si, rm, rv, x, gamma, beta, N,
                           C, HW, mode));
     OK(gpu, rv_bn_forward(gpu, gy, gsm, gsi, grm, grv, gx, ggamma, gbeta, N, C, HW, mode));
     snprintf(what, sizeof what, "%s: y", name);
-    expect_dev_close(what, gy, y, n, tol);
+    expect_dev_close(gpu, what, gy, y, n, tol);
     if (eval) {
-        float *h = host(gsm, C), *h2 = host(gsi, C);
+        float *h = host(gpu, gsm, C), *h2 = host(gpu, gsi, C);
         cr_expect(memcmp(h, sentinel, C * sizeof(float)) == 0 &&
                       memcmp(h2, sentinel, C * sizeof(float)) == 0,
                   "%s: EVAL wrote the saved statistics", name);
@@ -433,17 +385,17 @@ static void bn_case(bn_shape s, rv_bn_mode mode, float offset, double tol, uint6
         free(h2);
     } else {
         snprintf(what, sizeof what, "%s: save_mean", name);
-        expect_dev_close(what, gsm, sm, C, BN_TOL);
+        expect_dev_close(gpu, what, gsm, sm, C, BN_STATS_TOL);
         snprintf(what, sizeof what, "%s: save_invstd", name);
-        expect_dev_close(what, gsi, si, C, BN_TOL);
+        expect_dev_close(gpu, what, gsi, si, C, BN_STATS_TOL);
     }
     if (mode == RV_BN_TRAIN) {
         snprintf(what, sizeof what, "%s: run_mean", name);
-        expect_dev_close(what, grm, rm, C, BN_TOL);
+        expect_dev_close(gpu, what, grm, rm, C, BN_STATS_TOL);
         snprintf(what, sizeof what, "%s: run_var", name);
-        expect_dev_close(what, grv, rv, C, BN_TOL);
+        expect_dev_close(gpu, what, grv, rv, C, BN_STATS_TOL);
     } else {
-        float *h = host(grm, C), *h2 = host(grv, C);
+        float *h = host(gpu, grm, C), *h2 = host(gpu, grv, C);
         cr_expect(memcmp(h, rm0, C * sizeof(float)) == 0 && memcmp(h2, rv0, C * sizeof(float)) == 0,
                   "%s: the running averages changed", name);
         free(h);
@@ -456,21 +408,22 @@ static void bn_case(bn_shape s, rv_bn_mode mode, float offset, double tol, uint6
         float *dy = uniform(n, seed + 5, -1, 1), *dx = ref_alloc(n);
         float *dx0 = uniform(n, seed + 6, -1, 1);
         float *dg = uniform(C, seed + 7, -1, 1), *db = uniform(C, seed + 8, -1, 1);
-        float *gdy = dev(dy, n), *gdx = dev(dx0, n), *gdg = dev(dg, C), *gdb = dev(db, C);
+        float *gdy = dev(gpu, dy, n), *gdx = dev(gpu, dx0, n), *gdg = dev(gpu, dg, C);
+        float *gdb = dev(gpu, db, C);
         OK(cpu, rv_bn_backward(cpu, dx, dg, db, dy, x, sm, si, gamma, N, C, HW, 0.0f));
         OK(gpu, rv_bn_backward(gpu, gdy, gdg, gdb, gdy, gx, gsm, gsi, ggamma, N, C, HW, 0.0f));
         snprintf(what, sizeof what, "%s: d_x (beta 0, in place)", name);
-        expect_dev_close(what, gdy, dx, n, BN_TOL);
+        expect_dev_close(gpu, what, gdy, dx, n, BN_TOL);
         memcpy(dx, dx0, n * sizeof *dx);
         OK(gpu, rv_ctx_upload(gpu, gdy, dy, n * sizeof(float)));
         OK(cpu, rv_bn_backward(cpu, dx, dg, db, dy, x, sm, si, gamma, N, C, HW, 1.0f));
         OK(gpu, rv_bn_backward(gpu, gdx, gdg, gdb, gdy, gx, gsm, gsi, ggamma, N, C, HW, 1.0f));
         snprintf(what, sizeof what, "%s: d_x (beta 1)", name);
-        expect_dev_close(what, gdx, dx, n, BN_TOL);
+        expect_dev_close(gpu, what, gdx, dx, n, BN_TOL);
         snprintf(what, sizeof what, "%s: d_gamma", name);
-        expect_dev_close(what, gdg, dg, C, BN_GRAD_TOL);
+        expect_dev_close(gpu, what, gdg, dg, C, BN_STATS_TOL);
         snprintf(what, sizeof what, "%s: d_beta", name);
-        expect_dev_close(what, gdb, db, C, BN_GRAD_TOL);
+        expect_dev_close(gpu, what, gdb, db, C, BN_STATS_TOL);
         float *gb[] = { gdy, gdx, gdg, gdb };
         for (int i = 0; i < 4; i++) rv_ctx_free(gpu, gb[i]);
         float *hb[] = { dy, dx, dx0, dg, db };
@@ -499,11 +452,12 @@ Test(cuda, batchnorm_in_place)
     size_t n = (size_t)N * C * HW;
     float *x = uniform(n, 501, -1, 1), *y = ref_alloc(n), *gamma = uniform(C, 502, 0.5f, 2);
     float *beta = uniform(C, 503, -1, 1), rm[3] = { 0 }, rv[3] = { 1, 1, 1 }, sm[3], si[3];
-    float *gx = dev(x, n), *gg = dev(gamma, C), *gb = dev(beta, C), *grm = dev(rm, C);
-    float *grv = dev(rv, C), *gsm = dev(NULL, C), *gsi = dev(NULL, C);
+    float *gx = dev(gpu, x, n), *gg = dev(gpu, gamma, C), *gb = dev(gpu, beta, C);
+    float *grm = dev(gpu, rm, C);
+    float *grv = dev(gpu, rv, C), *gsm = dev(gpu, NULL, C), *gsi = dev(gpu, NULL, C);
     OK(cpu, rv_bn_forward(cpu, y, sm, si, rm, rv, x, gamma, beta, N, C, HW, RV_BN_TRAIN));
     OK(gpu, rv_bn_forward(gpu, gx, gsm, gsi, grm, grv, gx, gg, gb, N, C, HW, RV_BN_TRAIN));
-    expect_dev_close("bn in place: y", gx, y, n, BN_TOL);
+    expect_dev_close(gpu, "bn in place: y", gx, y, n, BN_TOL);
     float *gbufs[] = { gx, gg, gb, grm, grv, gsm, gsi };
     for (int i = 0; i < 7; i++) rv_ctx_free(gpu, gbufs[i]);
     free(x);
@@ -521,32 +475,33 @@ Test(cuda, avgpool2_and_chpad)
     size_t n_in = (size_t)N * C * H * W, n_out = n_in / 4, n_pad = (size_t)N * C_out * HW;
     float *x = uniform(n_in, 601, -1, 1), *y = ref_alloc(n_out), *dy = uniform(n_out, 602, -1, 1);
     float *dx0 = uniform(n_in, 603, -1, 1), *dx = clone(dx0, n_in);
-    float *gx = dev(x, n_in), *gy = dev(NULL, n_out), *gdy = dev(dy, n_out), *gdx = dev(dx0, n_in);
+    float *gx = dev(gpu, x, n_in), *gy = dev(gpu, NULL, n_out), *gdy = dev(gpu, dy, n_out);
+    float *gdx = dev(gpu, dx0, n_in);
 
     OK(cpu, rv_avgpool2_forward(cpu, y, x, N, C, H, W));
     OK(gpu, rv_avgpool2_forward(gpu, gy, gx, N, C, H, W));
-    expect_dev_close("avgpool2_forward", gy, y, n_out, ELEMENTWISE_TOL);
+    expect_dev_close(gpu, "avgpool2_forward", gy, y, n_out, ELEMENTWISE_TOL);
     OK(cpu, rv_avgpool2_backward(cpu, dx, dy, N, C, H, W, 1.0f));
     OK(gpu, rv_avgpool2_backward(gpu, gdx, gdy, N, C, H, W, 1.0f));
-    expect_dev_close("avgpool2_backward (beta 1)", gdx, dx, n_in, ELEMENTWISE_TOL);
+    expect_dev_close(gpu, "avgpool2_backward (beta 1)", gdx, dx, n_in, ELEMENTWISE_TOL);
     OK(cpu, rv_avgpool2_backward(cpu, dx, dy, N, C, H, W, 0.0f));
     OK(gpu, rv_avgpool2_backward(gpu, gdx, gdy, N, C, H, W, 0.0f));
-    expect_dev_close("avgpool2_backward (beta 0)", gdx, dx, n_in, EXACT_TOL);
+    expect_dev_close(gpu, "avgpool2_backward (beta 0)", gdx, dx, n_in, EXACT_TOL);
 
     /* Channel padding 3 -> 7 at offset 2, and its backward with beta 0 and 1. */
     float *p = ref_alloc(n_pad), *dp = uniform(n_pad, 604, -1, 1);
-    float *gp = dev(NULL, n_pad), *gdp = dev(dp, n_pad);
+    float *gp = dev(gpu, NULL, n_pad), *gdp = dev(gpu, dp, n_pad);
     OK(cpu, rv_chpad_forward(cpu, p, x, N, C, C_out, HW, front));
     OK(gpu, rv_chpad_forward(gpu, gp, gx, N, C, C_out, HW, front));
-    expect_dev_close("chpad_forward", gp, p, n_pad, EXACT_TOL);
+    expect_dev_close(gpu, "chpad_forward", gp, p, n_pad, EXACT_TOL);
     memcpy(dx, dx0, n_in * sizeof *dx);
     OK(gpu, rv_ctx_upload(gpu, gdx, dx0, n_in * sizeof(float)));
     OK(cpu, rv_chpad_backward(cpu, dx, dp, N, C, C_out, HW, front, 1.0f));
     OK(gpu, rv_chpad_backward(gpu, gdx, gdp, N, C, C_out, HW, front, 1.0f));
-    expect_dev_close("chpad_backward (beta 1)", gdx, dx, n_in, ELEMENTWISE_TOL);
+    expect_dev_close(gpu, "chpad_backward (beta 1)", gdx, dx, n_in, ELEMENTWISE_TOL);
     OK(cpu, rv_chpad_backward(cpu, dx, dp, N, C, C_out, HW, front, 0.0f));
     OK(gpu, rv_chpad_backward(gpu, gdx, gdp, N, C, C_out, HW, front, 0.0f));
-    expect_dev_close("chpad_backward (beta 0)", gdx, dx, n_in, EXACT_TOL);
+    expect_dev_close(gpu, "chpad_backward (beta 0)", gdx, dx, n_in, EXACT_TOL);
 
     float *gb[] = { gx, gy, gdy, gdx, gp, gdp };
     for (int i = 0; i < 6; i++) rv_ctx_free(gpu, gb[i]);
@@ -563,13 +518,14 @@ Test(cuda, global_average_pool)
         size_t n = (size_t)N * C * HW, m = (size_t)N * C;
         float *x = uniform(n, 700 + k, -1, 1), *y = ref_alloc(m), *dy = uniform(m, 710 + k, -1, 1);
         float *dx = ref_alloc(n);
-        float *gx = dev(x, n), *gy = dev(NULL, m), *gdy = dev(dy, m), *gdx = dev(NULL, n);
+        float *gx = dev(gpu, x, n), *gy = dev(gpu, NULL, m), *gdy = dev(gpu, dy, m);
+        float *gdx = dev(gpu, NULL, n);
         OK(cpu, rv_gap_forward(cpu, y, x, N, C, HW));
         OK(gpu, rv_gap_forward(gpu, gy, gx, N, C, HW));
-        expect_dev_close("gap_forward", gy, y, m, ELEMENTWISE_TOL);
+        expect_dev_close(gpu, "gap_forward", gy, y, m, ELEMENTWISE_TOL);
         OK(cpu, rv_gap_backward(cpu, dx, dy, N, C, HW));
         OK(gpu, rv_gap_backward(gpu, gdx, gdy, N, C, HW));
-        expect_dev_close("gap_backward", gdx, dx, n, EXACT_TOL);
+        expect_dev_close(gpu, "gap_backward", gdx, dx, n, EXACT_TOL);
         float *gb[] = { gx, gy, gdy, gdx };
         for (int i = 0; i < 4; i++) rv_ctx_free(gpu, gb[i]);
         free(x);
@@ -597,16 +553,17 @@ Test(cuda, maxpool3s2)
         } else {
             ref_fill_distinct(x, n, 800 + k, -1, 0.01f);
         }
-        float *gx = dev(x, n), *gy = dev(NULL, m), *gdy = dev(dy, m), *gdx = dev(NULL, n);
+        float *gx = dev(gpu, x, n), *gy = dev(gpu, NULL, m), *gdy = dev(gpu, dy, m);
+        float *gdx = dev(gpu, NULL, n);
         OK(cpu, rv_maxpool3s2_forward(cpu, y, x, N, C, H, W));
         OK(gpu, rv_maxpool3s2_forward(gpu, gy, gx, N, C, H, W));
-        expect_dev_close("maxpool3s2_forward", gy, y, m, EXACT_TOL);
+        expect_dev_close(gpu, "maxpool3s2_forward", gy, y, m, EXACT_TOL);
         OK(cpu, rv_maxpool3s2_backward(cpu, dx, dy, x, y, N, C, H, W));
         OK(gpu, rv_maxpool3s2_backward(gpu, gdx, gdy, gx, gy, N, C, H, W));
         /* Up to four window gradients meet in one element; both sides add them in window
          * order, but allow the ulp of a different association. */
-        expect_dev_close(k == 2 ? "maxpool3s2_backward (ties)" : "maxpool3s2_backward", gdx, dx,
-                         n, ELEMENTWISE_TOL);
+        expect_dev_close(gpu, k == 2 ? "maxpool3s2_backward (ties)" : "maxpool3s2_backward",
+                         gdx, dx, n, ELEMENTWISE_TOL);
         float *gb[] = { gx, gy, gdy, gdx };
         for (int i = 0; i < 4; i++) rv_ctx_free(gpu, gb[i]);
         free(x);
@@ -626,25 +583,27 @@ Test(cuda, linear)
     float *x = uniform(nx, 901, -1, 1), *w = uniform(nw, 902, -1, 1), *b = uniform(O, 903, -1, 1);
     float *y = ref_alloc(ny), *dy = uniform(ny, 904, -1, 1), *dx = ref_alloc(nx);
     float *dw = uniform(nw, 905, -1, 1), *db = uniform(O, 906, -1, 1);
-    float *gx = dev(x, nx), *gw = dev(w, nw), *gb = dev(b, O), *gy = dev(NULL, ny);
-    float *gdy = dev(dy, ny), *gdx = dev(NULL, nx), *gdw = dev(dw, nw), *gdb = dev(db, O);
+    float *gx = dev(gpu, x, nx), *gw = dev(gpu, w, nw), *gb = dev(gpu, b, O);
+    float *gy = dev(gpu, NULL, ny);
+    float *gdy = dev(gpu, dy, ny), *gdx = dev(gpu, NULL, nx), *gdw = dev(gpu, dw, nw);
+    float *gdb = dev(gpu, db, O);
 
     OK(cpu, rv_linear_forward(cpu, y, x, w, b, N, I, O));
     OK(gpu, rv_linear_forward(gpu, gy, gx, gw, gb, N, I, O));
-    expect_dev_close("linear_forward", gy, y, ny, LINEAR_TOL);
+    expect_dev_close(gpu, "linear_forward", gy, y, ny, LINEAR_TOL);
     OK(cpu, rv_linear_forward(cpu, y, x, w, NULL, N, I, O));
     OK(gpu, rv_linear_forward(gpu, gy, gx, gw, NULL, N, I, O));
-    expect_dev_close("linear_forward (no bias)", gy, y, ny, LINEAR_TOL);
+    expect_dev_close(gpu, "linear_forward (no bias)", gy, y, ny, LINEAR_TOL);
 
     OK(cpu, rv_linear_backward(cpu, dx, dw, db, dy, x, w, N, I, O));
     OK(gpu, rv_linear_backward(gpu, gdx, gdw, gdb, gdy, gx, gw, N, I, O));
-    expect_dev_close("linear_backward d_x", gdx, dx, nx, LINEAR_TOL);
-    expect_dev_close("linear_backward d_w", gdw, dw, nw, LINEAR_TOL);
-    expect_dev_close("linear_backward d_b", gdb, db, O, LINEAR_TOL);
+    expect_dev_close(gpu, "linear_backward d_x", gdx, dx, nx, LINEAR_TOL);
+    expect_dev_close(gpu, "linear_backward d_w", gdw, dw, nw, LINEAR_TOL);
+    expect_dev_close(gpu, "linear_backward d_b", gdb, db, O, LINEAR_TOL);
     /* d_x and d_b may be NULL; d_w keeps accumulating. */
     OK(cpu, rv_linear_backward(cpu, NULL, dw, NULL, dy, x, w, N, I, O));
     OK(gpu, rv_linear_backward(gpu, NULL, gdw, NULL, gdy, gx, gw, N, I, O));
-    expect_dev_close("linear_backward d_w (second step)", gdw, dw, nw, LINEAR_TOL);
+    expect_dev_close(gpu, "linear_backward d_w (second step)", gdw, dw, nw, LINEAR_TOL);
 
     float *gbufs[] = { gx, gw, gb, gy, gdy, gdx, gdw, gdb };
     for (int i = 0; i < 8; i++) rv_ctx_free(gpu, gbufs[i]);
@@ -667,7 +626,7 @@ Test(cuda, softmax_xent)
         for (int i = 0; i < N; i++) labels[i] = (i * 7 + k) % K;
         if (k == 0) z[3 * K + 5] = z[3 * K + 2] = offsets[k] + 10; /* a tie: first argmax */
         float *loss = ref_alloc(N), *dz = ref_alloc(nz);
-        float *gz = dev(z, nz), *gloss = dev(NULL, N), *gdz = dev(NULL, nz);
+        float *gz = dev(gpu, z, nz), *gloss = dev(gpu, NULL, N), *gdz = dev(gpu, NULL, nz);
         void *glabels = NULL, *gpred = NULL;
         OK(gpu, rv_ctx_alloc(gpu, &glabels, N * sizeof(int32_t)));
         OK(gpu, rv_ctx_alloc(gpu, &gpred, N * sizeof(int32_t)));
@@ -675,14 +634,14 @@ Test(cuda, softmax_xent)
 
         OK(cpu, rv_softmax_xent(cpu, loss, pred, dz, z, labels, N, K));
         OK(gpu, rv_softmax_xent(gpu, gloss, gpred, gdz, gz, glabels, N, K));
-        expect_dev_close("softmax_xent loss", gloss, loss, N, XENT_TOL);
-        expect_dev_close("softmax_xent d_logits", gdz, dz, nz, XENT_TOL);
+        expect_dev_close(gpu, "softmax_xent loss", gloss, loss, N, XENT_TOL);
+        expect_dev_close(gpu, "softmax_xent d_logits", gdz, dz, nz, XENT_TOL);
         OK(gpu, rv_ctx_download(gpu, gpred_h, gpred, N * sizeof(int32_t)));
         for (int i = 0; i < N; i++)
             cr_expect_eq(gpred_h[i], pred[i], "pred[%d]: gpu %d cpu %d", i, gpred_h[i], pred[i]);
         /* Without d_logits. */
         OK(gpu, rv_softmax_xent(gpu, gloss, gpred, NULL, gz, glabels, N, K));
-        expect_dev_close("softmax_xent loss (no d_logits)", gloss, loss, N, XENT_TOL);
+        expect_dev_close(gpu, "softmax_xent loss (no d_logits)", gloss, loss, N, XENT_TOL);
 
         /* A label out of range: RV_ERR_ARG, as on the CPU, and no output written. */
         labels[N - 1] = K;
@@ -690,7 +649,7 @@ Test(cuda, softmax_xent)
         OK(gpu, rv_fill(gpu, gloss, -7.0f, N));
         rv_status s = rv_softmax_xent(gpu, gloss, gpred, gdz, gz, glabels, N, K);
         cr_expect_eq(s, RV_ERR_ARG, "bad label gave %d: %s", s, rv_ctx_message(gpu));
-        float *h = host(gloss, N);
+        float *h = host(gpu, gloss, N);
         for (int i = 0; i < N; i++) cr_expect_eq(h[i], -7.0f, "loss %d written despite a bad label", i);
         free(h);
 

@@ -10,7 +10,9 @@
  *     mode of resnet-basic-2 and revnet-basic-2, and the device's own count of memory in use
  *     grows by at least the arena;
  *   - checkpoint and standard gradients of a ResNet on the GPU are bit-identical (the backend
- *     picks deterministic cuDNN algorithms; a tight angle instead if it had to fall back).
+ *     picks deterministic cuDNN algorithms; a tight angle instead if it had to fall back);
+ *   - under REVBENCH_CUDNN_ALGO=deterministic two contexts (as two processes would) choose the
+ *     same algorithms and give bit-identical gradients; an unknown policy is refused.
  *
  * Without a GPU (or without the CUDA build) every GPU test is skipped with the reason the CUDA
  * context could not be created; the CPU half of the device-memory contract always runs.
@@ -62,18 +64,6 @@
 /* ------------------------------------------------------------------------ fixture ------ */
 
 TestSuite(cuda_model, .init = cuda_fixture_setup, .fini = cuda_fixture_teardown, .timeout = 300);
-
-#define NEED_GPU()                                                                        \
-    do {                                                                                  \
-        if (!gpu) cr_skip_test("no GPU: %s", no_gpu_reason);                              \
-    } while (0)
-
-/* Checks a call's status, showing the context's message on failure. */
-#define OK(ctx, call)                                                                     \
-    do {                                                                                  \
-        rv_status s_ = (call);                                                            \
-        cr_assert_eq(s_, RV_OK, "%s: %s", #call, rv_ctx_message(ctx));                    \
-    } while (0)
 
 /* ------------------------------------------------------------------------ helpers ------ */
 
@@ -305,4 +295,75 @@ Test(cuda_model, checkpoint_gradients_are_identical_to_standard)
     NEED_GPU();
     checkpoint_vs_standard("resnet-basic-4");
     checkpoint_vs_standard("resnet-bottleneck-2");
+}
+
+/* The conv-algorithm part of a context's description (after " | conv algorithms: "). */
+static const char *conv_part(rv_ctx *ctx)
+{
+    const char *d = rv_ctx_describe(ctx);
+    const char *at = strstr(d, " | conv algorithms: ");
+    cr_assert_not_null(at, "no conv algorithms in: %s", d);
+    return at;
+}
+
+/* A fresh CUDA context under REVBENCH_CUDNN_ALGO=policy (Criterion runs each test in its own
+ * process, so the variable does not leak into other tests). */
+static rv_ctx *gpu_with_policy(const char *policy)
+{
+    setenv("REVBENCH_CUDNN_ALGO", policy, 1);
+    rv_ctx_options o = rv_ctx_default_options();
+    o.device = RV_DEVICE_CUDA;
+    rv_ctx *c = NULL;
+    char msg[512];
+    cr_assert_eq(rv_ctx_create(&c, &o, msg, sizeof msg), RV_OK, "%s", msg);
+    return c;
+}
+
+Test(cuda_model, deterministic_policy_chooses_alike_and_repeats_bit_for_bit)
+{
+    NEED_GPU();
+    /* Two contexts stand for two processes: under the deterministic policy nothing is timed,
+     * so both must choose the same algorithm for every pass of every shape, and one training
+     * step from the same seed must then give the same gradients to the bit. */
+    rv_ctx *a = gpu_with_policy("deterministic"), *b = gpu_with_policy("deterministic");
+    cr_expect(strstr(rv_ctx_describe(a), "conv algorithm policy deterministic") != NULL, "%s",
+              rv_ctx_describe(a));
+    rv_model *ma = make(a, "resnet-basic-4", 8, 1u << RV_BACKWARD_STANDARD, 0);
+    rv_model *mb = make(b, "resnet-basic-4", 8, 1u << RV_BACKWARD_STANDARD, 0);
+    size_t n = rv_model_n_params(ma);
+    float *ga = malloc(n * 4), *gb = malloc(n * 4), *x;
+    int32_t *y;
+    cr_assert(ga && gb);
+    random_batch(ma, &x, &y, 13);
+    rv_step_result ra, rb;
+    OK(a, rv_model_train_step(ma, RV_BACKWARD_STANDARD, x, y, 1, &ra));
+    OK(b, rv_model_train_step(mb, RV_BACKWARD_STANDARD, x, y, 1, &rb));
+    OK(a, rv_model_get_grads(ma, ga));
+    OK(b, rv_model_get_grads(mb, gb));
+    const char *pa = conv_part(a), *pb = conv_part(b);
+    cr_log_info("deterministic policy plans: %s", pa);
+    cr_expect_str_eq(pa, pb, "the two contexts chose differently");
+    cr_expect(strstr(pa, "ms,") == NULL && strstr(pa, "nondeterministic") == NULL,
+              "a timed or nondeterministic choice under the deterministic policy: %s", pa);
+    cr_expect_eq(ra.loss, rb.loss, "losses %.9g %.9g", ra.loss, rb.loss);
+    cr_expect_eq(memcmp(ga, gb, n * 4), 0, "gradients differ (angle %g deg)",
+                 angle_deg(ga, gb, n));
+    free(ga), free(gb), free(x), free(y);
+    rv_model_destroy(ma);
+    rv_model_destroy(mb);
+    rv_ctx_destroy(a);
+    rv_ctx_destroy(b);
+}
+
+Test(cuda_model, an_unknown_algorithm_policy_is_refused)
+{
+    NEED_GPU();
+    setenv("REVBENCH_CUDNN_ALGO", "fastest", 1);
+    rv_ctx_options o = rv_ctx_default_options();
+    o.device = RV_DEVICE_CUDA;
+    rv_ctx *c = NULL;
+    char msg[512] = "";
+    cr_expect_eq(rv_ctx_create(&c, &o, msg, sizeof msg), RV_ERR_ARG, "%s", msg);
+    cr_expect_null(c);
+    cr_expect(strstr(msg, "REVBENCH_CUDNN_ALGO") && strstr(msg, "fastest"), "message: %s", msg);
 }

@@ -12,8 +12,13 @@
  * written for the transposes (y^T = W x^T and so on).
  *
  * TF32: off unless the context allows it: cuBLAS then uses CUBLAS_DEFAULT_MATH (pure FP32
- * for SGEMM) and cuDNN CUDNN_FMA_MATH (see cuda_conv.cu). One GPU per context, chosen at init;
- * a process that drives two GPUs from one thread must not interleave their contexts.
+ * for SGEMM) and cuDNN CUDNN_FMA_MATH; with it, CUBLAS_TF32_TENSOR_OP_MATH and
+ * CUDNN_TENSOR_OP_MATH (cuda_algo.h). describe() says which, and per convolution which math
+ * each chosen algorithm runs with. The convolution algorithm policy comes from the environment
+ * variable REVBENCH_CUDNN_ALGO ("search", the default, or "deterministic"; cuda_algo.h), read
+ * when the context is created; an unknown value fails the creation with RV_ERR_ARG.
+ * One GPU per context, chosen at init; a process that drives two GPUs from one thread must not
+ * interleave their contexts.
  */
 #include "backends/cuda/cuda_common.h"
 
@@ -55,7 +60,7 @@ static rv_status cuda_init(rv_ctx *ctx, const rv_ctx_options *opt, void **state)
     rv_status s;
     int n_devices = 0, runtime = 0, driver = 0, cublas_version = 0;
     cudaDeviceProp prop;
-    char v_runtime[32], v_driver[32], v_cudnn[32], v_cublas[32];
+    char v_runtime[32], v_driver[32], v_cudnn[32], v_cudnn_built[32], v_cublas[32];
     rv_cuda_state *st = NULL;
 
     /* Without a driver or a GPU this fails (cudaErrorNoDevice, cudaErrorInsufficientDriver);
@@ -74,6 +79,13 @@ static rv_status cuda_init(rv_ctx *ctx, const rv_ctx_options *opt, void **state)
     if (!st) return rv_ctx_fail(ctx, RV_ERR_NOMEM, "out of memory creating the CUDA backend");
     st->device = opt->device_index;
     st->allow_tf32 = opt->allow_tf32 != 0;
+    const char *policy = getenv("REVBENCH_CUDNN_ALGO");
+    if (rv_cuda_algo_policy_parse(policy, &st->algo_policy) != RV_OK) {
+        s = rv_ctx_fail(ctx, RV_ERR_ARG, "REVBENCH_CUDNN_ALGO is '%s'; valid: search (time "
+                        "every cuDNN algorithm, the default) or deterministic (cuDNN's "
+                        "heuristic, the same choice in every process)", policy);
+        goto fail;
+    }
 
     if ((s = rv_cuda_check(ctx, cudaSetDevice(st->device), "cudaSetDevice")) ||
         (s = rv_cuda_check(ctx, cudaGetDeviceProperties(&prop, st->device),
@@ -99,17 +111,25 @@ static rv_status cuda_init(rv_ctx *ctx, const rv_ctx_options *opt, void **state)
                              "cublasGetVersion")))
         goto fail;
     st->scratch_floats = RV_CUDA_SCRATCH_FLOATS;
+    st->sm_major = prop.major;
 
     version_text(v_runtime, sizeof v_runtime, runtime, 1);
     version_text(v_driver, sizeof v_driver, driver, 1);
     version_text(v_cudnn, sizeof v_cudnn, (int)cudnnGetVersion(), 0);
+    version_text(v_cudnn_built, sizeof v_cudnn_built, CUDNN_VERSION, 0);
     version_text(v_cublas, sizeof v_cublas, cublas_version, 0);
+    /* "TF32 on|off" first, then what each library was told; the per-shape math types follow
+     * in the conv algorithms part once the shapes are planned. */
     snprintf(st->base_description, sizeof st->base_description,
-             "cuda; GPU %d %s (sm_%d%d, %d SMs, %.1f GiB); driver %s; runtime %s; cuDNN %s; "
-             "cuBLAS %s; TF32 %s",
+             "cuda; GPU %d %s (sm_%d%d, %d SMs, %.1f GiB); driver %s; runtime %s; cuDNN %s "
+             "(built with %s); cuBLAS %s; TF32 %s (cuDNN %s math, cuBLAS %s); conv algorithm "
+             "policy %s",
              st->device, prop.name, prop.major, prop.minor, prop.multiProcessorCount,
              (double)prop.totalGlobalMem / (1024.0 * 1024.0 * 1024.0), v_driver, v_runtime,
-             v_cudnn, v_cublas, st->allow_tf32 ? "on" : "off");
+             v_cudnn, v_cudnn_built, v_cublas, st->allow_tf32 ? "on" : "off",
+             rv_cuda_math_name(rv_cuda_search_math(st->allow_tf32)),
+             st->allow_tf32 ? "TF32 tensor-op math" : "default FP32 math",
+             rv_cuda_algo_policy_name(st->algo_policy));
     *state = st;
     return RV_OK;
 

@@ -17,10 +17,24 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <cudnn.h>
+#include <stdint.h>
 
 extern "C" {
 #include "core/backend.h"
 }
+#include "backends/cuda/cuda_algo.h"
+
+/* The three passes of a convolution, in the order of rv_cuda_conv_plan.pass. */
+enum { RV_CUDA_FWD = 0, RV_CUDA_BWD_DATA = 1, RV_CUDA_BWD_FILTER = 2, RV_CUDA_N_PASSES = 3 };
+
+/* The algorithm chosen for one pass (cuda_algo.h says by which rules). */
+typedef struct {
+    int algo;          /* cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t */
+    rv_cuda_math math; /* the math type it runs with */
+    size_t ws;         /* its cuDNN workspace */
+    float ms;          /* time measured by cudnnFind*; negative when chosen by heuristic */
+    int deterministic;
+} rv_cuda_conv_choice;
 
 /* The chosen cuDNN algorithms for one convolution shape (see cuda_conv.cu). */
 typedef struct {
@@ -35,19 +49,16 @@ typedef struct {
     cudnnTensorDescriptor_t x_desc, y_desc;
     cudnnFilterDescriptor_t w_desc;
     cudnnConvolutionDescriptor_t conv_desc;
-    cudnnConvolutionFwdAlgo_t fwd;
-    cudnnConvolutionBwdDataAlgo_t bwd_data;
-    cudnnConvolutionBwdFilterAlgo_t bwd_filter;
-    cudnnMathType_t fwd_math, bwd_data_math, bwd_filter_math;
-    size_t fwd_ws, bwd_data_ws, bwd_filter_ws; /* cuDNN workspace of each algorithm */
-    float fwd_ms, bwd_data_ms, bwd_filter_ms;  /* times measured by cudnnFind* */
-    int nondeterministic;                      /* no deterministic algorithm fitted */
-    size_t total_ws;                           /* what conv_workspace_bytes reports */
+    rv_cuda_conv_choice pass[RV_CUDA_N_PASSES];
+    int nondeterministic; /* no deterministic algorithm fitted some pass (search policy only) */
+    size_t total_ws;      /* what conv_workspace_bytes reports */
 } rv_cuda_conv_plan;
 
 typedef struct {
     int device;
+    int sm_major; /* compute capability major: TF32 exists from 8 on */
     int allow_tf32;
+    rv_cuda_algo_policy algo_policy; /* REVBENCH_CUDNN_ALGO, read at init */
     cudaStream_t stream;
     cudnnHandle_t cudnn;
     cublasHandle_t cublas;
@@ -62,7 +73,7 @@ typedef struct {
     rv_cuda_conv_plan *plans;
     int n_plans, cap_plans;
 
-    char base_description[512]; /* GPU, versions, TF32 */
+    char base_description[640]; /* GPU, versions, math, algorithm policy */
     char *description;          /* base + conv algorithms; rebuilt by describe() */
     size_t description_cap;
 } rv_cuda_state;
@@ -120,6 +131,36 @@ static inline unsigned rv_cuda_grid(size_t n)
     return (unsigned)(blocks < cap ? (blocks ? blocks : 1) : cap);
 }
 
+/*
+ * Index arithmetic in the kernels. The GPU has no 64-bit integer divider: a 64-bit / or % is a
+ * software routine of tens of instructions where the 32-bit one is a few, and the indexing
+ * kernels do two or three per element. So each indexing kernel is a template on its index type
+ * and runs with uint32_t whenever every index of the launch fits, which is every tensor below
+ * 2^31 elements (8 GiB of floats); size_t only beyond. Below 2^31 a grid-stride step (at most
+ * 32768 x 256 = 2^23) cannot wrap a 32-bit index either.
+ */
+#define RV_CUDA_IDX32_MAX ((size_t)INT32_MAX)
+static inline int rv_cuda_idx32(size_t n) { return n <= RV_CUDA_IDX32_MAX; }
+
+/* The grid-stride loop over [0, n) with index type I, the kernel's template parameter. */
+#define RV_FOR_EACH(I, i, n)                                                               \
+    for (I i = (I)blockIdx.x * (I)blockDim.x + (I)threadIdx.x; i < (I)(n);                 \
+         i += (I)gridDim.x * (I)blockDim.x)
+
+/* Launches the template kernel k over n elements on the context's stream, with 32-bit indices
+ * when n allows, and checks the launch; returns from the calling function. */
+#define RV_LAUNCH_1D(ctx, name, k, n, ...)                                                 \
+    do {                                                                                   \
+        size_t n_ = (n);                                                                   \
+        if (n_ == 0) return RV_OK;                                                         \
+        cudaStream_t s_ = rv_cuda_st(ctx)->stream;                                         \
+        if (rv_cuda_idx32(n_))                                                             \
+            k<uint32_t><<<rv_cuda_grid(n_), RV_CUDA_THREADS, 0, s_>>>(__VA_ARGS__);        \
+        else                                                                               \
+            k<size_t><<<rv_cuda_grid(n_), RV_CUDA_THREADS, 0, s_>>>(__VA_ARGS__);          \
+        return rv_cuda_launched((ctx), name);                                              \
+    } while (0)
+
 /* The ops of the table (backend_cuda.cu: linear; cuda_conv.cu: convolution; cuda_ops.cu: the
  * rest), with the signatures of the public ops. */
 RV_BACKEND_OPS(RV_OP_DECLARE, rv_cuda_)
@@ -127,8 +168,9 @@ RV_BACKEND_OPS(RV_OP_DECLARE, rv_cuda_)
 /* cuda_conv.cu's plan cache. */
 /* Releases the cuDNN descriptors of every plan (state teardown). */
 void rv_cuda_conv_plans_destroy(rv_cuda_state *st);
-/* Appends one entry per plan to buf (at most cap bytes, NUL-terminated): shape, algorithms,
- * math types, workspace. Returns the length it would have written, like snprintf. */
+/* Appends one entry per plan to buf (at most cap bytes, NUL-terminated): shape, then per pass
+ * the algorithm, its math type and the precision FP32 ran in (e.g. "fwd implicit_gemm/fma(fp32)
+ * 0.021ms"), and the workspace. Returns the length it would have written, like snprintf. */
 size_t rv_cuda_conv_plans_text(const rv_cuda_state *st, char *buf, size_t cap);
 
 /* Linear-layer helpers used by backend_cuda.cu around its cuBLAS calls. */

@@ -17,12 +17,14 @@
  * reads the caller's buffers directly.
  *
  * Algorithms. The first time a shape is seen (normally when the memory planner asks for its
- * workspace) cudnnFind* times every algorithm of the three passes once; the fastest
- * deterministic one within RV_CUDA_CONV_WS_LIMIT is kept for that shape, with its math type:
- * CUDNN_FMA_MATH when TF32 is off (CUDNN_DEFAULT_MATH would let cuDNN use TF32 tensor cores on
- * Ampere and later, which changes results at the 1e-3 level), any math type when it is on
- * (the search runs with CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION). The plans are listed by
- * describe() so a run log records what actually ran.
+ * workspace) each of the three passes gets its algorithm by the rules of cuda_algo.h: under the
+ * search policy cudnnFind* times every algorithm once and the fastest deterministic one within
+ * RV_CUDA_CONV_WS_LIMIT is kept; under the deterministic policy cuDNN's heuristic ranking
+ * (cudnnGet*_v7, no timing) decides, so every process picks the same. Math: CUDNN_FMA_MATH
+ * when TF32 is off (CUDNN_DEFAULT_MATH would let cuDNN use TF32 tensor cores on Ampere and
+ * later, which changes results at the 1e-3 level), CUDNN_TENSOR_OP_MATH when it is on. The
+ * result arrays hold cudnnGet*AlgorithmMaxCount entries and the returned count is checked. The
+ * plans are listed by describe() so a run log records what actually ran.
  *
  * Owns: the per-shape plans (cuDNN descriptors and choices) on the backend state.
  */
@@ -47,52 +49,213 @@ static int desc_equal(const rv_conv_desc *a, const rv_conv_desc *b)
 
 /* ---------------------------------------------------------------- padding kernels --------- */
 
-/* xp[n,c,Hp,Wp] = x[n,c,hp - pt, wp - pl] inside the image, 0 outside. */
+/* xp[n,c,Hp,Wp] = x[n,c,hp - pt, wp - pl] inside the image, 0 outside. I: the index type of
+ * i (cuda_common.h). */
+template <typename I>
 __global__ static void k_pad(float *xp, const float *x, int H, int W, int Hp, int Wp, int pt,
                              int pl, size_t n)
 {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x) {
-        int wp = (int)(i % Wp);
-        int hp = (int)((i / Wp) % Hp);
-        size_t nc = i / ((size_t)Hp * Wp);
+    RV_FOR_EACH(I, i, n) {
+        I row = i / (I)Wp, nc = row / (I)Hp;
+        int wp = (int)(i - row * (I)Wp), hp = (int)(row - nc * (I)Hp);
         int h = hp - pt, w = wp - pl;
-        xp[i] = (h >= 0 && h < H && w >= 0 && w < W) ? x[(nc * H + h) * W + w] : 0.0f;
+        xp[i] = (h >= 0 && h < H && w >= 0 && w < W) ? x[((size_t)nc * H + h) * W + w] : 0.0f;
     }
 }
 
-/* d_x[n,c,h,w] = beta d_x + dxp[n,c,h + pt,w + pl]. */
+/* d_x[n,c,h,w] = beta d_x + dxp[n,c,h + pt,w + pl]; the padded buffer's index is formed in
+ * size_t, only the division of i is in I. */
+template <typename I>
 __global__ static void k_crop(float *d_x, const float *dxp, int H, int W, int Hp, int Wp, int pt,
                               int pl, size_t n, float beta)
 {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x) {
-        int w = (int)(i % W);
-        int h = (int)((i / W) % H);
-        size_t nc = i / ((size_t)H * W);
-        float g = dxp[(nc * Hp + h + pt) * Wp + w + pl];
+    RV_FOR_EACH(I, i, n) {
+        I row = i / (I)W, nc = row / (I)H;
+        int w = (int)(i - row * (I)W), h = (int)(row - nc * (I)H);
+        float g = dxp[((size_t)nc * Hp + h + pt) * Wp + w + pl];
         d_x[i] = beta != 0.0f ? beta * d_x[i] + g : g;
     }
 }
 
 /* ---------------------------------------------------------------- algorithm search -------- */
 
-/* Picks from cudnnFind* results (sorted fastest first): the first that succeeded, fits the
- * workspace limit, has an allowed math type and is deterministic; failing determinism, the
- * first that meets the rest. Returns the index or -1. */
-template <typename Perf>
-static int pick(const Perf *perf, int n, int allow_tf32, int *nondeterministic)
-{
-    int fallback = -1;
-    for (int i = 0; i < n; i++) {
-        if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > RV_CUDA_CONV_WS_LIMIT)
-            continue;
-        if (!allow_tf32 && perf[i].mathType != CUDNN_FMA_MATH) continue;
-        if (perf[i].determinism == CUDNN_DETERMINISTIC) return i;
-        if (fallback < 0) fallback = i;
+/* cuda_algo.h mirrors cudnnMathType_t's values so the choice rules compile without cuDNN. */
+static_assert(CUDNN_DEFAULT_MATH == (int)RV_CUDA_MATH_DEFAULT &&
+                  CUDNN_TENSOR_OP_MATH == (int)RV_CUDA_MATH_TENSOR_OP &&
+                  CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION ==
+                      (int)RV_CUDA_MATH_TENSOR_OP_ALLOW_CONVERSION &&
+                  CUDNN_FMA_MATH == (int)RV_CUDA_MATH_FMA,
+              "rv_cuda_math must mirror cudnnMathType_t");
+
+/* The cuDNN entry points of each pass, so that one choose() serves all three. */
+struct fwd_pass {
+    typedef cudnnConvolutionFwdAlgoPerf_t perf;
+    static const char *name() { return "forward"; }
+    static cudnnStatus_t max_count(cudnnHandle_t h, int *n)
+    {
+        return cudnnGetConvolutionForwardAlgorithmMaxCount(h, n);
     }
-    if (fallback >= 0) *nondeterministic = 1;
-    return fallback;
+    static cudnnStatus_t find(cudnnHandle_t h, const rv_cuda_conv_plan *p, int req, int *n,
+                              perf *out)
+    {
+        return cudnnFindConvolutionForwardAlgorithm(h, p->x_desc, p->w_desc, p->conv_desc,
+                                                    p->y_desc, req, n, out);
+    }
+    static cudnnStatus_t heuristic(cudnnHandle_t h, const rv_cuda_conv_plan *p, int req, int *n,
+                                   perf *out)
+    {
+        return cudnnGetConvolutionForwardAlgorithm_v7(h, p->x_desc, p->w_desc, p->conv_desc,
+                                                      p->y_desc, req, n, out);
+    }
+    static cudnnStatus_t ws(cudnnHandle_t h, const rv_cuda_conv_plan *p, int algo, size_t *b)
+    {
+        return cudnnGetConvolutionForwardWorkspaceSize(h, p->x_desc, p->w_desc, p->conv_desc,
+                                                       p->y_desc,
+                                                       (cudnnConvolutionFwdAlgo_t)algo, b);
+    }
+};
+
+struct bwd_data_pass {
+    typedef cudnnConvolutionBwdDataAlgoPerf_t perf;
+    static const char *name() { return "backward-data"; }
+    static cudnnStatus_t max_count(cudnnHandle_t h, int *n)
+    {
+        return cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h, n);
+    }
+    static cudnnStatus_t find(cudnnHandle_t h, const rv_cuda_conv_plan *p, int req, int *n,
+                              perf *out)
+    {
+        return cudnnFindConvolutionBackwardDataAlgorithm(h, p->w_desc, p->y_desc, p->conv_desc,
+                                                         p->x_desc, req, n, out);
+    }
+    static cudnnStatus_t heuristic(cudnnHandle_t h, const rv_cuda_conv_plan *p, int req, int *n,
+                                   perf *out)
+    {
+        return cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p->w_desc, p->y_desc, p->conv_desc,
+                                                           p->x_desc, req, n, out);
+    }
+    static cudnnStatus_t ws(cudnnHandle_t h, const rv_cuda_conv_plan *p, int algo, size_t *b)
+    {
+        return cudnnGetConvolutionBackwardDataWorkspaceSize(
+            h, p->w_desc, p->y_desc, p->conv_desc, p->x_desc,
+            (cudnnConvolutionBwdDataAlgo_t)algo, b);
+    }
+};
+
+struct bwd_filter_pass {
+    typedef cudnnConvolutionBwdFilterAlgoPerf_t perf;
+    static const char *name() { return "backward-filter"; }
+    static cudnnStatus_t max_count(cudnnHandle_t h, int *n)
+    {
+        return cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h, n);
+    }
+    static cudnnStatus_t find(cudnnHandle_t h, const rv_cuda_conv_plan *p, int req, int *n,
+                              perf *out)
+    {
+        return cudnnFindConvolutionBackwardFilterAlgorithm(h, p->x_desc, p->y_desc, p->conv_desc,
+                                                           p->w_desc, req, n, out);
+    }
+    static cudnnStatus_t heuristic(cudnnHandle_t h, const rv_cuda_conv_plan *p, int req, int *n,
+                                   perf *out)
+    {
+        return cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p->x_desc, p->y_desc,
+                                                             p->conv_desc, p->w_desc, req, n,
+                                                             out);
+    }
+    static cudnnStatus_t ws(cudnnHandle_t h, const rv_cuda_conv_plan *p, int algo, size_t *b)
+    {
+        return cudnnGetConvolutionBackwardFilterWorkspaceSize(
+            h, p->x_desc, p->y_desc, p->conv_desc, p->w_desc,
+            (cudnnConvolutionBwdFilterAlgo_t)algo, b);
+    }
+};
+
+/*
+ * Chooses the algorithm of one pass of plan p into *out (cuda_algo.h). The perf array holds
+ * cudnnGet*AlgorithmMaxCount entries, however many algorithms this cuDNN has, and the count
+ * cuDNN returns is checked against it. Under the deterministic policy the heuristic's
+ * workspace sizes are taken from cudnnGet*WorkspaceSize, with the descriptor set to each
+ * entry's math type, since the heuristic does not measure anything.
+ */
+template <typename Pass>
+static rv_status choose(rv_ctx *ctx, rv_cuda_state *st, rv_cuda_conv_plan *p,
+                        rv_cuda_conv_choice *out)
+{
+    typedef typename Pass::perf perf_t;
+    const rv_conv_desc *d = &p->d;
+    int max_n = 0, n = -1, pick = -1;
+    perf_t *perf = NULL;
+    rv_cuda_algo_perf *view = NULL;
+    const int search = st->algo_policy == RV_CUDA_ALGO_SEARCH;
+    const cudnnMathType_t search_math = (cudnnMathType_t)rv_cuda_search_math(st->allow_tf32);
+    rv_status s = rv_cudnn_check(ctx, Pass::max_count(st->cudnn, &max_n),
+                                 "conv: cudnnGet*AlgorithmMaxCount");
+    if (s != RV_OK) return s;
+    if (max_n < 1)
+        return rv_ctx_fail(ctx, RV_ERR_DEVICE, "conv: cuDNN reports %d %s algorithms", max_n,
+                           Pass::name());
+    perf = (perf_t *)calloc((size_t)max_n, sizeof *perf);
+    view = (rv_cuda_algo_perf *)calloc((size_t)max_n, sizeof *view);
+    if (!perf || !view) {
+        s = rv_ctx_fail(ctx, RV_ERR_NOMEM, "conv: out of host memory for algorithm results");
+        goto done;
+    }
+    if ((s = rv_cudnn_check(ctx, cudnnSetConvolutionMathType(p->conv_desc, search_math),
+                            "conv: math type")))
+        goto done;
+    s = rv_cudnn_check(ctx, search ? Pass::find(st->cudnn, p, max_n, &n, perf)
+                                   : Pass::heuristic(st->cudnn, p, max_n, &n, perf),
+                       search ? "conv: cudnnFind*Algorithm" : "conv: cudnnGet*Algorithm_v7");
+    /* The search allocates and frees device memory of its own; a failure there is reported
+     * per algorithm, but make sure nothing is left in the runtime's error slot. */
+    (void)cudaGetLastError();
+    if (s != RV_OK) goto done;
+    if (n < 0 || n > max_n) {
+        s = rv_ctx_fail(ctx, RV_ERR_DEVICE, "conv: cuDNN returned %d %s algorithms for an "
+                        "array of %d", n, Pass::name(), max_n);
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        rv_cuda_algo_perf *v = &view[i];
+        v->algo = (int)perf[i].algo;
+        v->ok = perf[i].status == CUDNN_STATUS_SUCCESS;
+        v->memory = perf[i].memory;
+        v->deterministic = perf[i].determinism == CUDNN_DETERMINISTIC;
+        v->math = (rv_cuda_math)perf[i].mathType;
+        v->time_ms = search ? perf[i].time : -1.0f;
+        if (!search && v->ok) {
+            size_t bytes = 0;
+            v->ok = cudnnSetConvolutionMathType(p->conv_desc, perf[i].mathType) ==
+                        CUDNN_STATUS_SUCCESS &&
+                    Pass::ws(st->cudnn, p, v->algo, &bytes) == CUDNN_STATUS_SUCCESS;
+            v->memory = bytes;
+        }
+    }
+    if ((s = rv_cuda_algo_pick(view, n, max_n, RV_CUDA_CONV_WS_LIMIT, st->allow_tf32,
+                               st->algo_policy, &pick, &p->nondeterministic)) != RV_OK) {
+        s = rv_ctx_fail(ctx, s, "conv: cuDNN returned %d %s algorithms for an array of %d", n,
+                        Pass::name(), max_n);
+        goto done;
+    }
+    if (pick < 0) {
+        s = rv_ctx_fail(ctx, RV_ERR_UNSUPPORTED,
+                        "conv: no %scuDNN %s algorithm with %s math and at most %zu MiB of "
+                        "workspace for N%d C%d %dx%d K%d %dx%d stride %d (%s policy, %d "
+                        "candidates)", search ? "" : "deterministic ", Pass::name(),
+                        st->allow_tf32 ? "FMA or tensor-op (TF32)" : "FMA (no TF32)",
+                        RV_CUDA_CONV_WS_LIMIT >> 20, d->N, d->C, d->H, d->W, d->K, d->R, d->S,
+                        d->stride, rv_cuda_algo_policy_name(st->algo_policy), n);
+        goto done;
+    }
+    out->algo = view[pick].algo;
+    out->math = view[pick].math;
+    out->ws = view[pick].memory;
+    out->ms = view[pick].time_ms;
+    out->deterministic = view[pick].deterministic;
+done:
+    free(perf);
+    free(view);
+    return s;
 }
 
 static void plan_release(rv_cuda_conv_plan *p)
@@ -111,12 +274,6 @@ static rv_status plan_build(rv_ctx *ctx, rv_cuda_state *st, rv_cuda_conv_plan *p
 {
     const rv_conv_desc *d = &p->d;
     rv_status s;
-    cudnnMathType_t search_math =
-        st->allow_tf32 ? CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION : CUDNN_FMA_MATH;
-    cudnnConvolutionFwdAlgoPerf_t fwd[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-    cudnnConvolutionBwdDataAlgoPerf_t bwd_data[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-    cudnnConvolutionBwdFilterAlgoPerf_t bwd_filter[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-    int n_fwd = 0, n_bwd_data = 0, n_bwd_filter = 0, i_fwd, i_bwd_data, i_bwd_filter;
     int n_out, k_out, p_out, q_out;
 
     /* cuDNN's output size with symmetric padding pad_top/pad_left decides whether the
@@ -154,8 +311,6 @@ static rv_status plan_build(rv_ctx *ctx, rv_cuda_state *st, rv_cuda_conv_plan *p
                                      p->padded ? 0 : d->pad_left, d->stride, d->stride, 1, 1,
                                      CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
                             "conv: convolution descriptor")) ||
-        (s = rv_cudnn_check(ctx, cudnnSetConvolutionMathType(p->conv_desc, search_math),
-                            "conv: math type")) ||
         (s = rv_cudnn_check(ctx, cudnnGetConvolution2dForwardOutputDim(
                                      p->conv_desc, p->x_desc, p->w_desc, &n_out, &k_out, &p_out,
                                      &q_out),
@@ -165,52 +320,14 @@ static rv_status plan_build(rv_ctx *ctx, rv_cuda_state *st, rv_cuda_conv_plan *p
         return rv_ctx_fail(ctx, RV_ERR_SHAPE, "conv: cuDNN output %dx%dx%dx%d, expected "
                            "%dx%dx%dx%d", n_out, k_out, p_out, q_out, d->N, d->K, d->P, d->Q);
 
-    if ((s = rv_cudnn_check(ctx, cudnnFindConvolutionForwardAlgorithm(
-                                     st->cudnn, p->x_desc, p->w_desc, p->conv_desc, p->y_desc,
-                                     CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n_fwd, fwd),
-                            "conv: cudnnFindConvolutionForwardAlgorithm")) ||
-        (s = rv_cudnn_check(ctx, cudnnFindConvolutionBackwardDataAlgorithm(
-                                     st->cudnn, p->w_desc, p->y_desc, p->conv_desc, p->x_desc,
-                                     CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n_bwd_data,
-                                     bwd_data),
-                            "conv: cudnnFindConvolutionBackwardDataAlgorithm")) ||
-        (s = rv_cudnn_check(ctx, cudnnFindConvolutionBackwardFilterAlgorithm(
-                                     st->cudnn, p->x_desc, p->y_desc, p->conv_desc, p->w_desc,
-                                     CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n_bwd_filter,
-                                     bwd_filter),
-                            "conv: cudnnFindConvolutionBackwardFilterAlgorithm")))
+    if ((s = choose<fwd_pass>(ctx, st, p, &p->pass[RV_CUDA_FWD])) ||
+        (s = choose<bwd_data_pass>(ctx, st, p, &p->pass[RV_CUDA_BWD_DATA])) ||
+        (s = choose<bwd_filter_pass>(ctx, st, p, &p->pass[RV_CUDA_BWD_FILTER])))
         return s;
-    /* The searches allocate and free device memory of their own; a failure there is reported
-     * per algorithm, but make sure nothing is left in the runtime's error slot. */
-    (void)cudaGetLastError();
 
-    i_fwd = pick(fwd, n_fwd, st->allow_tf32, &p->nondeterministic);
-    i_bwd_data = pick(bwd_data, n_bwd_data, st->allow_tf32, &p->nondeterministic);
-    i_bwd_filter = pick(bwd_filter, n_bwd_filter, st->allow_tf32, &p->nondeterministic);
-    if (i_fwd < 0 || i_bwd_data < 0 || i_bwd_filter < 0)
-        return rv_ctx_fail(ctx, RV_ERR_UNSUPPORTED,
-                           "conv: no cuDNN %s algorithm with %s math and at most %zu MiB of "
-                           "workspace for N%d C%d %dx%d K%d %dx%d stride %d",
-                           i_fwd < 0 ? "forward" : i_bwd_data < 0 ? "backward-data"
-                                                                   : "backward-filter",
-                           st->allow_tf32 ? "any" : "FMA (no TF32)", RV_CUDA_CONV_WS_LIMIT >> 20,
-                           d->N, d->C, d->H, d->W, d->K, d->R, d->S, d->stride);
-    p->fwd = fwd[i_fwd].algo;
-    p->fwd_math = fwd[i_fwd].mathType;
-    p->fwd_ws = fwd[i_fwd].memory;
-    p->fwd_ms = fwd[i_fwd].time;
-    p->bwd_data = bwd_data[i_bwd_data].algo;
-    p->bwd_data_math = bwd_data[i_bwd_data].mathType;
-    p->bwd_data_ws = bwd_data[i_bwd_data].memory;
-    p->bwd_data_ms = bwd_data[i_bwd_data].time;
-    p->bwd_filter = bwd_filter[i_bwd_filter].algo;
-    p->bwd_filter_math = bwd_filter[i_bwd_filter].mathType;
-    p->bwd_filter_ws = bwd_filter[i_bwd_filter].memory;
-    p->bwd_filter_ms = bwd_filter[i_bwd_filter].time;
-
-    size_t cudnn_ws = p->fwd_ws;
-    if (p->bwd_data_ws > cudnn_ws) cudnn_ws = p->bwd_data_ws;
-    if (p->bwd_filter_ws > cudnn_ws) cudnn_ws = p->bwd_filter_ws;
+    size_t cudnn_ws = 0;
+    for (int k = 0; k < RV_CUDA_N_PASSES; k++)
+        if (p->pass[k].ws > cudnn_ws) cudnn_ws = p->pass[k].ws;
     /* The extra alignment unit lets the caller's workspace start anywhere. */
     p->total_ws = (p->pad_bytes || cudnn_ws) ? RV_CUDA_WS_ALIGN + p->pad_bytes + align_up(cudnn_ws)
                                              : 0;
@@ -273,9 +390,8 @@ static rv_status pad_input(rv_ctx *ctx, const rv_cuda_conv_plan *p, float *xp, c
 {
     const rv_conv_desc *d = &p->d;
     size_t n = (size_t)d->N * d->C * p->Hp * p->Wp;
-    k_pad<<<rv_cuda_grid(n), RV_CUDA_THREADS, 0, rv_cuda_st(ctx)->stream>>>(
-        xp, in, d->H, d->W, p->Hp, p->Wp, d->pad_top, d->pad_left, n);
-    return rv_cuda_launched(ctx, "conv: padding kernel");
+    RV_LAUNCH_1D(ctx, "conv: padding kernel", k_pad, n, xp, in, d->H, d->W, p->Hp, p->Wp,
+                 d->pad_top, d->pad_left, n);
 }
 
 /* ---------------------------------------------------------------- the three passes -------- */
@@ -304,12 +420,15 @@ rv_status rv_cuda_conv_forward(rv_ctx *ctx, float *out, const float *in, const f
         in = xp;
     }
     const float one = 1.0f, zero = 0.0f;
-    if ((s = rv_cudnn_check(ctx, cudnnSetConvolutionMathType(p->conv_desc, p->fwd_math),
+    const rv_cuda_conv_choice *c = &p->pass[RV_CUDA_FWD];
+    if ((s = rv_cudnn_check(ctx, cudnnSetConvolutionMathType(p->conv_desc,
+                                                             (cudnnMathType_t)c->math),
                             "conv_forward: math type")))
         return s;
     return rv_cudnn_check(ctx, cudnnConvolutionForward(st->cudnn, &one, p->x_desc, in, p->w_desc,
-                                                       w, p->conv_desc, p->fwd, cws, p->fwd_ws,
-                                                       &zero, p->y_desc, out),
+                                                       w, p->conv_desc,
+                                                       (cudnnConvolutionFwdAlgo_t)c->algo, cws,
+                                                       c->ws, &zero, p->y_desc, out),
                           "conv_forward: cudnnConvolutionForward");
 }
 
@@ -325,20 +444,20 @@ rv_status rv_cuda_conv_backward_data(rv_ctx *ctx, float *d_in, const float *d_ou
     s = ws_split(ctx, p, ws, &xp, &cws, "conv_backward_data");
     if (s != RV_OK) return s;
     const float one = 1.0f, zero = 0.0f;
-    if ((s = rv_cudnn_check(ctx, cudnnSetConvolutionMathType(p->conv_desc, p->bwd_data_math),
+    const rv_cuda_conv_choice *c = &p->pass[RV_CUDA_BWD_DATA];
+    if ((s = rv_cudnn_check(ctx, cudnnSetConvolutionMathType(p->conv_desc,
+                                                             (cudnnMathType_t)c->math),
                             "conv_backward_data: math type")))
         return s;
     s = rv_cudnn_check(ctx, cudnnConvolutionBackwardData(
                                 st->cudnn, &one, p->w_desc, w, p->y_desc, d_out, p->conv_desc,
-                                p->bwd_data, cws, p->bwd_data_ws, p->padded ? &zero : &beta,
-                                p->x_desc, p->padded ? xp : d_in),
+                                (cudnnConvolutionBwdDataAlgo_t)c->algo, cws, c->ws,
+                                p->padded ? &zero : &beta, p->x_desc, p->padded ? xp : d_in),
                        "conv_backward_data: cudnnConvolutionBackwardData");
     if (s != RV_OK || !p->padded) return s;
     size_t n = (size_t)d->N * d->C * d->H * d->W;
-    k_crop<<<rv_cuda_grid(n), RV_CUDA_THREADS, 0, st->stream>>>(d_in, xp, d->H, d->W, p->Hp,
-                                                                 p->Wp, d->pad_top, d->pad_left,
-                                                                 n, beta);
-    return rv_cuda_launched(ctx, "conv_backward_data: crop kernel");
+    RV_LAUNCH_1D(ctx, "conv_backward_data: crop kernel", k_crop, n, d_in, xp, d->H, d->W, p->Hp,
+                 p->Wp, d->pad_top, d->pad_left, n, beta);
 }
 
 rv_status rv_cuda_conv_backward_filter(rv_ctx *ctx, float *d_w, const float *d_out,
@@ -358,13 +477,15 @@ rv_status rv_cuda_conv_backward_filter(rv_ctx *ctx, float *d_w, const float *d_o
     }
     /* beta 1: parameter gradients accumulate (conv.h). */
     const float one = 1.0f;
-    if ((s = rv_cudnn_check(ctx, cudnnSetConvolutionMathType(p->conv_desc, p->bwd_filter_math),
+    const rv_cuda_conv_choice *c = &p->pass[RV_CUDA_BWD_FILTER];
+    if ((s = rv_cudnn_check(ctx, cudnnSetConvolutionMathType(p->conv_desc,
+                                                             (cudnnMathType_t)c->math),
                             "conv_backward_filter: math type")))
         return s;
     return rv_cudnn_check(ctx, cudnnConvolutionBackwardFilter(
                                    st->cudnn, &one, p->x_desc, in, p->y_desc, d_out,
-                                   p->conv_desc, p->bwd_filter, cws, p->bwd_filter_ws, &one,
-                                   p->w_desc, d_w),
+                                   p->conv_desc, (cudnnConvolutionBwdFilterAlgo_t)c->algo, cws,
+                                   c->ws, &one, p->w_desc, d_w),
                           "conv_backward_filter: cudnnConvolutionBackwardFilter");
 }
 
@@ -419,15 +540,18 @@ static const char *bwd_filter_name(cudnnConvolutionBwdFilterAlgo_t a)
     }
 }
 
-static const char *math_name(cudnnMathType_t m)
+/* "name/math(precision) time" of one pass, e.g. "implicit_gemm/fma(fp32) 0.021ms"; the time
+ * is "heuristic" when the deterministic policy chose without timing. */
+static int pass_text(char *at, size_t room, const char *label, const char *algo,
+                     const rv_cuda_conv_choice *c, int sm_major)
 {
-    switch (m) {
-    case CUDNN_DEFAULT_MATH: return "default";
-    case CUDNN_TENSOR_OP_MATH: return "tensor_op";
-    case CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION: return "tensor_op_tf32";
-    case CUDNN_FMA_MATH: return "fma";
-    default: return "?";
-    }
+    char t[32];
+    if (c->ms >= 0.0f)
+        snprintf(t, sizeof t, "%.3fms", (double)c->ms);
+    else
+        snprintf(t, sizeof t, "heuristic");
+    return snprintf(at, room, "%s %s/%s(%s) %s", label, algo, rv_cuda_math_name(c->math),
+                    rv_cuda_math_precision(c->math, sm_major), t);
 }
 
 size_t rv_cuda_conv_plans_text(const rv_cuda_state *st, char *buf, size_t cap)
@@ -443,16 +567,32 @@ size_t rv_cuda_conv_plans_text(const rv_cuda_state *st, char *buf, size_t cap)
             k = snprintf(at, room, "%sN%d C%d %dx%d K%d %dx%d s%d: failed", i ? "; " : "", d->N,
                          d->C, d->H, d->W, d->K, d->R, d->S, d->stride);
         } else {
-            k = snprintf(at, room,
-                         "%sN%d C%d %dx%d K%d %dx%d s%d%s: fwd %s/%s %.3fms, bwd_data %s/%s "
-                         "%.3fms, bwd_filter %s/%s %.3fms, ws %zu B%s",
-                         i ? "; " : "", d->N, d->C, d->H, d->W, d->K, d->R, d->S, d->stride,
-                         p->padded ? " (explicit pad)" : "", fwd_name(p->fwd),
-                         math_name(p->fwd_math), p->fwd_ms, bwd_data_name(p->bwd_data),
-                         math_name(p->bwd_data_math), p->bwd_data_ms,
-                         bwd_filter_name(p->bwd_filter), math_name(p->bwd_filter_math),
-                         p->bwd_filter_ms, p->total_ws,
-                         p->nondeterministic ? " (nondeterministic)" : "");
+            const rv_cuda_conv_choice *c = p->pass;
+            k = snprintf(at, room, "%sN%d C%d %dx%d K%d %dx%d s%d%s: ", i ? "; " : "", d->N,
+                         d->C, d->H, d->W, d->K, d->R, d->S, d->stride,
+                         p->padded ? " (explicit pad)" : "");
+            const char *names[RV_CUDA_N_PASSES] = {
+                fwd_name((cudnnConvolutionFwdAlgo_t)c[RV_CUDA_FWD].algo),
+                bwd_data_name((cudnnConvolutionBwdDataAlgo_t)c[RV_CUDA_BWD_DATA].algo),
+                bwd_filter_name((cudnnConvolutionBwdFilterAlgo_t)c[RV_CUDA_BWD_FILTER].algo)
+            };
+            const char *labels[RV_CUDA_N_PASSES] = { "fwd", "bwd_data", "bwd_filter" };
+            for (int q = 0; q < RV_CUDA_N_PASSES && k >= 0; q++) {
+                size_t used = len + (size_t)k;
+                int kk = pass_text(used < cap ? buf + used : NULL, used < cap ? cap - used : 0,
+                                   labels[q], names[q], &c[q], st->sm_major);
+                if (kk < 0) break;
+                k += kk;
+                used = len + (size_t)k;
+                kk = snprintf(used < cap ? buf + used : NULL, used < cap ? cap - used : 0,
+                              ", ");
+                k += kk > 0 ? kk : 0;
+            }
+            size_t used = len + (size_t)k;
+            int kk = snprintf(used < cap ? buf + used : NULL, used < cap ? cap - used : 0,
+                              "ws %zu B%s", p->total_ws,
+                              p->nondeterministic ? " (nondeterministic)" : "");
+            k += kk > 0 ? kk : 0;
         }
         if (k > 0) len += (size_t)k;
     }

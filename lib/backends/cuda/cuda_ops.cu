@@ -10,9 +10,19 @@
  *
  * Determinism: no atomics. Every reduction runs in a fixed order that depends only on the
  * shape (the number of blocks a channel is split into is a function of N, C and HW), so
- * results are bit-identical run to run on a given GPU. Reductions accumulate in float inside a
- * thread and combine partial sums in double, which keeps the error well below the tolerance of
- * the CPU comparison without a second pass over the data.
+ * results are bit-identical run to run on a given GPU.
+ *
+ * Accuracy: the batch-norm reductions do the CPU's arithmetic (batchnorm.c): every value is
+ * widened to double before the shift or the product, and every sum, from the thread's own
+ * through the block's to the combination of the blocks, is in double. The two backends then
+ * differ only in the order of double additions (relative ~n 1.1e-16, n <= 2^26 here: < 1e-8)
+ * before one rounding to float, so the statistics agree to about an ulp where float sums would
+ * lose digits to cancellation (test_cuda.c, batchnorm_cancellation). The cost is small: the
+ * kernels are bound by memory bandwidth, and even at 1/64 rate (consumer GPUs) the two double
+ * operations per element keep up with it.
+ *
+ * Indexing kernels take their index type as a template parameter and run in 32 bits below
+ * 2^31 elements (cuda_common.h: RV_LAUNCH_1D).
  */
 #include "backends/cuda/cuda_common.h"
 
@@ -22,10 +32,10 @@
 
 /* Sums two values over the block; the result is valid in thread 0. blockDim.x is a multiple of
  * 32 and at most 1024. */
-__device__ static void block_sum2(float *a, float *b)
+__device__ static void block_sum2(double *a, double *b)
 {
-    __shared__ float sa[32], sb[32];
-    float x = *a, y = *b;
+    __shared__ double sa[32], sb[32];
+    double x = *a, y = *b;
     for (int o = 16; o > 0; o >>= 1) {
         x += __shfl_down_sync(0xffffffffu, x, o);
         y += __shfl_down_sync(0xffffffffu, y, o);
@@ -38,8 +48,8 @@ __device__ static void block_sum2(float *a, float *b)
     __syncthreads();
     if (warp == 0) {
         int n_warps = blockDim.x >> 5;
-        x = lane < n_warps ? sa[lane] : 0.0f;
-        y = lane < n_warps ? sb[lane] : 0.0f;
+        x = lane < n_warps ? sa[lane] : 0.0;
+        y = lane < n_warps ? sb[lane] : 0.0;
         for (int o = 16; o > 0; o >>= 1) {
             x += __shfl_down_sync(0xffffffffu, x, o);
             y += __shfl_down_sync(0xffffffffu, y, o);
@@ -62,32 +72,39 @@ static int bn_splits(const rv_cuda_state *st, int C, long long nhw)
 {
     long long s = (nhw + BN_ELEMS_PER_BLOCK - 1) / BN_ELEMS_PER_BLOCK;
     if (s > BN_MAX_SPLITS) s = BN_MAX_SPLITS;
-    /* Scratch holds 2 partials per (channel, split) plus 4 per-channel coefficients. */
-    long long fit = ((long long)st->scratch_floats / C - 4) / 2;
+    /* Scratch holds 2 double partials (4 floats) per (channel, split) plus 4 per-channel float
+     * coefficients. */
+    long long fit = ((long long)st->scratch_floats / C - 4) / 4;
     if (s > fit) s = fit;
     return s < 1 ? 1 : (int)s;
 }
 
-/* Element j of channel c's N*HW elements. */
-__device__ static inline size_t bn_index(long long j, int c, int C, int HW)
+/* Element j of channel c's N*HW elements. I: the index type; the caller picks 32 bits when
+ * the whole tensor fits (bn_idx32), so the division is a 32-bit one. */
+template <typename I>
+__device__ static inline size_t bn_index(I j, int c, int C, int HW)
 {
-    long long n = j / HW;
-    return ((size_t)n * C + c) * HW + (size_t)(j - n * HW);
+    I n = j / (I)HW;
+    return ((size_t)n * C + c) * HW + (size_t)(j - n * (I)HW);
 }
 
-/* part[c][s] = (sum (x - k), sum (x - k)^2) over split s of channel c, with the shift
- * k = x[n=0, c, 0]: shifting by a sample of the channel keeps the one-pass variance accurate
- * when the mean is large against the spread. */
-__global__ static void bn_stats_partial(float *part, const float *x, int C, int HW,
+/* Whether every bn_index of an N x C x HW tensor fits in 32 bits. */
+static inline int bn_idx32(long long nhw, int C) { return rv_cuda_idx32((size_t)nhw * C); }
+
+/* part[c][s] = (sum (x - k), sum (x - k)^2) over split s of channel c, in double, with the
+ * shift k = x[n=0, c, 0]: shifting by a sample of the channel keeps the one-pass variance
+ * accurate when the mean is large against the spread (as on the CPU). */
+template <typename I>
+__global__ static void bn_stats_partial(double *part, const float *x, int C, int HW,
                                         long long nhw, int splits)
 {
     int c = blockIdx.x, s = blockIdx.y;
-    long long chunk = (nhw + splits - 1) / splits;
-    long long j0 = s * chunk, j1 = min(j0 + chunk, nhw);
-    float k = x[(size_t)c * HW];
-    float s1 = 0.0f, s2 = 0.0f;
-    for (long long j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
-        float v = x[bn_index(j, c, C, HW)] - k;
+    I chunk = ((I)nhw + (I)splits - 1) / (I)splits;
+    I j0 = (I)s * chunk, j1 = min(j0 + chunk, (I)nhw);
+    double k = (double)x[(size_t)c * HW];
+    double s1 = 0.0, s2 = 0.0;
+    for (I j = j0 + (I)threadIdx.x; j < j1; j += (I)blockDim.x) {
+        double v = (double)x[bn_index(j, c, C, HW)] - k;
         s1 += v;
         s2 += v * v;
     }
@@ -101,7 +118,7 @@ __global__ static void bn_stats_partial(float *part, const float *x, int C, int 
 /* Per channel: mean and invstd (batch or running), the running-average update in TRAIN, the
  * saved statistics, and coef[c] = (mean, gamma * invstd, beta) for bn_apply. */
 __global__ static void bn_stats_final(float *coef, float *save_mean, float *save_invstd,
-                                      float *run_mean, float *run_var, const float *part,
+                                      float *run_mean, float *run_var, const double *part,
                                       const float *x, const float *gamma, const float *beta,
                                       int C, int HW, long long nhw, int splits, int mode)
 {
@@ -136,12 +153,12 @@ __global__ static void bn_stats_final(float *coef, float *save_mean, float *save
     coef[4 * c + 2] = beta[c];
 }
 
+template <typename I>
 __global__ static void bn_apply(float *y, const float *x, const float *coef, int C, int HW,
                                 size_t n)
 {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x) {
-        int c = (int)((i / HW) % C);
+    RV_FOR_EACH(I, i, n) {
+        int c = (int)((i / (I)HW) % (I)C);
         /* Subtracting the mean first (rather than folding it into the shift) keeps inputs far
          * from zero, a mean of 1000, from cancelling in the last add. y may alias x. */
         y[i] = (x[i] - coef[4 * c]) * coef[4 * c + 1] + coef[4 * c + 2];
@@ -158,11 +175,15 @@ rv_status rv_cuda_bn_forward(rv_ctx *ctx, float *y, float *save_mean, float *sav
         return rv_ctx_fail(ctx, RV_ERR_UNSUPPORTED, "bn_forward: %d channels exceed the CUDA "
                            "backend's scratch", C);
     int splits = bn_splits(st, C, nhw);
-    float *part = st->scratch;
-    float *coef = st->scratch + (size_t)C * splits * 2;
+    double *part = (double *)st->scratch; /* cudaMalloc'd: aligned for doubles */
+    float *coef = st->scratch + (size_t)C * splits * 4;
     if (mode != RV_BN_EVAL) {
-        bn_stats_partial<<<dim3(C, splits), BN_THREADS, 0, st->stream>>>(part, x, C, HW, nhw,
-                                                                        splits);
+        if (bn_idx32(nhw, C))
+            bn_stats_partial<uint32_t><<<dim3(C, splits), BN_THREADS, 0, st->stream>>>(
+                part, x, C, HW, nhw, splits);
+        else
+            bn_stats_partial<size_t><<<dim3(C, splits), BN_THREADS, 0, st->stream>>>(
+                part, x, C, HW, nhw, splits);
         rv_status s = rv_cuda_launched(ctx, "bn_forward: statistics kernel");
         if (s != RV_OK) return s;
     }
@@ -172,25 +193,26 @@ rv_status rv_cuda_bn_forward(rv_ctx *ctx, float *y, float *save_mean, float *sav
     rv_status s = rv_cuda_launched(ctx, "bn_forward: finalize kernel");
     if (s != RV_OK) return s;
     size_t n = (size_t)nhw * C;
-    bn_apply<<<rv_cuda_grid(n), RV_CUDA_THREADS, 0, st->stream>>>(y, x, coef, C, HW, n);
-    return rv_cuda_launched(ctx, "bn_forward: normalize kernel");
+    RV_LAUNCH_1D(ctx, "bn_forward: normalize kernel", bn_apply, n, y, x, coef, C, HW, n);
 }
 
-/* part[c][s] = (sum d_y, sum d_y * (x - mean)) over split s of channel c. */
-__global__ static void bn_grad_partial(float *part, const float *d_y, const float *x,
+/* part[c][s] = (sum d_y, sum d_y * (x - mean)) over split s of channel c, in double as on
+ * the CPU. */
+template <typename I>
+__global__ static void bn_grad_partial(double *part, const float *d_y, const float *x,
                                        const float *save_mean, int C, int HW, long long nhw,
                                        int splits)
 {
     int c = blockIdx.x, s = blockIdx.y;
-    long long chunk = (nhw + splits - 1) / splits;
-    long long j0 = s * chunk, j1 = min(j0 + chunk, nhw);
-    float mean = save_mean[c];
-    float s1 = 0.0f, s2 = 0.0f;
-    for (long long j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
+    I chunk = ((I)nhw + (I)splits - 1) / (I)splits;
+    I j0 = (I)s * chunk, j1 = min(j0 + chunk, (I)nhw);
+    double mean = (double)save_mean[c];
+    double s1 = 0.0, s2 = 0.0;
+    for (I j = j0 + (I)threadIdx.x; j < j1; j += (I)blockDim.x) {
         size_t i = bn_index(j, c, C, HW);
-        float g = d_y[i];
+        double g = (double)d_y[i];
         s1 += g;
-        s2 += g * (x[i] - mean);
+        s2 += g * ((double)x[i] - mean);
     }
     block_sum2(&s1, &s2);
     if (threadIdx.x == 0) {
@@ -202,7 +224,7 @@ __global__ static void bn_grad_partial(float *part, const float *d_y, const floa
 /* d_beta += sum d_y; d_gamma += sum d_y * xhat; coef[c] = (gamma * invstd, mean(d_y),
  * mean(d_y * xhat), 0) for dL/dx = gamma * invstd * (d_y - mean(d_y) - xhat mean(d_y xhat)). */
 __global__ static void bn_grad_final(float *coef, float *d_gamma, float *d_beta,
-                                     const float *part, const float *save_invstd,
+                                     const double *part, const float *save_invstd,
                                      const float *gamma, int C, long long nhw, int splits)
 {
     int c = blockIdx.x * blockDim.x + threadIdx.x;
@@ -221,13 +243,13 @@ __global__ static void bn_grad_final(float *coef, float *d_gamma, float *d_beta,
     coef[4 * c + 2] = (float)(sum_dy_xhat / (double)nhw);
 }
 
+template <typename I>
 __global__ static void bn_grad_apply(float *d_x, const float *d_y, const float *x,
                                      const float *save_mean, const float *save_invstd,
                                      const float *coef, int C, int HW, size_t n, float beta_acc)
 {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x) {
-        int c = (int)((i / HW) % C);
+    RV_FOR_EACH(I, i, n) {
+        int c = (int)((i / (I)HW) % (I)C);
         float xhat = (x[i] - save_mean[c]) * save_invstd[c];
         float g = coef[4 * c] * (d_y[i] - coef[4 * c + 1] - xhat * coef[4 * c + 2]);
         /* beta_acc 0 must not read d_x: it may hold garbage, or alias d_y. */
@@ -246,10 +268,14 @@ rv_status rv_cuda_bn_backward(rv_ctx *ctx, float *d_x, float *d_gamma, float *d_
         return rv_ctx_fail(ctx, RV_ERR_UNSUPPORTED, "bn_backward: %d channels exceed the CUDA "
                            "backend's scratch", C);
     int splits = bn_splits(st, C, nhw);
-    float *part = st->scratch;
-    float *coef = st->scratch + (size_t)C * splits * 2;
-    bn_grad_partial<<<dim3(C, splits), BN_THREADS, 0, st->stream>>>(part, d_y, x, save_mean, C,
-                                                                   HW, nhw, splits);
+    double *part = (double *)st->scratch;
+    float *coef = st->scratch + (size_t)C * splits * 4;
+    if (bn_idx32(nhw, C))
+        bn_grad_partial<uint32_t><<<dim3(C, splits), BN_THREADS, 0, st->stream>>>(
+            part, d_y, x, save_mean, C, HW, nhw, splits);
+    else
+        bn_grad_partial<size_t><<<dim3(C, splits), BN_THREADS, 0, st->stream>>>(
+            part, d_y, x, save_mean, C, HW, nhw, splits);
     rv_status s = rv_cuda_launched(ctx, "bn_backward: reduction kernel");
     if (s != RV_OK) return s;
     bn_grad_final<<<(C + 127) / 128, 128, 0, st->stream>>>(coef, d_gamma, d_beta, part,
@@ -257,50 +283,44 @@ rv_status rv_cuda_bn_backward(rv_ctx *ctx, float *d_x, float *d_gamma, float *d_
     s = rv_cuda_launched(ctx, "bn_backward: finalize kernel");
     if (s != RV_OK) return s;
     size_t n = (size_t)nhw * C;
-    bn_grad_apply<<<rv_cuda_grid(n), RV_CUDA_THREADS, 0, st->stream>>>(
-        d_x, d_y, x, save_mean, save_invstd, coef, C, HW, n, beta_acc);
-    return rv_cuda_launched(ctx, "bn_backward: input-gradient kernel");
+    RV_LAUNCH_1D(ctx, "bn_backward: input-gradient kernel", bn_grad_apply, n, d_x, d_y, x,
+                 save_mean, save_invstd, coef, C, HW, n, beta_acc);
 }
 
 /* ---------------------------------------------------------------- elementwise ------------- */
 
-/* One grid-stride loop per op; `i` is the flat index. */
-#define RV_FOR_EACH(i, n)                                                                  \
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n);              \
-         i += (size_t)gridDim.x * blockDim.x)
 
+template <typename I>
 __global__ static void k_relu_fwd(float *y, const float *x, size_t n)
 {
-    RV_FOR_EACH(i, n) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    RV_FOR_EACH(I, i, n) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
+template <typename I>
 __global__ static void k_relu_bwd(float *d_x, const float *d_y, const float *y, size_t n)
 {
-    RV_FOR_EACH(i, n) d_x[i] = y[i] > 0.0f ? d_y[i] : 0.0f;
+    RV_FOR_EACH(I, i, n) d_x[i] = y[i] > 0.0f ? d_y[i] : 0.0f;
 }
+template <typename I>
 __global__ static void k_add(float *out, const float *a, const float *b, size_t n)
 {
-    RV_FOR_EACH(i, n) out[i] = a[i] + b[i];
+    RV_FOR_EACH(I, i, n) out[i] = a[i] + b[i];
 }
+template <typename I>
 __global__ static void k_sub(float *out, const float *a, const float *b, size_t n)
 {
-    RV_FOR_EACH(i, n) out[i] = a[i] - b[i];
+    RV_FOR_EACH(I, i, n) out[i] = a[i] - b[i];
 }
+template <typename I>
 __global__ static void k_axpy(float *y, float alpha, const float *x, size_t n)
 {
-    RV_FOR_EACH(i, n) y[i] += alpha * x[i];
+    RV_FOR_EACH(I, i, n) y[i] += alpha * x[i];
 }
+template <typename I>
 __global__ static void k_fill(float *x, float value, size_t n)
 {
-    RV_FOR_EACH(i, n) x[i] = value;
+    RV_FOR_EACH(I, i, n) x[i] = value;
 }
 
-/* Launches kernel k over n elements on the context's stream and checks the launch. */
-#define RV_LAUNCH_1D(ctx, name, k, n, ...)                                                 \
-    do {                                                                                   \
-        if ((n) == 0) return RV_OK;                                                        \
-        k<<<rv_cuda_grid(n), RV_CUDA_THREADS, 0, rv_cuda_st(ctx)->stream>>>(__VA_ARGS__);  \
-        return rv_cuda_launched((ctx), name);                                              \
-    } while (0)
 
 rv_status rv_cuda_relu_forward(rv_ctx *ctx, float *y, const float *x, size_t n)
 {
@@ -339,29 +359,29 @@ rv_status rv_cuda_copy(rv_ctx *ctx, float *dst, const float *src, size_t n)
 
 /* ---------------------------------------------------------------- pooling ----------------- */
 
+template <typename I>
 __global__ static void k_avgpool2_fwd(float *y, const float *x, int H, int W, size_t n_out)
 {
     int P = H / 2, Q = W / 2;
-    RV_FOR_EACH(i, n_out) {
-        int q = (int)(i % Q);
-        int p = (int)((i / Q) % P);
-        size_t nc = i / ((size_t)P * Q);
-        const float *r0 = x + (nc * H + 2 * p) * W + 2 * q;
+    RV_FOR_EACH(I, i, n_out) {
+        I row = i / (I)Q, nc = row / (I)P;
+        int q = (int)(i - row * (I)Q), p = (int)(row - nc * (I)P);
+        const float *r0 = x + ((size_t)nc * H + 2 * p) * W + 2 * q;
         const float *r1 = r0 + W;
         /* Grouped as on the CPU, so both round identically. */
         y[i] = 0.25f * ((r0[0] + r0[1]) + (r1[0] + r1[1]));
     }
 }
 
+template <typename I>
 __global__ static void k_avgpool2_bwd(float *d_x, const float *d_y, int H, int W, size_t n_in,
                                       float beta)
 {
     int P = H / 2, Q = W / 2;
-    RV_FOR_EACH(i, n_in) {
-        int w = (int)(i % W);
-        int h = (int)((i / W) % H);
-        size_t nc = i / ((size_t)H * W);
-        float g = d_y[(nc * P + h / 2) * Q + w / 2] * 0.25f;
+    RV_FOR_EACH(I, i, n_in) {
+        I row = i / (I)W, nc = row / (I)H;
+        int w = (int)(i - row * (I)W), h = (int)(row - nc * (I)H);
+        float g = d_y[((size_t)nc * P + h / 2) * Q + w / 2] * 0.25f;
         d_x[i] = beta != 0.0f ? beta * d_x[i] + g : g;
     }
 }
@@ -380,26 +400,27 @@ rv_status rv_cuda_avgpool2_backward(rv_ctx *ctx, float *d_x, const float *d_y, i
     RV_LAUNCH_1D(ctx, "avgpool2_backward", k_avgpool2_bwd, n, d_x, d_y, H, W, n, beta);
 }
 
+template <typename I>
 __global__ static void k_chpad_fwd(float *y, const float *x, int C, int C_out, int HW,
                                    int front, size_t n_out)
 {
-    RV_FOR_EACH(i, n_out) {
-        size_t hw = i % HW;
-        int co = (int)((i / HW) % C_out);
-        size_t n = i / ((size_t)C_out * HW);
-        int c = co - front;
-        y[i] = (c >= 0 && c < C) ? x[(n * C + c) * HW + hw] : 0.0f;
+    RV_FOR_EACH(I, i, n_out) {
+        I plane = i / (I)HW, n = plane / (I)C_out;
+        I hw = i - plane * (I)HW;
+        int c = (int)(plane - n * (I)C_out) - front;
+        y[i] = (c >= 0 && c < C) ? x[((size_t)n * C + c) * HW + hw] : 0.0f;
     }
 }
 
+template <typename I>
 __global__ static void k_chpad_bwd(float *d_x, const float *d_y, int C, int C_out, int HW,
                                    int front, size_t n_in, float beta)
 {
-    RV_FOR_EACH(i, n_in) {
-        size_t hw = i % HW;
-        int c = (int)((i / HW) % C);
-        size_t n = i / ((size_t)C * HW);
-        float g = d_y[(n * C_out + c + front) * HW + hw];
+    RV_FOR_EACH(I, i, n_in) {
+        I plane = i / (I)HW, n = plane / (I)C;
+        I hw = i - plane * (I)HW;
+        int c = (int)(plane - n * (I)C);
+        float g = d_y[((size_t)n * C_out + c + front) * HW + hw];
         d_x[i] = beta != 0.0f ? beta * d_x[i] + g : g;
     }
 }
@@ -434,10 +455,11 @@ __global__ static void k_gap_fwd(float *y, const float *x, int HW, int rows)
 }
 
 /* d_x = d_y * (1 / HW), the reciprocal rounded first, as on the CPU. */
+template <typename I>
 __global__ static void k_gap_bwd(float *d_x, const float *d_y, int HW, size_t n)
 {
     float inv = 1.0f / (float)HW;
-    RV_FOR_EACH(i, n) d_x[i] = d_y[i / HW] * inv;
+    RV_FOR_EACH(I, i, n) d_x[i] = d_y[i / (I)HW] * inv;
 }
 
 rv_status rv_cuda_gap_forward(rv_ctx *ctx, float *y, const float *x, int N, int C, int HW)
@@ -461,14 +483,15 @@ __device__ static inline int mp_pad(int H)
     return total > 0 ? total / 2 : 0;
 }
 
+template <typename I>
 __global__ static void k_maxpool_fwd(float *y, const float *x, int H, int W, size_t n_out)
 {
     int P = (H + 1) / 2, Q = (W + 1) / 2;
     int pt = mp_pad(H), pl = mp_pad(W);
-    RV_FOR_EACH(i, n_out) {
-        int q = (int)(i % Q);
-        int p = (int)((i / Q) % P);
-        const float *plane = x + (i / ((size_t)P * Q)) * H * W;
+    RV_FOR_EACH(I, i, n_out) {
+        I row = i / (I)Q, nc = row / (I)P;
+        int q = (int)(i - row * (I)Q), p = (int)(row - nc * (I)P);
+        const float *plane = x + (size_t)nc * H * W;
         float m = -INFINITY;
         for (int r = 0; r < 3; r++) {
             int h = 2 * p - pt + r;
@@ -486,23 +509,23 @@ __global__ static void k_maxpool_fwd(float *y, const float *x, int H, int W, siz
 /* Gather form of the backward, so that no two threads write one element: each input element
  * sums d_y over the (at most 2 x 2) windows that contain it and whose first maximal element
  * (row-major within the window) it is. */
+template <typename I>
 __global__ static void k_maxpool_bwd(float *d_x, const float *d_y, const float *x,
                                      const float *y, int H, int W, size_t n_in)
 {
     int P = (H + 1) / 2, Q = (W + 1) / 2;
     int pt = mp_pad(H), pl = mp_pad(W);
-    RV_FOR_EACH(i, n_in) {
-        int w = (int)(i % W);
-        int h = (int)((i / W) % H);
-        size_t nc = i / ((size_t)H * W);
-        const float *plane = x + nc * H * W;
+    RV_FOR_EACH(I, i, n_in) {
+        I row = i / (I)W, nc = row / (I)H;
+        int w = (int)(i - row * (I)W), h = (int)(row - nc * (I)H);
+        const float *plane = x + (size_t)nc * H * W;
         float g = 0.0f;
         /* Window p covers rows 2p - pt .. 2p - pt + 2. */
         int p_lo = max(0, (h + pt - 2 + 1) / 2), p_hi = min(P - 1, (h + pt) / 2);
         int q_lo = max(0, (w + pl - 2 + 1) / 2), q_hi = min(Q - 1, (w + pl) / 2);
         for (int p = p_lo; p <= p_hi; p++) {
             for (int q = q_lo; q <= q_hi; q++) {
-                float target = y[(nc * P + p) * Q + q];
+                float target = y[((size_t)nc * P + p) * Q + q];
                 /* As on the CPU: the first element equal to the forward output; if none is
                  * (y not computed from this x, or NaN), the first strict maximum. */
                 int first = -1, best = -1;
@@ -524,7 +547,8 @@ __global__ static void k_maxpool_bwd(float *d_x, const float *d_y, const float *
                         }
                     }
                 }
-                if ((first >= 0 ? first : best) == h * W + w) g += d_y[(nc * P + p) * Q + q];
+                if ((first >= 0 ? first : best) == h * W + w)
+                    g += d_y[((size_t)nc * P + p) * Q + q];
             }
         }
         d_x[i] = g;
@@ -628,10 +652,11 @@ rv_status rv_cuda_softmax_xent(rv_ctx *ctx, float *losses, int32_t *pred, float 
 
 /* ---------------------------------------------------------------- optimizer --------------- */
 
+template <typename I>
 __global__ static void k_sgd(float *w, float *v, const float *g, size_t n, float lr,
                              float momentum, float wd)
 {
-    RV_FOR_EACH(i, n) {
+    RV_FOR_EACH(I, i, n) {
         float vi = momentum * v[i] + (g[i] + wd * w[i]);
         v[i] = vi;
         w[i] = w[i] - lr * vi;
@@ -646,9 +671,10 @@ rv_status rv_cuda_sgd_update(rv_ctx *ctx, float *w, float *v, const float *g, si
 
 /* ---------------------------------------------------------------- linear helpers ---------- */
 
+template <typename I>
 __global__ static void k_bias_broadcast(float *y, const float *b, int O, size_t n)
 {
-    RV_FOR_EACH(i, n) y[i] = b[i % O];
+    RV_FOR_EACH(I, i, n) y[i] = b[i % (I)O];
 }
 
 /* d_b[o] += sum over n of d_y[n, o], in row order (one thread per output). */
