@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 JOBS      ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test asan fuzz clean
+.PHONY: all deps build test asan fuzz clean gpu-bundle
 
 all: build
 
@@ -33,7 +33,19 @@ fuzz: deps
 	JOBS=$(JOBS) scripts/fuzz.sh $(FUZZ_SECONDS)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz $(GPU_BUILD) $(GPU_BUNDLE)
+
+# The folder scripts/gpu-check.sh runs from on a GPU machine (README: "Checking a GPU machine"):
+# the CUDA build for GPU_ARCHS (90: H100/H200) with the shared libraries it needs, built here.
+GPU_BUILD  ?= build-gpu
+GPU_ARCHS  ?= 90
+GPU_BUNDLE ?= gpu-bundle
+gpu-bundle: deps
+	@cmake -S . -B $(GPU_BUILD) -DCMAKE_BUILD_TYPE=Release -DREVBENCH_CUDA=ON \
+	  -DREVBENCH_CUDA_ARCHS="$(GPU_ARCHS)" $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(GPU_BUILD) -j $(JOBS) --target revbench revnet_cuda test_cuda \
+	  test_cuda_numerics test_cuda_model test_cuda_algo
+	scripts/gpu-bundle.sh $(GPU_BUILD) $(GPU_BUNDLE)
 
 # Results, figures and the paper (plots/, paper/, experiments/README.md).
 SCHEDULE ?= quick
