@@ -53,16 +53,21 @@ DEVICE   ?= cpu
 DB       ?= results/results.db
 DATA     ?= $(or $(REVBENCH_DATA),data)
 RUN_JOBS ?= 1
+# The shipped reference results (results/reference/README.md): figures and tables set your
+# runs beside them, or show them alone, saying so, when there is no database at $(DB).
+REFERENCE ?= results/reference
 
-.PHONY: plots paper reproduce-cifar
+.PHONY: plots paper reproduce-cifar reference
 
-# Figures from the database alone (no build needed): paper/figures/*.png and *.svg.
-plots:
-	plots/make-plots.sh $(DB) paper/figures
+# Figures (paper/figures/*.png and *.svg) from the database and the reference results, in
+# seconds; the build is needed to load the reference (revbench import).
+plots: build
+	REVBENCH=$(BUILD)/revbench plots/make-plots.sh --against $(REFERENCE) $(DB) paper/figures
 
-# Tables from the database (paper/REPORT.md, paper/tables/), then the PDF if LaTeX is there.
+# Tables (paper/REPORT.md, paper/tables/) from the database and the reference results, then
+# the PDF if LaTeX is there.
 paper: build
-	$(BUILD)/revbench report --db $(DB) --out paper
+	$(BUILD)/revbench report --db $(DB) --against $(REFERENCE) --out paper
 	@if command -v pdflatex >/dev/null 2>&1; then \
 	  cd paper && pdflatex -interaction=nonstopmode -halt-on-error reproduction.tex >/dev/null && \
 	  pdflatex -interaction=nonstopmode -halt-on-error reproduction.tex >/dev/null && \
@@ -71,6 +76,11 @@ paper: build
 	  echo "pdflatex not installed: paper/REPORT.md and paper/tables/ are up to date" \
 	       "(apt-get install texlive-latex-recommended for paper/reproduction.pdf)"; \
 	fi
+
+# Replaces the reference results with the finished runs of $(DB) (revbench export); review
+# the diff (git diff results/reference) before committing it.
+reference: build
+	$(BUILD)/revbench export --db $(DB) --out $(REFERENCE)
 
 # The paper's CIFAR matrix (experiments/cifar-$(SCHEDULE).ini), then figures and tables. Run it
 # again after an interruption: finished runs are skipped and interrupted ones resumed.

@@ -226,9 +226,13 @@ else
               AND peak_bytes > 0 ORDER BY category" | tr '\n' ' ')
     f=$TMP/breakdown.dat
     { printf 'network'; for c in $cats; do printf ' %s' "$c"; done; printf '\n'; } > "$f"
-    # The paper's 14 named networks (6 CIFAR x 2 modes + the ImageNet pair) fit in 16 bars.
+    # The paper's 14 named networks (6 CIFAR x 2 modes + the ImageNet pair) fit in 16 bars;
+    # depth-family members are drawn only when no named network was measured.
     q "SELECT run_id, arch || ':' || mode || ':' || device FROM v_memory
-       ORDER BY arch LIKE '%-basic-%', device, n_layers, arch, mode LIMIT 16" > "$TMP/bd.txt"
+       WHERE NOT (arch LIKE '%-basic-%' OR arch LIKE '%-bottleneck-%')
+          OR NOT EXISTS (SELECT 1 FROM v_memory WHERE arch NOT LIKE '%-basic-%'
+                         AND arch NOT LIKE '%-bottleneck-%')
+       ORDER BY device, n_layers, arch, mode LIMIT 16" > "$TMP/bd.txt"
     while read -r id label; do
         printf '%s' "$label"
         for c in $cats; do

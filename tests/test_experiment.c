@@ -254,7 +254,8 @@ Test(experiment, shipped_files_parse)
         int min_entries;
     } files[] = { { "cifar-paper.ini", 12 },     { "cifar-quick.ini", 12 },
                   { "cifar-memory.ini", 12 },    { "memory-depth.ini", 20 },
-                  { "grad-angle.ini", 1 },       { "imagenet-memory.ini", 2 } };
+                  { "grad-angle.ini", 1 },       { "imagenet-memory.ini", 2 },
+                  { "cifar-long.ini", 2 } };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[512];
         snprintf(path, sizeof path, "%s/%s", RV_EXPERIMENTS_DIR, files[i].file);
@@ -268,4 +269,29 @@ Test(experiment, shipped_files_parse)
     char err[512] = "";
     cr_expect_eq(rb_experiment_load(&e, "/nonexistent/x.ini", err, sizeof err), -1);
     cr_expect(strstr(err, "cannot open") != NULL, "%s", err);
+}
+
+/* The longer schedule (issue 14): the ResNet-32 / RevNet-38 pair on CIFAR-10, 16,000 steps
+ * at batch 100 with the paper's recipe, checkpointed often enough that an interrupted sitting
+ * loses at most 500 steps. */
+Test(experiment, the_long_schedule_is_the_pair_at_a_fifth_of_the_paper)
+{
+    rb_experiment e;
+    char err[512] = "";
+    cr_assert_eq(rb_experiment_load(&e, RV_EXPERIMENTS_DIR "/cifar-long.ini", err, sizeof err),
+                 0, "%s", err);
+    cr_expect_str_eq(e.schedule, "long");
+    cr_assert_eq(e.n_entries, 2);
+    cr_expect_str_eq(e.entries[0].arch, "resnet-32");
+    cr_expect_str_eq(e.entries[1].arch, "revnet-38");
+    cr_expect_str_eq(e.entries[1].mode, "reversible");
+    for (int i = 0; i < 2; i++) {
+        cr_expect_str_eq(e.entries[i].dataset, "cifar10");
+        cr_expect_eq(e.entries[i].set.steps, 16000);
+        cr_expect_eq(e.entries[i].set.batch, 100);
+        cr_expect_eq(e.entries[i].set.checkpoint_every, 500);
+        cr_expect_float_eq(e.entries[i].set.lr, 0.1, 1e-12);
+        cr_expect_float_eq(e.entries[i].set.weight_decay, 2e-4, 1e-12);
+    }
+    rb_experiment_free(&e);
 }

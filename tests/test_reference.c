@@ -176,6 +176,71 @@ Test(reference, import_accepts_rows_and_nothing_else)
     rb_db_close(db);
 }
 
+Test(reference, the_shipped_reference_reexports_to_itself_with_machine_and_commit)
+{
+    rb_reference ref;
+    char err[512], out[PATH_MAX + 8];
+    cr_assert_eq(rb_reference_open(&ref, RV_SOURCE_DIR "/results/reference", err, sizeof err), 0,
+                 "%s", err);
+    cr_expect_gt(ref.n_runs, 0);
+    /* Every run says where and from what it was measured; no run from uncommitted code. */
+    cr_expect_eq(scalar(ref.db, "SELECT count(*) FROM runs WHERE coalesce(cpu_model, '') IN "
+                                "('', 'unknown') OR coalesce(isa, '') = '' OR n_cpus IS NULL "
+                                "OR threads IS NULL OR coalesce(blas, '') = '' OR "
+                                "coalesce(backend, '') = '' OR coalesce(software, '') = '' OR "
+                                "load_start IS NULL OR load_end IS NULL OR "
+                                "coalesce(git_rev, 'unknown') IN ('', 'unknown') OR "
+                                "git_rev LIKE '%-dirty' OR status <> 'finished'"),
+                 0);
+    snprintf(out, sizeof out, "%s/again", g_dir);
+    cr_assert_eq(rb_dump_export(ref.db, out, NULL, err, sizeof err), 0, "%s", err);
+    rb_reference_close(&ref);
+    expect_same_dump(RV_SOURCE_DIR "/results/reference", out);
+}
+
+/* tests/readme-numbers.sql: each statement gives rows of text that README.md must contain
+ * verbatim (first column), computed from the reference results; a statement that gives no
+ * row is a claim the reference cannot back. */
+Test(reference, the_readme_quotes_the_reference_results)
+{
+    rb_reference ref;
+    char err[512];
+    cr_assert_eq(rb_reference_open(&ref, RV_SOURCE_DIR "/results/reference", err, sizeof err), 0,
+                 "%s", err);
+    char *readme = read_text(RV_SOURCE_DIR "/README.md");
+    char *sql = read_text(RV_SOURCE_DIR "/tests/readme-numbers.sql");
+    sqlite3 *h = rb_db_handle(ref.db);
+    const char *p = sql;
+    int n_statements = 0, n_rows = 0;
+    while (*p) {
+        sqlite3_stmt *st = NULL;
+        const char *tail = NULL;
+        cr_assert_eq(sqlite3_prepare_v2(h, p, -1, &st, &tail), SQLITE_OK,
+                     "tests/readme-numbers.sql: %s", sqlite3_errmsg(h));
+        if (!st) break; /* only comments and blanks were left */
+        n_statements++;
+        int rows = 0, rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *text = (const char *)sqlite3_column_text(st, 0);
+            rows++;
+            cr_expect(text && strstr(readme, text) != NULL,
+                      "README.md does not say \"%s\", which the reference results give "
+                      "(statement: %s)", text ? text : "NULL", sqlite3_sql(st));
+        }
+        cr_expect_eq(rc, SQLITE_DONE, "%s", sqlite3_errmsg(h));
+        cr_expect_gt(rows, 0, "no reference result backs this README claim: %s",
+                     sqlite3_sql(st));
+        n_rows += rows;
+        sqlite3_finalize(st);
+        p = tail;
+    }
+    cr_expect_gt(n_statements, 0);
+    cr_expect_gt(n_rows, 0);
+    free(sql);
+    free(readme);
+    rb_reference_close(&ref);
+}
+
 Test(reference, version_names_the_backends_and_libraries)
 {
     char cmd[PATH_MAX + 256], path[PATH_MAX + 16];

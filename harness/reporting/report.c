@@ -244,8 +244,7 @@ static int table_cifar(const rb_report_ctx *c, const char *out, FILE *md)
     }
     char caption[512];
     snprintf(caption, sizeof caption, "Top-1 test error (%%) on CIFAR-10 and CIFAR-100, the "
-             "paper beside %s%s", c->n == 2 ? "the reference and yours" : c->src[0].label,
-             c->suffix);
+             "paper beside the measured errors%s", c->suffix);
     rb_table t;
     rb_table_init(&t, "cifar", caption, n_cols, header);
     static const char *const PAIRS[3][3] = { { "ResNet-32 / RevNet-38", "resnet-32", "revnet-38" },
