@@ -279,7 +279,7 @@ done
 # ------------------------------------------------------------------ measurements
 if [ "$gpu_ok" = 1 ]; then
     if step angle_revnet-38 40 --json "${RB[@]}" "$bundle/bin/revbench" angle --arch revnet-38 \
-            --device cuda --threads 1 --json; then
+            --batch 100 --device cuda --threads 1 --json; then
         result "angle revnet-38 batch 100 (reversible vs stored gradients, degrees):" \
             "$(json_num "$work/json/angle_revnet-38.json" angle_deg)"
     fi
@@ -369,5 +369,20 @@ if [ "$gpu_ok" = 1 ]; then
     # The memory sweep of the six networks, into the results database.
     step sweep 90 "${RB[@]}" "$bundle/bin/revbench" run "$repo/experiments/cifar-memory.ini" \
         --db "$work/gpu.db" --device cuda
+    # Activation peak against depth, from the database (python3's sqlite3; no sqlite3 CLI
+    # needed): flat for the reversible RevNets is the paper's claim.
+    if [ -f "$work/gpu.db" ]; then
+        timeout 20 python3 - "$work/gpu.db" >>"$RESULTS" 2>>"$LOG" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+rows = db.execute("SELECT r.arch, r.mode, r.batch, r.status, m.planned_bytes, m.peak_bytes "
+                  "FROM runs r "
+                  "LEFT JOIN memory m ON m.run_id = r.id AND m.category = 'activation_peak' "
+                  "ORDER BY r.arch LIKE 'rev%', r.mode, r.id")
+for arch, mode, batch, status, planned, peak in rows:
+    print(f"sweep {arch} {mode} batch {batch}: {status}, activation peak planned {planned} B, "
+          f"measured {peak} B")
+PY
+    fi
 fi
 exit 0
