@@ -31,7 +31,9 @@
 #include "commands/options.h"
 #include "db/db.h"
 #include "db/db_ext.h"
+#include "experiments/entry_identity.h"
 #include "experiments/experiment.h"
+#include "experiments/slurm.h"
 #include "reporting/json_flat.h"
 #include <revnet/model.h>
 #include "training/train.h"
@@ -52,57 +54,6 @@ typedef struct {
 
 static volatile sig_atomic_t g_stop;
 static void on_stop(int sig) { (void)sig; g_stop = 1; }
-
-/* The training configuration of an entry, as rb_train_run receives it (the data folder,
- * checkpoint folder and progress display are set by the caller: they do not identify a run). */
-static void entry_train_config(const rb_experiment *e, const rb_exp_entry *x, rb_train_config *c)
-{
-    rb_train_config_defaults(c);
-    c->arch = x->arch;
-    c->dataset = x->dataset;
-    c->mode = x->mode;
-    c->device = x->device;
-    c->schedule = e->schedule;
-    c->experiment = e->name;
-    c->steps = x->set.steps;
-    c->batch = x->set.batch;
-    c->seed = x->seed;
-    c->eval_every = x->set.eval_every;
-    if (x->set.checkpoint_every >= 0) c->checkpoint_every = x->set.checkpoint_every;
-    c->train_subset = x->set.train_subset;
-    c->test_subset = x->set.test_subset;
-    c->angle_every = x->set.angle_every;
-    c->lr = x->set.lr;
-    c->momentum = x->set.momentum;
-    c->weight_decay = x->set.weight_decay;
-    c->threads = x->set.threads;
-    c->resume = 1;
-}
-
-/* An entry's identity in the database. For training entries it comes from rb_train_identify,
- * so lookups find exactly the rows rb_train_run writes. rc points into this struct. */
-typedef struct {
-    rb_train_config train;
-    rb_train_identity id;
-    rb_run_config rc;
-} entry_identity;
-
-static int entry_config(const rb_experiment *e, const rb_exp_entry *x, entry_identity *out)
-{
-    memset(out, 0, sizeof *out);
-    if (e->kind != RB_EXP_TRAIN) {
-        out->rc = (rb_run_config){ .arch = x->arch, .dataset = x->dataset, .mode = x->mode,
-                                   .device = x->device, .kind = "mem", .schedule = e->schedule,
-                                   .experiment = e->name, .batch = x->set.batch,
-                                   .steps = x->set.steps, .seed = x->seed,
-                                   .threads = x->set.threads };
-        return 0;
-    }
-    entry_train_config(e, x, &out->train);
-    if (rb_train_identify(&out->train, &out->id) != RB_EXIT_OK) return -1;
-    out->rc = out->id.rc;
-    return 0;
-}
 
 /* 64-bit FNV-1a: a stable file name for an entry's lock. */
 static unsigned long long fnv1a(const char *s)
@@ -139,8 +90,8 @@ static const char *entry_state(rb_db *db, const char *db_path, const rb_experime
                                const rb_exp_entry *x)
 {
     char status[16] = "";
-    entry_identity ident;
-    if (entry_config(e, x, &ident)) return "invalid configuration";
+    rb_exp_identity ident;
+    if (rb_exp_entry_identity(e, x, &ident)) return "invalid configuration";
     const rb_run_config rc = ident.rc;
     int64_t id;
     int found = rb_db_find_run(db, &rc, &id, status);
@@ -198,7 +149,7 @@ static int run_train_entry(const run_opts *o, const rb_experiment *e, const rb_e
                         o->db_path);
     else snprintf(ckpt_dir, sizeof ckpt_dir, "checkpoints");
     rb_train_config c;
-    entry_train_config(e, x, &c);
+    rb_exp_entry_train_config(e, x, &c);
     c.data_root = o->data_root;
     c.checkpoint_dir = ckpt_dir;
     c.progress = o->jobs == 1;
@@ -339,8 +290,8 @@ done:
 
 static int run_mem_entry(const rb_experiment *e, const rb_exp_entry *x, rb_db *db)
 {
-    entry_identity ident;
-    entry_config(e, x, &ident);
+    rb_exp_identity ident;
+    rb_exp_entry_identity(e, x, &ident);
     const rb_run_config rc = ident.rc;
     int64_t id;
     char status[16] = "";
@@ -393,8 +344,8 @@ static int entry_child(const run_opts *o, const rb_experiment *e, const rb_exp_e
         rb_cli_error(CMD, "%s", err);
         return RB_EXIT_FAIL;
     }
-    entry_identity ident;
-    if (entry_config(e, x, &ident)) {
+    rb_exp_identity ident;
+    if (rb_exp_entry_identity(e, x, &ident)) {
         rb_db_close(db);
         return RB_EXIT_USAGE;
     }
@@ -417,7 +368,9 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: revbench run FILE [--db PATH] [--dry-run] [--jobs N] [--data DIR]\n"
-            "                    [--device cpu|cuda]\n\n"
+            "                    [--device cpu|cuda] [--entry K]\n"
+            "       revbench run FILE --slurm [--partition P] [--time T] [--mem M]\n"
+            "                    [--cpus-per-task N] [--gpus-per-task N] [--dry-run | --status]\n\n"
             "Runs every entry of an experiment file (experiments/README.md): finished runs are\n"
             "skipped, interrupted ones resumed, failed ones retried. Each entry runs in its own\n"
             "process; a lock per entry (DB.locks/) keeps two `run`s of one file from running\n"
@@ -426,7 +379,22 @@ static void usage(FILE *out)
             "  --dry-run      print the matrix and each entry's state; run nothing\n"
             "  --jobs N       entries run in parallel (default 1)\n"
             "  --data DIR     dataset folder (default $REVBENCH_DATA, then data/)\n"
-            "  --device D     run every entry on device D instead of the file's devices\n");
+            "  --device D     run every entry on device D instead of the file's devices\n"
+            "  --entry K      run only entry K (1-based, as --dry-run numbers them), in this\n"
+            "                 process: what each Slurm task runs\n\n"
+            "On a Slurm cluster (README.md, \"Running on a cluster\"):\n"
+            "  --slurm        submit the entries still to do as job arrays, each task into its\n"
+            "                 own shard database under DB.slurm/NAME/, and a merge job that\n"
+            "                 runs after them (--dependency=afterany) and merges the shards\n"
+            "                 into DB; with --dry-run, print the batch scripts instead\n"
+            "  --status       with --slurm: each entry's state in DB, its shard and the queue,\n"
+            "                 and the merge job's\n"
+            "  --partition P  the partition (default: the cluster's default)\n"
+            "  --time T       time limit of every task (Slurm format, e.g. 2:00:00); default:\n"
+            "                 estimated per entry from its network and steps\n"
+            "  --mem M        memory of every task (e.g. 4G); default: estimated per entry\n"
+            "  --cpus-per-task N  default: the entry's threads\n"
+            "  --gpus-per-task N  default: 1 for cuda entries, 0 for cpu ones\n");
 }
 
 static void describe_entry(char *buf, size_t len, const rb_exp_entry *x)
@@ -435,9 +403,44 @@ static void describe_entry(char *buf, size_t len, const rb_exp_entry *x)
              x->device, (unsigned long long)x->seed, x->set.steps);
 }
 
+/* Flags that only make sense together (--status and the resource flags need --slurm; --entry
+ * excludes --slurm and --jobs). Prints what is wrong; returns an exit status. */
+static int check_mode_flags(const run_opts *o, const rb_slurm_opts *so, int slurm, int status,
+                            long entry, int n_entries)
+{
+    int resources = so->partition || so->time || so->mem || so->cpus_per_task > 0 ||
+                    so->gpus_per_task >= 0;
+    if (!slurm && (status || resources)) {
+        rb_cli_error(CMD, "--status, --partition, --time, --mem, --cpus-per-task and "
+                     "--gpus-per-task go with --slurm");
+        return RB_EXIT_USAGE;
+    }
+    if (slurm && (entry > 0 || o->jobs != 1)) {
+        rb_cli_error(CMD, "--slurm submits every entry as its own task: drop --entry/--jobs");
+        return RB_EXIT_USAGE;
+    }
+    if (status && o->dry_run) {
+        rb_cli_error(CMD, "--status and --dry-run: choose one");
+        return RB_EXIT_USAGE;
+    }
+    if (entry > 0 && (o->dry_run || o->jobs != 1)) {
+        rb_cli_error(CMD, "--entry runs one entry: drop --dry-run/--jobs");
+        return RB_EXIT_USAGE;
+    }
+    if (entry > n_entries) {
+        rb_cli_error(CMD, "--entry %ld: the file has %d entr%s (revbench run FILE --dry-run "
+                     "lists them)", entry, n_entries, n_entries == 1 ? "y" : "ies");
+        return RB_EXIT_USAGE;
+    }
+    return RB_EXIT_OK;
+}
+
 int rb_cmd_run(int argc, char **argv)
 {
     run_opts o = { .db_path = "results/results.db", .jobs = 1 };
+    rb_slurm_opts so = { .gpus_per_task = -1 };
+    long entry = 0;
+    int slurm = 0, status = 0;
     const char *file = NULL;
     int dev = -1;
     long jobs = 1;
@@ -447,6 +450,14 @@ int rb_cmd_run(int argc, char **argv)
         RB_LONG("jobs", &jobs, 1, 64),
         RB_TEXT("data", &o.data_root),
         RB_CHOICE("device", &dev, rv_device_names(), "device"),
+        RB_LONG("entry", &entry, 1, 1000000),
+        RB_FLAG("slurm", &slurm),
+        RB_FLAG("status", &status),
+        RB_TEXT("partition", &so.partition),
+        RB_TEXT("time", &so.time),
+        RB_TEXT("mem", &so.mem),
+        RB_LONG("cpus-per-task", &so.cpus_per_task, 1, 1024),
+        RB_LONG("gpus-per-task", &so.gpus_per_task, 0, 64),
         RB_OPTS_END,
     };
     int n_files = 0;
@@ -467,6 +478,30 @@ int rb_cmd_run(int argc, char **argv)
     if (o.device)
         for (int i = 0; i < e.n_entries; i++)
             snprintf(e.entries[i].device, sizeof e.entries[i].device, "%s", o.device);
+    int code = check_mode_flags(&o, &so, slurm, status, entry, e.n_entries);
+    if (code != RB_EXIT_OK || slurm) {
+        if (code == RB_EXIT_OK) {
+            so.db_path = o.db_path;
+            so.data_root = o.data_root;
+            so.device = o.device;
+            so.dry_run = o.dry_run;
+            code = status ? rb_slurm_status(&e, &so) : rb_slurm_submit(file, &e, &so);
+        }
+        rb_experiment_free(&e);
+        return code;
+    }
+    if (entry > 0) {
+        /* One entry, in this process: a Slurm task's signals (SIGTERM before the time limit,
+         * on scancel or preemption) reach the training loop itself, which stops at a step
+         * boundary with its checkpoint saved. */
+        if (!strcmp(o.db_path, "results/results.db")) mkdir("results", 0777);
+        code = entry_child(&o, &e, &e.entries[entry - 1]);
+        if (code == RB_EXIT_BUSY)
+            rb_cli_error(CMD, "entry %ld is being run by another process on this machine",
+                         entry);
+        rb_experiment_free(&e);
+        return code;
+    }
     /* The default folder is ours to create; a folder named with --db must exist. */
     if (!strcmp(o.db_path, "results/results.db")) mkdir("results", 0777);
 
@@ -588,7 +623,7 @@ int rb_cmd_run(int argc, char **argv)
     }
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    int code = RB_EXIT_OK;
+    code = RB_EXIT_OK;
     if (g_stop) {
         printf("stopped on request after %.1f min; run the same command again to resume\n",
                (rb_now_ms() - start_ms) / 60000.0);
