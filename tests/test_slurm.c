@@ -189,6 +189,13 @@ Test(slurm, cancelled_task_resumes_and_the_merge_equals_a_plain_run, .timeout = 
     int array = atoi(at + strlen("submitted job array "));
     cr_expect(strstr(out, "4 to submit in 1 job array") != NULL, "%s", out);
     free(out);
+    /* Submitting again at once submits no entry twice: they are queued or running. */
+    cr_assert_eq(sh("%s run %s --db %s --slurm > %s 2>&1", RV_REVBENCH, ini, main_db,
+                    path_in("again.out")),
+                 0, "%s", slurp(path_in("again.out")));
+    out = slurp(path_in("again.out"));
+    cr_expect(strstr(out, " 0 to submit") != NULL, "%s", out);
+    free(out);
 
     /* Cancel the seed-3 entry (array task 4) once it has a checkpoint: mid-run. */
     char pattern[PATH_MAX + 256];

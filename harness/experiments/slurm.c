@@ -76,6 +76,7 @@ typedef struct {
     char detail[192];         /* shard progress and queue state, for --status */
     int todo;
     int shard_finished;
+    char active_job[64];      /* the array job of its task when still queued or running */
     int cpus, gpus;
     long minutes;             /* 0 when o->time is given */
     long mem_mib;             /* 0 when o->mem is given */
@@ -276,6 +277,7 @@ static int plan_entries(const rb_experiment *e, const rb_slurm_opts *o, const ru
             snprintf(pl->detail + at, sizeof pl->detail - at, "; job %s_%d: %s", job, task,
                      qstate);
             if (rb_slurm_state_active(qstate)) {
+                snprintf(pl->active_job, sizeof pl->active_job, "%s", job);
                 pl->state = "queued or running";
                 continue;
             }
@@ -541,6 +543,18 @@ int rb_slurm_submit(const char *file, const rb_experiment *e, const rb_slurm_opt
                groups[g].cpus == 1 ? "" : "s", groups[g].gpus, groups[g].gpus == 1 ? "" : "s",
                o->mem ? o->mem : "estimated memory", o->time ? o->time : "estimated time");
     }
+    /* The merge also waits for tasks of earlier submissions that are still queued or running,
+     * so that it sees their shards finished. */
+    for (int i = 0; i < n; i++) {
+        if (!plans[i].active_job[0]) continue;
+        char with_colons[96];
+        snprintf(with_colons, sizeof with_colons, ":%s:", plans[i].active_job);
+        char all[1040];
+        snprintf(all, sizeof all, ":%s:", deps);
+        if (strstr(all, with_colons)) continue;
+        size_t at = strlen(deps);
+        snprintf(deps + at, sizeof deps - at, "%s%s", at ? ":" : "", plans[i].active_job);
+    }
     snprintf(script, sizeof script, "%s/merge.sh", sub);
     FILE *f = fopen(script, "w");
     int bad = !f || write_merge(f, e, o, &p, self);
@@ -555,7 +569,7 @@ int rb_slurm_submit(const char *file, const rb_experiment *e, const rb_slurm_opt
     fclose(jobs);
     printf("submitted merge job %s (after %s)\nscripts and logs: %s\n"
            "state: revbench run %s --db %s --slurm --status\n",
-           job, deps[0] ? deps : "nothing", sub, file, o->db_path);
+           job, deps[0] ? deps : "no job: it runs now", sub, file, o->db_path);
     code = RB_EXIT_OK;
 done:
     free(plans);
