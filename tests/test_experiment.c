@@ -132,6 +132,12 @@ static bad_case BAD[] = {
     /* Back to back, the repeated header has no other section between them. */
     { HEAD "[train]\nsteps = 10\n[train]\nbatch = 20\n", 6, "[train] appears twice" },
     { HEAD "[experiment]\nschedule = s\n", 4, "[experiment] appears twice" },
+    /* [slurm]: its values go into batch scripts, so nothing a shell would read otherwise. */
+    { HEAD "[slurm]\ntime = 2h; rm -rf /\n", 5, "time limit" },
+    { HEAD "[slurm]\nmem = lots\n", 5, "4G" },
+    { HEAD "[slurm]\npartition = gpu $(id)\n", 5, "partition name" },
+    { HEAD "[slurm]\ngpus_per_task = -1\n", 5, "whole number" },
+    { HEAD "[slurm]\nqos = high\n", 5, "unknown key" },
 };
 
 ParameterizedTestParameters(experiment, bad_input_names_the_line)
@@ -152,6 +158,27 @@ ParameterizedTest(bad_case *c, experiment, bad_input_names_the_line)
                  err);
     cr_expect(strstr(err, c->needle) != NULL, "want '%s' in '%s'", c->needle, err);
     cr_expect_eq(e.n_entries, 0);
+}
+
+Test(experiment, slurm_section)
+{
+    rb_experiment e;
+    char err[512] = "";
+    const char *text = HEAD "[matrix]\narchs = resnet-32\ndatasets = cifar10\n[slurm]\n"
+                            "partition = gpu\ntime = 1-12:00:00\nmem = 8G\ngpus_per_task = 2\n";
+    cr_assert_eq(rb_experiment_parse(&e, "s.ini", text, err, sizeof err), 0, "%s", err);
+    cr_expect_str_eq(e.slurm.partition, "gpu");
+    cr_expect_str_eq(e.slurm.time, "1-12:00:00");
+    cr_expect_str_eq(e.slurm.mem, "8G");
+    cr_expect_eq(e.slurm.gpus_per_task, 2);
+    cr_expect_eq(e.slurm.cpus_per_task, 0, "not set: the entry's threads");
+    rb_experiment_free(&e);
+    /* Without the section nothing is set. */
+    cr_assert_eq(rb_experiment_parse(&e, "s.ini", HEAD "[matrix]\narchs = resnet-32\n"
+                                     "datasets = cifar10\n", err, sizeof err), 0, "%s", err);
+    cr_expect_eq(e.slurm.gpus_per_task, -1);
+    cr_expect_eq(e.slurm.partition[0], '\0');
+    rb_experiment_free(&e);
 }
 
 Test(experiment, long_lines_are_refused_not_truncated)

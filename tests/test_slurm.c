@@ -327,6 +327,21 @@ Test(slurm, dry_run_prints_one_array_per_resource_request)
     cr_expect(strstr(out, "#SBATCH --time=1:00:00\n") && strstr(out, "#SBATCH --mem=3G\n"),
               "%s", out);
     free(out);
+    /* The file's [slurm] section, under the flags. */
+    static const char SECTION[] = "\n[slurm]\npartition = long\ntime = 2:00:00\nmem = 5G\n";
+    char *with = malloc(sizeof TEXT + sizeof SECTION);
+    cr_assert_not_null(with);
+    snprintf(with, sizeof TEXT + sizeof SECTION, "%s%s", TEXT, SECTION);
+    write_all(ini, (const unsigned char *)with, strlen(with));
+    free(with);
+    cr_assert_eq(sh("%s run %s --db %s --slurm --dry-run --mem 6G > %s 2>&1", RV_REVBENCH, ini,
+                    db, path_in("file.out")),
+                 0, "%s", slurp(path_in("file.out")));
+    out = slurp(path_in("file.out"));
+    cr_expect(strstr(out, "#SBATCH --partition=long\n") && strstr(out, "#SBATCH --time=2:00:00\n") &&
+                  strstr(out, "#SBATCH --mem=6G\n") && !strstr(out, "--mem=5G"),
+              "%s", out);
+    free(out);
     cr_expect_eq(sh("%s run %s --db %s --status 2>/dev/null", RV_REVBENCH, ini, db), 2);
     cr_expect_eq(sh("%s run %s --db %s --time 10 2>/dev/null", RV_REVBENCH, ini, db), 2);
     cr_expect_eq(sh("%s run %s --db %s --slurm --entry 1 2>/dev/null", RV_REVBENCH, ini, db), 2);

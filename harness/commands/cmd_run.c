@@ -481,6 +481,13 @@ int rb_cmd_run(int argc, char **argv)
     int code = check_mode_flags(&o, &so, slurm, status, entry, e.n_entries);
     if (code != RB_EXIT_OK || slurm) {
         if (code == RB_EXIT_OK) {
+            /* What the flags leave open, the file's [slurm] section gives. */
+            const rb_exp_slurm *fs = &e.slurm;
+            if (!so.partition && fs->partition[0]) so.partition = fs->partition;
+            if (!so.time && fs->time[0]) so.time = fs->time;
+            if (!so.mem && fs->mem[0]) so.mem = fs->mem;
+            if (so.cpus_per_task == 0) so.cpus_per_task = fs->cpus_per_task;
+            if (so.gpus_per_task < 0) so.gpus_per_task = fs->gpus_per_task;
             so.db_path = o.db_path;
             so.data_root = o.data_root;
             so.device = o.device;

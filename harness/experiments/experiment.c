@@ -561,6 +561,52 @@ static int expand(interp *in, matrix *m)
     return 0;
 }
 
+/* Whether text is made only of characters in allowed, and not empty. */
+static int only_of(const char *text, const char *allowed)
+{
+    return *text && strspn(text, allowed) == strlen(text);
+}
+
+/* One key of the [slurm] section. Values go into batch scripts, so only the characters Slurm
+ * itself accepts there pass. */
+static int slurm_key(interp *in, const kv *k)
+{
+    rb_exp_slurm *s = &in->e->slurm;
+    char *end = NULL;
+    if (!strcmp(k->key, "partition")) {
+        if (!only_of(k->value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.,") ||
+            strlen(k->value) >= sizeof s->partition)
+            return errf(in, k->line, "partition = '%s': expected a partition name", k->value);
+        snprintf(s->partition, sizeof s->partition, "%s", k->value);
+    } else if (!strcmp(k->key, "time")) {
+        if (!only_of(k->value, "0123456789:-") || strlen(k->value) >= sizeof s->time)
+            return errf(in, k->line, "time = '%s': expected a Slurm time limit such as 90, "
+                        "2:00:00 or 1-12:00:00", k->value);
+        snprintf(s->time, sizeof s->time, "%s", k->value);
+    } else if (!strcmp(k->key, "mem")) {
+        size_t digits = strspn(k->value, "0123456789");
+        if (digits == 0 || strlen(k->value) > digits + 1 ||
+            (k->value[digits] && !strchr("KMGT", k->value[digits])) ||
+            strlen(k->value) >= sizeof s->mem)
+            return errf(in, k->line, "mem = '%s': expected a size such as 4096M or 4G",
+                        k->value);
+        snprintf(s->mem, sizeof s->mem, "%s", k->value);
+    } else if (!strcmp(k->key, "cpus_per_task") || !strcmp(k->key, "gpus_per_task")) {
+        int cpus = k->key[0] == 'c';
+        errno = 0;
+        long v = strtol(k->value, &end, 10);
+        if (errno || end == k->value || *end || v < (cpus ? 1 : 0) || v > 1024)
+            return errf(in, k->line, "%s = '%s': expected a whole number from %d to 1024",
+                        k->key, k->value, cpus);
+        if (cpus) s->cpus_per_task = v;
+        else s->gpus_per_task = v;
+    } else {
+        return errf(in, k->line, "unknown key '%s' in [slurm] (valid: partition, time, mem, "
+                    "cpus_per_task, gpus_per_task)", k->key);
+    }
+    return 0;
+}
+
 static int interpret(interp *in, parse_state *ps)
 {
     rb_experiment *e = in->e;
@@ -639,10 +685,12 @@ static int interpret(interp *in, parse_state *ps)
                             k->key);
             matrix *m = matrix_for(in, k);
             if (!m || matrix_key(in, m, k)) return -1;
+        } else if (!strcmp(k->section, "slurm")) {
+            if (slurm_key(in, k)) return -1;
         } else {
             return errf(in, k->line,
-                        "unknown section [%s] (valid: experiment, %s, matrix, matrix.LABEL)",
-                        k->section, own);
+                        "unknown section [%s] (valid: experiment, %s, matrix, matrix.LABEL, "
+                        "slurm)", k->section, own);
         }
     }
     (void)settings_line;
@@ -666,6 +714,7 @@ int rb_experiment_parse_work(rb_experiment *e, const char *name, const char *tex
                              size_t err_len, size_t *bytes_copied)
 {
     memset(e, 0, sizeof *e);
+    e->slurm.gpus_per_task = -1;
     snprintf(e->path, sizeof e->path, "%s", name);
     parse_state ps = { .name = name, .text = text, .pos = text };
     interp in = { .e = e, .file = name, .err = err, .err_len = err_len };

@@ -7,7 +7,8 @@
  * or [matrix.LABEL]) whose lists multiply out into entries:
  *   datasets x (archs, pairs or families x units) x modes x devices x seeds.
  * A matrix section may also override any [train]/[mem] key for its own entries (e.g. fewer
- * steps for the deeper pairs of a quick schedule).
+ * steps for the deeper pairs of a quick schedule). An optional [slurm] section gives the
+ * resources of every task when the file runs on a cluster (`run --slurm`).
  *
  * Every error names the file and line: unknown section or key, malformed number, unknown
  * architecture, mode, dataset or device, a key that does not belong to the experiment's kind,
@@ -45,6 +46,16 @@ typedef struct {
     rb_exp_settings set;
 } rb_exp_entry;
 
+/* The optional [slurm] section: what every task of `run --slurm` asks for unless a flag says
+ * otherwise (empty / 0 / -1: not set; the defaults are estimated per entry, slurm.h). */
+typedef struct {
+    char partition[64];
+    char time[32];            /* a Slurm time limit, e.g. 2:00:00 */
+    char mem[32];             /* a Slurm memory size, e.g. 4G */
+    long cpus_per_task;       /* 0: not set */
+    long gpus_per_task;       /* -1: not set */
+} rb_exp_slurm;
+
 typedef struct {
     char path[512];
     char name[64];
@@ -54,6 +65,7 @@ typedef struct {
     rb_exp_entry *entries;
     int n_entries;
     int n_skipped;            /* arch x mode combinations the architecture does not support */
+    rb_exp_slurm slurm;
 } rb_experiment;
 
 /* Parses and expands an experiment file. Returns 0, or -1 with "FILE:LINE: why" in err (the
