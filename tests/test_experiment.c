@@ -138,6 +138,9 @@ static bad_case BAD[] = {
     { HEAD "[slurm]\npartition = gpu $(id)\n", 5, "partition name" },
     { HEAD "[slurm]\ngpus_per_task = -1\n", 5, "whole number" },
     { HEAD "[slurm]\nqos = high\n", 5, "unknown key" },
+    { HEAD "[slurm]\ntime = 10\ntime = 20\n", 6, "'time' is given twice" },
+    { HEAD "[slurm]\ntime = 10\n[matrix]\narchs = resnet-32\ndatasets = cifar10\n[slurm]\n"
+      "mem = 1G\n", 9, "[slurm] appears twice" },
 };
 
 ParameterizedTestParameters(experiment, bad_input_names_the_line)

@@ -194,6 +194,8 @@ typedef struct {
     int seen_kind_line;
     int settings_section_line;             /* header of the [train]/[mem] section, if any */
     int settings_seen_line[RB_EXP_N_SETTINGS];
+    int slurm_section_line;                /* header of the [slurm] section, if any */
+    int slurm_seen_line[5];                /* per SLURM_KEYS entry */
 } interp;
 
 static int errf(interp *in, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -571,8 +573,14 @@ static int only_of(const char *text, const char *allowed)
  * itself accepts there pass. */
 static int slurm_key(interp *in, const kv *k)
 {
+    static const char *const SLURM_KEYS[] = { "partition", "time", "mem", "cpus_per_task",
+                                               "gpus_per_task" };
     rb_exp_slurm *s = &in->e->slurm;
     char *end = NULL;
+    if (check_one_section(in, k, &in->slurm_section_line)) return -1;
+    for (int j = 0; j < 5; j++)
+        if (!strcmp(k->key, SLURM_KEYS[j]) && check_once(in, k, &in->slurm_seen_line[j]))
+            return -1;
     if (!strcmp(k->key, "partition")) {
         if (!only_of(k->value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.,") ||
             strlen(k->value) >= sizeof s->partition)
