@@ -55,6 +55,6 @@ for t in $targets; do
     continue
   fi
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-  echo "fuzz: $t ok: ${execs:-?} inputs in ${secs}s, corpus $(ls "$work" | wc -l) files"
+  echo "fuzz: $t ok: ${execs:-?} inputs in ${secs}s, corpus $(find "$work" -type f | wc -l) files"
 done
 exit $status
