@@ -11,6 +11,8 @@ set key top left
 set logscale y
 set format y "10^{%L}"
 set yrange [*:(ymax > 0 ? 3 * ymax : 1)]
+FILES = files; COL = 1; eval SPAN
+if (lo == hi) { set xrange [lo - pad : hi + pad] }
 if (!exists("refs")) refs = ""
 ref(i) = (words(refs) >= i) ? int(word(refs,i)) : 0
 plot for [i=1:words(files)] dir."/".word(files,i) using 1:2 with linespoints \

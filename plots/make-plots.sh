@@ -11,7 +11,10 @@
 # reference and say so in their titles. With DB alone: as before, your runs only.
 # Reads the databases with the sqlite3 command into temporary .dat files and draws them with
 # the gnuplot scripts beside this file. A figure without data is skipped with "skipped NAME:
-# why" rather than drawn empty. Exits non-zero if gnuplot fails or prints anything on stderr.
+# why" rather than drawn empty. Exits non-zero if gnuplot fails or prints anything on stderr;
+# a figure is written in both formats or not at all. The databases are only read: a read-only
+# file or folder is fine. Every name from a database reaches SQL and gnuplot through quote(),
+# never pasted raw, so any experiment or network name is drawn as it is.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 REF=""
@@ -62,30 +65,56 @@ cd "$ROOT"
 status=0
 made=0
 
-# q SQL: one query on the current source ($CUR), fields separated by spaces.
-CUR=$DB
-q() { sqlite3 -batch -separator ' ' "file:$CUR?mode=ro" "$@"; }
+# quote TEXT: TEXT as a single-quoted literal, for SQL and for gnuplot alike (both write a
+# quote inside one as two quotes, and neither reads backslashes there).
+quote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/''/g")"; }
+# uri PATH: the SQLite URI of a database file, opened read-only. A WAL database needs its -shm
+# file, which a read-only folder cannot hold; nothing can be writing such a file, so it is
+# then read as immutable (as revbench report does). Path characters that URIs reserve are
+# escaped.
+uri() {
+    u="file:$(printf '%s' "$1" | sed 's/%/%25/g; s/?/%3f/g; s/#/%23/g')"
+    if sqlite3 -batch "$u?mode=ro" "SELECT count(*) FROM sqlite_master" >/dev/null 2>&1; then
+        echo "$u?mode=ro"
+    else
+        echo "$u?immutable=1"
+    fi
+}
+# q SQL: one query on the current source ($CUR, a URI), fields separated by spaces; qs SQL:
+# the same with fields separated by '|', for fields that may be empty or hold spaces.
+CUR=$(uri "$DB")
+q() { sqlite3 -batch -separator ' ' "$CUR" "$@"; }
+qs() { sqlite3 -batch -separator '|' "$CUR" "$@"; }
 # use TAG DB: makes a source current. A series of the reference is labelled "ref:" and drawn
 # light (ref=1 in the gnuplot scripts); with one source nothing is prefixed.
 use() {
-    CUR=$2
+    CUR=$(uri "$2")
     if [ "$n_sources" -eq 2 ] && [ "$1" = ref ]; then P="ref:"; R=1; else P=""; R=0; fi
 }
 
-# draw NAME SCRIPT gnuplot-assignments...: PNG and SVG, stderr must stay empty.
+# draw NAME SCRIPT gnuplot-assignments...: PNG and SVG, stderr must stay empty. Both are drawn
+# in $TMP and moved into $OUT together, so a failure leaves neither (nor a stale pair changed
+# by half).
 draw() {
     name=$1; script=$2; shift 2
+    rm -f "$TMP/figure.png" "$TMP/figure.svg"
     for fmt in png svg; do
-        if ! gnuplot -e "out='$OUT/$name'; fmt='$fmt'; suffix='$SUFFIX'" "$@" "plots/$script" 2>"$TMP/err"; then
+        if ! gnuplot -e "out=$(quote "$TMP/figure"); fmt='$fmt'; suffix=$(quote "$SUFFIX")" "$@" "plots/$script" 2>"$TMP/err"; then
             echo "make-plots: gnuplot failed on $name:" >&2; cat "$TMP/err" >&2; status=1; return
         fi
         if [ -s "$TMP/err" ]; then
             echo "make-plots: gnuplot warned on $name:" >&2; cat "$TMP/err" >&2; status=1; return
         fi
     done
+    if ! mv -f "$TMP/figure.png" "$OUT/$name.png" || ! mv -f "$TMP/figure.svg" "$OUT/$name.svg"; then
+        status=1; return
+    fi
     echo "wrote $OUT/$name.png and .svg"
     made=$((made + 1))
 }
+# fname TEXT: TEXT made safe as part of a file name (any character outside [A-Za-z0-9._-]
+# becomes '_'); the figure's title keeps the name as it is.
+fname() { printf '%s' "$1" | tr -c 'A-Za-z0-9._-' '_'; }
 
 # Training curves: one figure per matched pair and dataset (pairs table), and one per
 # experiment and dataset for training runs of networks outside the paper's pairs; each
@@ -100,9 +129,10 @@ curves() {
             idx=$((idx + 1))
             for m in train_loss test_loss train_error test_error; do
                 f="$tag.$arch.$m.dat"
-                q "SELECT step, value FROM v_training_curves WHERE arch = '$arch' AND dataset = '$dataset'
-                   AND name = '$m' AND run_id = (SELECT max(run_id) FROM v_training_curves
-                   WHERE arch = '$arch' AND dataset = '$dataset' AND name = '$m') ORDER BY step" > "$d/$f"
+                q "SELECT step, value FROM v_training_curves WHERE arch = $(quote "$arch")
+                   AND dataset = $(quote "$dataset") AND name = '$m' AND run_id = (SELECT max(run_id)
+                   FROM v_training_curves WHERE arch = $(quote "$arch") AND dataset = $(quote "$dataset")
+                   AND name = '$m') ORDER BY step" > "$d/$f"
                 [ -s "$d/$f" ] || continue
                 label="$P$arch:${m%_*}"
                 case $m in train*) dt=3 ;; *) dt=1 ;; esac
@@ -116,7 +146,7 @@ curves() {
     if [ -z "$lf" ] || [ -z "$ef" ]; then
         echo "skipped $name: no logged losses and errors for $* on $dataset"; return
     fi
-    draw "$name" curves.gp -e "dir='$d'; title='$title'; lossfiles='$lf'; losstitles='$lt'; losscol='$lc'; lossdt='$ld'; lossref='$lr'; errfiles='$ef'; errtitles='$et'; errcol='$ec'; errdt='$ed'; errref='$er'"
+    draw "$name" curves.gp -e "dir=$(quote "$d"); title=$(quote "$title"); lossfiles=$(quote "$lf"); losstitles=$(quote "$lt"); losscol='$lc'; lossdt='$ld'; lossref='$lr'; errfiles=$(quote "$ef"); errtitles=$(quote "$et"); errcol='$ec'; errdt='$ed'; errref='$er'"
 }
 
 # What to draw is the union over the sources.
@@ -126,9 +156,10 @@ while IFS='|' read -r tag sdb; do
     q "SELECT p.resnet || ' ' || p.revnet || ' ' || d.dataset || ' ' || p.ord FROM pairs p JOIN
        (SELECT DISTINCT arch, dataset FROM v_training_curves) d ON d.arch IN (p.resnet, p.revnet)
        GROUP BY p.pair, d.dataset" >> "$TMP/pairs.txt"
-    q "SELECT DISTINCT r.experiment, r.dataset FROM v_latest_runs r WHERE r.kind = 'train'
-       AND r.arch NOT IN (SELECT resnet FROM pairs UNION SELECT revnet FROM pairs)
-       AND EXISTS (SELECT 1 FROM metrics k WHERE k.run_id = r.id)" >> "$TMP/others.txt"
+    # '|'-separated: a run of plain `revbench train` has the experiment '' (or NULL).
+    qs "SELECT DISTINCT coalesce(r.experiment, ''), r.dataset FROM v_latest_runs r WHERE r.kind = 'train'
+        AND r.arch NOT IN (SELECT resnet FROM pairs UNION SELECT revnet FROM pairs)
+        AND EXISTS (SELECT 1 FROM metrics k WHERE k.run_id = r.id)" >> "$TMP/others.txt"
 done < "$TMP/sources"
 sort -u -k4,4n -k3,3 "$TMP/pairs.txt" > "$TMP/pairs.sorted"
 sort -u "$TMP/others.txt" > "$TMP/others.sorted"
@@ -139,16 +170,17 @@ fi
 while read -r res rev ds _ord; do
     curves "curves-$res-$rev-$ds" "$res / $rev on $ds" "$ds" "$res" "$rev"
 done < "$TMP/pairs.sorted"
-while read -r exp ds; do
+while IFS='|' read -r exp ds; do
     : > "$TMP/archs.txt"
     while IFS='|' read -r tag sdb; do
         use "$tag" "$sdb"
-        q "SELECT DISTINCT arch FROM v_latest_runs WHERE kind = 'train' AND experiment = '$exp'
-           AND dataset = '$ds'" >> "$TMP/archs.txt"
+        q "SELECT DISTINCT arch FROM v_latest_runs WHERE kind = 'train'
+           AND coalesce(experiment, '') = $(quote "$exp") AND dataset = $(quote "$ds")" >> "$TMP/archs.txt"
     done < "$TMP/sources"
     archs=$(sort -u "$TMP/archs.txt" | head -n 8 | tr '\n' ' ')
+    # Runs of plain `revbench train` (no experiment) are drawn as "direct".
     # shellcheck disable=SC2086
-    curves "curves-${exp:-direct}-$ds" "${exp:-train} on $ds" "$ds" $archs
+    curves "curves-$(fname "${exp:-direct}")-$(fname "$ds")" "${exp:-revbench train} on $ds" "$ds" $archs
 done < "$TMP/others.sorted"
 
 # Quantity against depth for the depth families (memory-depth experiment).
@@ -163,8 +195,8 @@ depth() {
         for s in $(echo "$series" | tr ' ' '|'); do
             fam=${s%%|*}; rest=${s#*|}; mode=${rest%%|*}; dev=${rest#*|}
             f="$tag.$fam.$mode.$dev.dat"
-            q "SELECT n_layers, $column FROM v_memory WHERE arch LIKE '$fam-%' AND mode = '$mode'
-               AND device = '$dev' AND n_layers IS NOT NULL AND $column > 0 ORDER BY n_layers" > "$d/$f"
+            q "SELECT n_layers, $column FROM v_memory WHERE arch LIKE $(quote "$fam-%") AND mode = $(quote "$mode")
+               AND device = $(quote "$dev") AND n_layers IS NOT NULL AND $column > 0 ORDER BY n_layers" > "$d/$f"
             [ "$(wc -l < "$d/$f")" -ge 2 ] || continue
             files="$files $f"; titles="$titles $P$fam:$mode:$dev"; refs="$refs $R"
         done
@@ -172,7 +204,7 @@ depth() {
     if [ -z "$files" ]; then
         echo "skipped $name: no depth family measured at 2 or more depths (experiments/memory-depth.ini)"; return
     fi
-    draw "$name" depth.gp -e "dir='$d'; files='$files'; titles='$titles'; refs='$refs'; ylabel='$ylabel'; title='$title'"
+    draw "$name" depth.gp -e "dir=$(quote "$d"); files=$(quote "$files"); titles=$(quote "$titles"); refs='$refs'; ylabel=$(quote "$ylabel"); title=$(quote "$title")"
 }
 depth memory-depth activation_peak_mib "peak activation memory (MiB)" "Activation memory against depth"
 depth time-depth ms_per_step "ms per training step" "Step time against depth"
@@ -187,6 +219,7 @@ while IFS='|' read -r tag sdb; do
                   JOIN metrics k ON k.run_id = r.id AND k.name = 'grad_angle_deg' AND k.value > 0
                   ORDER BY r.id"); do
         id=${r%%|*}; label=${r#*|}; label=$(echo "$label" | tr '|' ':')
+        case $id in ''|*[!0-9]*) continue ;; esac
         q "SELECT step, value FROM metrics WHERE run_id = $id AND name = 'grad_angle_deg'
            AND value > 0 ORDER BY step" > "$d/$tag.$id.dat"
         files="$files $tag.$id.dat"; titles="$titles $P$label"; refs="$refs $R"
@@ -197,7 +230,7 @@ done < "$TMP/sources"
 if [ -z "$files" ]; then
     echo "skipped grad-angle: no run logged a positive grad_angle_deg (experiments/grad-angle.ini)"
 else
-    draw grad-angle angle.gp -e "dir='$d'; files='$files'; titles='$titles'; refs='$refs'; ymax=$ymax"
+    draw grad-angle angle.gp -e "dir=$(quote "$d"); files=$(quote "$files"); titles=$(quote "$titles"); refs='$refs'; ymax=$ymax"
 fi
 
 # Bar charts compare networks within one set of runs, so they come from one source: yours
@@ -234,16 +267,17 @@ else
                          AND arch NOT LIKE '%-bottleneck-%')
        ORDER BY device, n_layers, arch, mode LIMIT 16" > "$TMP/bd.txt"
     while read -r id label; do
+        case $id in ''|*[!0-9]*) continue ;; esac
         printf '%s' "$label"
         for c in $cats; do
-            printf ' %s' "$(q "SELECT coalesce(peak_bytes, 0) / 1048576.0 FROM memory WHERE run_id = $id AND category = '$c'
+            printf ' %s' "$(q "SELECT coalesce(peak_bytes, 0) / 1048576.0 FROM memory WHERE run_id = $id AND category = $(quote "$c")
                               UNION ALL SELECT 0 LIMIT 1")"
         done
         printf '\n'
     done < "$TMP/bd.txt" >> "$f"
     n=$(( $(echo "$cats" | wc -w) + 1 ))
     SUFFIX_ALL=$SUFFIX; SUFFIX=$BAR_SUFFIX
-    draw memory-breakdown breakdown.gp -e "data='$f'; ncols=$n"
+    draw memory-breakdown breakdown.gp -e "data=$(quote "$f"); ncols=$n"
     SUFFIX=$SUFFIX_ALL
 fi
 
@@ -259,7 +293,7 @@ else
     q "SELECT c.arch || ':' || c.mode, c.ms_per_step, g.ms_per_step $CPUGPU
        GROUP BY c.arch, c.mode ORDER BY c.arch LIKE '%-basic-%', c.arch, c.mode LIMIT 16" >> "$f"
     SUFFIX_ALL=$SUFFIX; SUFFIX=$BAR_SUFFIX
-    draw cpu-gpu cpugpu.gp -e "data='$f'"
+    draw cpu-gpu cpugpu.gp -e "data=$(quote "$f")"
     SUFFIX=$SUFFIX_ALL
 fi
 
