@@ -86,22 +86,46 @@ static int lock_entry(const char *db_path, const char *key)
     return fd;
 }
 
+/* Whether another process holds the entry's lock, creating nothing (for a dry run): 1 held,
+ * 0 not held or no lock file, -2 on an error. */
+static int entry_locked(const char *db_path, const char *key)
+{
+    char path[4300];
+    snprintf(path, sizeof path, "%s.locks/%016llx.lock", db_path, fnv1a(key));
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT ? 0 : -2;
+    int held = flock(fd, LOCK_EX | LOCK_NB) != 0;
+    int e = errno;
+    close(fd);
+    return held ? (e == EWOULDBLOCK ? 1 : -2) : 0;
+}
+
+/* The entry's state. db NULL: there is no database yet (a dry run creates none). dry_run:
+ * look at the locks without creating any. */
 static const char *entry_state(rb_db *db, const char *db_path, const rb_experiment *e,
-                               const rb_exp_entry *x)
+                               const rb_exp_entry *x, int dry_run)
 {
     char status[16] = "";
     rb_exp_identity ident;
     if (rb_exp_entry_identity(e, x, &ident)) return "invalid configuration";
     const rb_run_config rc = ident.rc;
     int64_t id;
-    int found = rb_db_find_run(db, &rc, &id, status);
+    int found = db ? rb_db_find_run(db, &rc, &id, status) : 0;
     if (found < 0) return "unknown (database error)";
     if (found && !strcmp(status, "finished")) return "finished";
     char *key = rb_db_config_key(&rc);
-    int fd = key ? lock_entry(db_path, key) : -2;
+    int held;
+    if (!key) {
+        held = 0;
+    } else if (dry_run) {
+        held = entry_locked(db_path, key) == 1;
+    } else {
+        int fd = lock_entry(db_path, key);
+        held = fd == -1;
+        if (fd >= 0) close(fd);
+    }
     free(key);
-    if (fd == -1) return "running elsewhere";
-    if (fd >= 0) close(fd);
+    if (held) return "running elsewhere";
     if (!found) return "to run";
     if (!strcmp(status, "failed")) return "to retry (failed before)";
     return e->kind == RB_EXP_TRAIN ? "to resume" : "to rerun";
@@ -509,37 +533,69 @@ int rb_cmd_run(int argc, char **argv)
         rb_experiment_free(&e);
         return code;
     }
-    /* The default folder is ours to create; a folder named with --db must exist. */
-    if (!strcmp(o.db_path, "results/results.db")) mkdir("results", 0777);
+    /* The default folder is ours to create; a folder named with --db must exist. A dry run
+     * writes nothing: no folder, no database, no lock files; it reads an existing database
+     * read-only, and a missing one means every entry is still to run. */
+    if (!o.dry_run && !strcmp(o.db_path, "results/results.db")) mkdir("results", 0777);
 
     rb_db *db = NULL;
-    if (rb_db_open(&db, o.db_path, err, sizeof err)) {
+    int opened = !o.dry_run ? rb_db_open(&db, o.db_path, err, sizeof err)
+                 : access(o.db_path, F_OK) == 0 ? rb_db_open_readonly(&db, o.db_path, err,
+                                                                      sizeof err)
+                                                : 0;
+    if (opened) {
         rb_cli_error(CMD, "%s", err);
         rb_experiment_free(&e);
         return RB_EXIT_FAIL;
     }
-    int n = e.n_entries, n_done = 0;
+    int n = e.n_entries, n_done = 0, n_dup = 0;
     const char **states = calloc((size_t)n, sizeof *states);
-    for (int i = 0; i < n && states; i++) {
-        states[i] = entry_state(db, o.db_path, &e, &e.entries[i]);
+    int *dup_of = calloc((size_t)n, sizeof *dup_of);
+    char **keys = calloc((size_t)n, sizeof *keys);
+    for (int i = 0; i < n && states && dup_of && keys; i++) {
+        /* Two sections of a file may list one run: it runs once, and the second listing is
+         * not mistaken for the same run "running in another process". */
+        rb_exp_identity ident;
+        dup_of[i] = -1;
+        if (!rb_exp_entry_identity(&e, &e.entries[i], &ident))
+            keys[i] = rb_db_config_key(&ident.rc);
+        for (int j = 0; j < i && keys[i] && dup_of[i] < 0; j++)
+            if (keys[j] && !strcmp(keys[i], keys[j])) dup_of[i] = j;
+        if (dup_of[i] >= 0) {
+            states[i] = "listed twice: runs once, as the entry above";
+            n_dup++;
+            continue;
+        }
+        states[i] = entry_state(db, o.db_path, &e, &e.entries[i], o.dry_run);
         n_done += !strcmp(states[i], "finished");
     }
     rb_db_close(db);
-    if (!states) {
+    for (int i = 0; i < n && keys; i++) free(keys[i]);
+    free(keys);
+    if (!states || !dup_of || !keys) {
         rb_cli_error(CMD, "out of memory");
+        free((void *)states);
+        free(dup_of);
         rb_experiment_free(&e);
         return RB_EXIT_FAIL;
     }
-    printf("%s (%s, schedule %s): %d entries, %d finished, %d to do%s\n", e.name,
-           rb_exp_kind_name(e.kind), e.schedule, n, n_done, n - n_done,
+    char dups[64] = "";
+    if (n_dup) snprintf(dups, sizeof dups, " (%d listed twice, run once)", n_dup);
+    printf("%s (%s, schedule %s): %d entries, %d finished, %d to do%s%s\n", e.name,
+           rb_exp_kind_name(e.kind), e.schedule, n, n_done, n - n_done - n_dup, dups,
            e.n_skipped ? " (unsupported arch/mode pairs left out)" : "");
     if (o.dry_run) {
         for (int i = 0; i < n; i++) {
             char d[256];
             describe_entry(d, sizeof d, &e.entries[i]);
-            printf("  %3d  %-58s %s\n", i + 1, d, states[i]);
+            if (dup_of[i] >= 0)
+                printf("  %3d  %-58s listed twice: runs once, as entry %d\n", i + 1, d,
+                       dup_of[i] + 1);
+            else
+                printf("  %3d  %-58s %s\n", i + 1, d, states[i]);
         }
         free((void *)states);
+        free(dup_of);
         rb_experiment_free(&e);
         return RB_EXIT_OK;
     }
@@ -555,6 +611,7 @@ int rb_cmd_run(int argc, char **argv)
         free(codes);
         free(t0);
         free((void *)states);
+        free(dup_of);
         rb_experiment_free(&e);
         return RB_EXIT_FAIL;
     }
@@ -569,7 +626,7 @@ int rb_cmd_run(int argc, char **argv)
     while (next < n || running > 0) {
         while (!g_stop && running < o.jobs && next < n) {
             int i = next++;
-            if (!strcmp(states[i], "finished")) {
+            if (!strcmp(states[i], "finished") || dup_of[i] >= 0) {
                 completed++;
                 continue;
             }
@@ -652,6 +709,7 @@ int rb_cmd_run(int argc, char **argv)
     free(codes);
     free(t0);
     free((void *)states);
+    free(dup_of);
     rb_experiment_free(&e);
     return code;
 }

@@ -69,6 +69,9 @@ int rb_cmd_train(int argc, char **argv)
 {
     rb_train_config cfg;
     rb_train_config_defaults(&cfg);
+    /* NULL until --checkpoint-dir is given: any folder given, results/checkpoints included,
+     * is kept; without one, checkpoints go beside the database. */
+    cfg.checkpoint_dir = NULL;
     const char *db_path = "results/results.db";
     static const char *const LOADERS[] = { "thread", "inline", NULL };
     int json = 0, dev = RV_DEVICE_CPU, quiet = 0, loader = 0;
@@ -129,7 +132,7 @@ int rb_cmd_train(int argc, char **argv)
     if (st != RV_OK) rb_cli_error("train", "%s", rv_ctx_message(mctx));
     rv_ctx_destroy(mctx);
     if (st != RV_OK) return RB_EXIT_FAIL;
-    if (cfg.checkpoint_dir == NULL || strcmp(cfg.checkpoint_dir, "results/checkpoints") == 0) {
+    if (cfg.checkpoint_dir == NULL) {
         snprintf(ckpt_dir, sizeof ckpt_dir, "%s/checkpoints", db_dir);
         cfg.checkpoint_dir = ckpt_dir;
     }

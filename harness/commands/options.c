@@ -36,7 +36,16 @@ static int store(const char *cmd, const rb_opt *o, const char *text)
     char *end;
     switch (o->kind) {
     case RB_OPT_FLAG: *(int *)o->dest = 1; return RB_EXIT_OK;
-    case RB_OPT_TEXT: *(const char **)o->dest = text; return RB_EXIT_OK;
+    case RB_OPT_TEXT:
+        /* No text option means anything by "": an empty path would reach SQLite or mkdir as
+         * a baffling error ("cannot switch  to WAL mode"). */
+        if (!*text) {
+            rb_cli_error(cmd, "--%s needs a non-empty value (see revbench %s --help)", o->name,
+                         cmd);
+            return RB_EXIT_USAGE;
+        }
+        *(const char **)o->dest = text;
+        return RB_EXIT_OK;
     case RB_OPT_LONG: {
         errno = 0;
         long v = strtol(text, &end, 10);

@@ -46,11 +46,23 @@ struct rb_db {
 
 typedef int (*migration_fn)(sqlite3 *h, char *err, size_t err_len);
 
+/* SQLite's message for the last failure on h, except that a full disk is called one: SQLite
+ * reports a write that fails with ENOSPC while it opens or creates a file as "disk I/O
+ * error". */
+static const char *sql_why(sqlite3 *h)
+{
+    if (!h) return "out of memory";
+    if ((sqlite3_errcode(h) & 0xff) == SQLITE_FULL || sqlite3_system_errno(h) == ENOSPC)
+        return "the disk is full (no space left on the device)";
+    return sqlite3_errmsg(h);
+}
+
 static int exec_sql(sqlite3 *h, const char *sql, char *err, size_t err_len)
 {
     char *e = NULL;
     if (sqlite3_exec(h, sql, NULL, NULL, &e) == SQLITE_OK) return 0;
-    snprintf(err, err_len, "%s", e ? e : sqlite3_errmsg(h));
+    int full = (sqlite3_errcode(h) & 0xff) == SQLITE_FULL || sqlite3_system_errno(h) == ENOSPC;
+    snprintf(err, err_len, "%s", full || !e ? sql_why(h) : e);
     sqlite3_free(e);
     return -1;
 }
@@ -99,7 +111,7 @@ static int db_fail_sql(rb_db *db, const char *what)
     case SQLITE_FULL:
         return db_fail(db, "%s: the disk is full", what);
     default:
-        return db_fail(db, "%s: %s", what, sqlite3_errmsg(db->h));
+        return db_fail(db, "%s: %s", what, sql_why(db->h));
     }
 }
 
@@ -115,17 +127,18 @@ static int get_user_version(sqlite3 *h, int *v)
     return rc;
 }
 
-/* 1 when the file has tables but none of ours: someone else's SQLite file. */
+/* 1 when a file of schema version 0 has tables: someone else's SQLite file. Ours never has
+ * tables at version 0 (the first migration creates them and sets version 1 in one
+ * transaction), and a table of the same name as one of ours (a foreign "runs") does not make
+ * a file ours: the migration would fail on it with "table runs already exists". */
 static int foreign_file(sqlite3 *h)
 {
     sqlite3_stmt *st = NULL;
     int foreign = 0;
-    if (sqlite3_prepare_v2(h,
-                           "SELECT count(*), sum(name = 'runs') FROM sqlite_master "
-                           "WHERE type = 'table'",
-                           -1, &st, NULL) == SQLITE_OK &&
+    if (sqlite3_prepare_v2(h, "SELECT count(*) FROM sqlite_master WHERE type = 'table'", -1,
+                           &st, NULL) == SQLITE_OK &&
         sqlite3_step(st) == SQLITE_ROW)
-        foreign = sqlite3_column_int(st, 0) > 0 && sqlite3_column_int(st, 1) == 0;
+        foreign = sqlite3_column_int(st, 0) > 0;
     sqlite3_finalize(st);
     return foreign;
 }
@@ -145,16 +158,35 @@ static int check_writable(const char *path, char *err, size_t err_len)
                  path, dir);
         return -1;
     }
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        snprintf(err, err_len, "cannot open results database %s: it is a folder; give the path "
+                 "of a database file (e.g. %s/results.db)", path, path);
+        return -1;
+    }
+    /* Why a file cannot be written decides what to tell: permissions are changed with chmod,
+     * a read-only mount or an immutable file (chattr +i; even root gets EPERM) are not. */
     if (access(path, F_OK) == 0 && access(path, W_OK) != 0) {
-        snprintf(err, err_len,
-                 "cannot open results database %s for writing: the file is read-only "
-                 "(chmod u+w it, or pass --db with another path)", path);
+        int e = errno;
+        snprintf(err, err_len, "cannot open results database %s for writing: %s", path,
+                 e == EROFS ? "it is on a read-only file system (mounted read-only); pass --db "
+                              "with a path on a writable one"
+                 : e == EPERM ? "the file is immutable (lsattr shows 'i'; chattr -i lifts it), "
+                                "or pass --db with another path"
+                 : e == EACCES ? "the file is read-only for you (chmod u+w it, or pass --db "
+                                 "with another path)"
+                 : strerror(e));
         return -1;
     }
     if (access(dir, W_OK) != 0) {
-        snprintf(err, err_len,
-                 "cannot open results database %s for writing: folder %s is read-only "
-                 "(SQLite writes %s-wal and %s-shm beside the file)", path, dir, path, path);
+        int e = errno;
+        if (e == EROFS)
+            snprintf(err, err_len, "cannot open results database %s for writing: folder %s is on "
+                     "a read-only file system (mounted read-only); pass --db with a path on a "
+                     "writable one", path, dir);
+        else
+            snprintf(err, err_len,
+                     "cannot open results database %s for writing: folder %s is read-only "
+                     "(SQLite writes %s-wal and %s-shm beside the file)", path, dir, path, path);
         return -1;
     }
     return 0;
@@ -168,7 +200,7 @@ static int apply_migrations(rb_db *db, const char *path, char *err, size_t err_l
             snprintf(err, err_len, "%s is not an SQLite database (not a revbench results file)",
                      path);
         else
-            snprintf(err, err_len, "cannot read %s: %s", path, sqlite3_errmsg(db->h));
+            snprintf(err, err_len, "cannot read %s: %s", path, sql_why(db->h));
         return -1;
     }
     if (v > RB_DB_SCHEMA_VERSION) {
@@ -191,7 +223,7 @@ static int apply_migrations(rb_db *db, const char *path, char *err, size_t err_l
     }
     char why[512] = "";
     if (get_user_version(db->h, &v) != SQLITE_OK) {
-        snprintf(why, sizeof why, "%s", sqlite3_errmsg(db->h));
+        snprintf(why, sizeof why, "%s", sql_why(db->h));
         goto fail;
     }
     for (; v < RB_DB_SCHEMA_VERSION; v++) {
@@ -201,7 +233,7 @@ static int apply_migrations(rb_db *db, const char *path, char *err, size_t err_l
         if (exec_sql(db->h, sql, why, sizeof why)) goto fail;
     }
     if (sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        snprintf(why, sizeof why, "%s", sqlite3_errmsg(db->h));
+        snprintf(why, sizeof why, "%s", sql_why(db->h));
         goto fail;
     }
     return 0;
@@ -219,11 +251,14 @@ int rb_db_open(rb_db **out, const char *path, char *err, size_t err_len)
         snprintf(err, err_len, "out of memory opening %s", path);
         return -1;
     }
+    if (!path || !*path) {
+        snprintf(err, err_len, "no results database path given");
+        goto fail;
+    }
     if (check_writable(path, err, err_len)) goto fail;
     if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
-        snprintf(err, err_len, "cannot open results database %s: %s", path,
-                 db->h ? sqlite3_errmsg(db->h) : "out of memory");
+        snprintf(err, err_len, "cannot open results database %s: %s", path, sql_why(db->h));
         goto fail;
     }
     if (sqlite3_db_readonly(db->h, "main") == 1) {
@@ -247,7 +282,7 @@ int rb_db_open(rb_db **out, const char *path, char *err, size_t err_len)
             snprintf(err, err_len, "%s is locked by another process for more than %d s", path,
                      RB_DB_BUSY_TIMEOUT_MS / 1000);
         else
-            snprintf(err, err_len, "cannot open %s: %s", path, sqlite3_errmsg(db->h));
+            snprintf(err, err_len, "cannot open %s: %s", path, sql_why(db->h));
         sqlite3_finalize(st);
         goto fail;
     }

@@ -27,7 +27,9 @@ void rb_exp_entry_train_config(const rb_experiment *e, const rb_exp_entry *x,
     if (x->set.checkpoint_every >= 0) c->checkpoint_every = x->set.checkpoint_every;
     c->train_subset = x->set.train_subset;
     c->test_subset = x->set.test_subset;
-    c->angle_every = x->set.angle_every;
+    /* An experiment's angle_every applies to its RevNets; the ResNets of its pairs have no
+     * reconstruction to measure (and train refuses --angle-every for them). */
+    c->angle_every = x->reversible ? x->set.angle_every : 0;
     c->lr = x->set.lr;
     c->momentum = x->set.momentum;
     c->weight_decay = x->set.weight_decay;

@@ -189,6 +189,12 @@ static int resolve_config(trainer *t, rv_ctx *pctx)
                      t->arch.name);
         return RB_EXIT_USAGE;
     }
+    if (c->angle_every > 0 && !t->arch.reversible) {
+        rb_cli_error("train", "--angle-every does not apply to %s: only RevNets reconstruct "
+                     "activations to compare gradients with (leave it out for a ResNet)",
+                     t->arch.name);
+        return RB_EXIT_USAGE;
+    }
     if (t->arch.input_size != 32) {
         rb_cli_error("train", "%s is an ImageNet network; train takes the 32x32 CIFAR-shaped "
                      "datasets (%s)", t->arch.name, "cifar10, cifar100, fashion-mnist");
