@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "db/db.h"
+#include "db/run_progress.h"
 #include "scratch_dir.h"
 
 /* Bounds on waits for the cluster, in tenths of a second. They only bound a failure (a job
@@ -345,4 +347,43 @@ Test(slurm, dry_run_prints_one_array_per_resource_request)
     cr_expect_eq(sh("%s run %s --db %s --status 2>/dev/null", RV_REVBENCH, ini, db), 2);
     cr_expect_eq(sh("%s run %s --db %s --time 10 2>/dev/null", RV_REVBENCH, ini, db), 2);
     cr_expect_eq(sh("%s run %s --db %s --slurm --entry 1 2>/dev/null", RV_REVBENCH, ini, db), 2);
+}
+
+Test(slurm, status_peeks_at_a_shard_without_its_journal_or_locks)
+{
+    char path[PATH_MAX + 64], err[512];
+    snprintf(path, sizeof path, "%s", path_in("shard.db"));
+    rb_run_config rc = { .arch = "resnet-basic-1", .dataset = "fashion-mnist", .mode = "standard",
+                         .device = "cpu", .kind = "train", .schedule = "test",
+                         .experiment = "peek", .batch = 8, .steps = 40, .seed = 1,
+                         .eval_every = 10, .threads = 1 };
+    char status[16];
+    long step;
+    cr_expect_eq(rb_db_peek_run(path, &rc, status, &step), 0, "no file yet");
+    rb_db *db = NULL;
+    cr_assert_eq(rb_db_open(&db, path, err, sizeof err), 0, "%s", err);
+    int64_t id;
+    cr_assert_eq(rb_db_run_begin(db, &rc, NULL, &id), 0);
+    cr_assert_eq(rb_db_metric(db, id, 10, "train_loss", 2.0), 0);
+    rb_db_close(db); /* the last handle closed: everything is in the main file */
+    cr_assert_eq(rb_db_peek_run(path, &rc, status, &step), 1);
+    cr_expect_str_eq(status, "running");
+    cr_expect_eq(step, 10);
+    /* A writer still at work: what it committed but SQLite has not yet checkpointed from its
+     * journal (the WAL file) into the main file is not read, so the peek never needs the
+     * journal's shared index that the writer uses. */
+    cr_assert_eq(rb_db_open(&db, path, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(rb_db_begin(db), 0);
+    cr_assert_eq(rb_db_metric(db, id, 20, "train_loss", 1.5), 0);
+    cr_assert_eq(rb_db_run_end(db, id, "finished", NULL), 0);
+    cr_assert_eq(rb_db_commit(db), 0, "%s", rb_db_message(db));
+    cr_assert_eq(rb_db_peek_run(path, &rc, status, &step), 1);
+    cr_expect_str_eq(status, "running");
+    cr_expect_eq(step, 10);
+    rb_db_close(db);
+    cr_assert_eq(rb_db_peek_run(path, &rc, status, &step), 1);
+    cr_expect_str_eq(status, "finished");
+    cr_expect_eq(step, 20);
+    rc.seed = 2;
+    cr_expect_eq(rb_db_peek_run(path, &rc, status, &step), 0, "another configuration");
 }

@@ -254,17 +254,14 @@ static int plan_entries(const rb_experiment *e, const rb_slurm_opts *o, const ru
             pl->state = "finished (in the main database)";
             continue;
         }
-        rb_db *shard = open_if_there(pl->shard);
-        if (shard && rb_db_find_run(shard, &id.rc, &run_id, status) == 1) {
-            long step = 0;
-            rb_db_run_last_step(shard, run_id, &step);
+        long step = 0;
+        if (rb_db_peek_run(pl->shard, &id.rc, status, &step)) {
             pl->shard_finished = !strcmp(status, "finished");
             snprintf(pl->detail, sizeof pl->detail, "shard: %s at step %ld of %ld", status,
                      step, x->set.steps);
         } else {
             snprintf(pl->detail, sizeof pl->detail, "shard: not started");
         }
-        rb_db_close(shard);
         if (pl->shard_finished) {
             pl->state = "finished in its shard, to merge";
             continue;
@@ -439,8 +436,14 @@ static int copy_file(const char *from, const char *to)
     return rc;
 }
 
-int rb_slurm_submit(const char *file, const rb_experiment *e, const rb_slurm_opts *o)
+int rb_slurm_submit(const char *file, const rb_experiment *e, const rb_slurm_opts *opts)
 {
+    /* Tasks start in the submission's folder, but a node may see it under another path:
+     * hand them the data folder as an absolute path where it exists here. */
+    rb_slurm_opts resolved = *opts;
+    const rb_slurm_opts *o = &resolved;
+    char data_abs[PATH_MAX];
+    if (opts->data_root && realpath(opts->data_root, data_abs)) resolved.data_root = data_abs;
     run_paths p;
     if (paths_of(e, o, &p)) return RB_EXIT_FAIL;
     char self[PATH_MAX];
