@@ -13,8 +13,8 @@
 # DIR defaults to ${TMPDIR:-/tmp}/revbench-slurm. Several folders give several independent
 # clusters (each picks its own ports), so two test runs on one machine do not collide.
 #
-# Exit status: 0 done; 1 a daemon failed (its log is printed); 3 Slurm is not installed and
-# cannot be here (not root, or apt-get failed): the tests skip on 3 and fail on 1.
+# Exit status: 0 done; 1 a daemon failed (its log is printed); 3 Slurm cannot run here (not
+# root, or not installed and apt-get failed): the tests skip on 3 and fail on 1.
 #
 # Facts this relies on (Debian 12, Slurm 22.05, no systemd): munged refuses to run as root,
 # so it runs as the munge user; SlurmctldHost must be `hostname -s`; proctrack/linuxproc and
@@ -80,6 +80,12 @@ show_log() { echo "--- $1" >&2; tail -n 20 "$1" >&2 2>/dev/null || true; }
 
 up() {
   install
+  # slurmd starts jobs as their users and munged must be started as the munge user: both need
+  # root. Not being root is "cannot run here" (3, the tests skip), not a failure.
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "slurm-local: a local cluster needs root (slurmd and munged run as other users)" >&2
+    exit 3
+  fi
   if [ -f "$dir/slurm.conf" ] && pid_alive "$dir/slurmctld.pid" && pid_alive "$dir/slurmd.pid"; then
     echo "export SLURM_CONF=$dir/slurm.conf"
     return 0
