@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "training/checkpoint.h"
@@ -26,6 +27,9 @@
 #define CK_ORDER 50
 #define CK_STATE 1000
 #define CK_PARAMS 900
+/* The identities of two results databases (rb_db_identity's form: 32 hex digits). */
+#define CK_DB "0123456789abcdef0123456789abcdef"
+#define CK_OTHER_DB "fedcba9876543210fedcba9876543210"
 
 typedef struct {
     int32_t order[CK_ORDER];
@@ -67,7 +71,7 @@ static void write_known(rv_ctx *ctx, char *path, size_t len, rb_ckpt_progress *p
     for (int i = 0; i < CK_STATE; i++) b->state[i] = (float)i * 0.5f - 100.0f;
     for (int i = 0; i < CK_PARAMS; i++) b->momentum[i] = (float)(i % 13) * 1e-3f;
     rb_ckpt_arrays a = ck_arrays(b);
-    cr_assert_eq(rb_checkpoint_save(ctx, path, "key-A", p, &a), RV_OK, "%s",
+    cr_assert_eq(rb_checkpoint_save(ctx, path, CK_DB, "key-A", p, &a), RV_OK, "%s",
                  rv_ctx_message(ctx));
 }
 
@@ -81,7 +85,7 @@ Test(checkpoint, round_trip_is_exact, .init = scratch_dir_make, .fini = scratch_
     memset(&q, 0xAB, sizeof q);
     memset(&r, 0, sizeof r);
     rb_ckpt_arrays a = ck_arrays(&r);
-    cr_assert_eq(rb_checkpoint_load(ctx, path, "key-A", &q, &a), RV_OK, "%s",
+    cr_assert_eq(rb_checkpoint_load(ctx, path, CK_DB, "key-A", &q, &a), RV_OK, "%s",
                  rv_ctx_message(ctx));
     cr_assert(memcmp(&p, &q, sizeof p) == 0, "progress differs after a round trip");
     cr_assert(memcmp(&w, &r, sizeof w) == 0, "arrays differ after a round trip");
@@ -93,16 +97,22 @@ Test(checkpoint, round_trip_is_exact, .init = scratch_dir_make, .fini = scratch_
 }
 
 /* Loads path expecting failure with status st and a message containing needle. */
-static void expect_load_error(rv_ctx *ctx, const char *path, const char *key, rv_status st,
-                              const char *needle)
+static void expect_load_error_db(rv_ctx *ctx, const char *path, const char *db_id,
+                                 const char *key, rv_status st, const char *needle)
 {
     static ck_buffers r;
     rb_ckpt_progress q;
     rb_ckpt_arrays a = ck_arrays(&r);
-    rv_status got = rb_checkpoint_load(ctx, path, key, &q, &a);
+    rv_status got = rb_checkpoint_load(ctx, path, db_id, key, &q, &a);
     cr_assert_eq(got, st, "expected status %d, got %d (%s)", st, got, rv_ctx_message(ctx));
     cr_assert_not_null(strstr(rv_ctx_message(ctx), needle), "message '%s' lacks '%s'",
                        rv_ctx_message(ctx), needle);
+}
+
+static void expect_load_error(rv_ctx *ctx, const char *path, const char *key, rv_status st,
+                              const char *needle)
+{
+    expect_load_error_db(ctx, path, CK_DB, key, st, needle);
 }
 
 Test(checkpoint, corrupt_files_are_clear_errors, .init = scratch_dir_make, .fini = scratch_dir_remove)
@@ -142,6 +152,12 @@ Test(checkpoint, corrupt_files_are_clear_errors, .init = scratch_dir_make, .fini
     write_all(path, bad, len);
     expect_load_error(ctx, path, "key-A", RV_ERR_FORMAT, "version");
 
+    /* A version 1 file (before checkpoints named their database) is refused, saying why. */
+    memcpy(bad, good, len);
+    bad[8] = 1;
+    write_all(path, bad, len);
+    expect_load_error(ctx, path, "key-A", RV_ERR_FORMAT, "written before checkpoints recorded");
+
     /* Trailing garbage. */
     unsigned char *longer = malloc(len + 3);
     memcpy(longer, good, len);
@@ -149,14 +165,18 @@ Test(checkpoint, corrupt_files_are_clear_errors, .init = scratch_dir_make, .fini
     write_all(path, longer, len + 3);
     expect_load_error(ctx, path, "key-A", RV_ERR_FORMAT, "trailing");
 
-    /* Another run's configuration, then the right key but another model size. */
+    /* Another database's checkpoint (same run number, same configuration): refused before
+     * its key is even looked at. */
     write_all(path, good, len);
+    expect_load_error_db(ctx, path, CK_OTHER_DB, "key-A", RV_ERR_FORMAT,
+                         "belongs to another results database");
+    /* Another run's configuration, then the right key but another model size. */
     expect_load_error(ctx, path, "key-B", RV_ERR_FORMAT, "another configuration");
     static ck_buffers r;
     rb_ckpt_progress q;
     rb_ckpt_arrays a = ck_arrays(&r);
     a.n_state = CK_STATE - 1;
-    cr_assert_eq(rb_checkpoint_load(ctx, path, "key-A", &q, &a), RV_ERR_FORMAT);
+    cr_assert_eq(rb_checkpoint_load(ctx, path, CK_DB, "key-A", &q, &a), RV_ERR_FORMAT);
     cr_assert_not_null(strstr(rv_ctx_message(ctx), "does not fit"), "%s", rv_ctx_message(ctx));
 
     /* Missing file: an I/O error naming it. */
@@ -179,13 +199,48 @@ Test(checkpoint, save_into_missing_folder_fails_cleanly, .init = scratch_dir_mak
     memset(&p, 0, sizeof p);
     static ck_buffers b;
     rb_ckpt_arrays a = ck_arrays(&b);
-    cr_assert_eq(rb_checkpoint_save(ctx, path, "k", &p, &a), RV_ERR_IO);
+    cr_assert_eq(rb_checkpoint_save(ctx, path, CK_DB, "k", &p, &a), RV_ERR_IO);
     cr_assert_not_null(strstr(rv_ctx_message(ctx), "cannot create"), "%s", rv_ctx_message(ctx));
     /* mkdirs then makes it possible. */
     char dir[PATH_MAX + 32];
     snprintf(dir, sizeof dir, "%s/no/such/dir", g_dir);
     cr_assert_eq(rb_checkpoint_mkdirs(ctx, dir), RV_OK, "%s", rv_ctx_message(ctx));
-    cr_assert_eq(rb_checkpoint_save(ctx, path, "k", &p, &a), RV_OK, "%s", rv_ctx_message(ctx));
+    cr_assert_eq(rb_checkpoint_save(ctx, path, CK_DB, "k", &p, &a), RV_OK, "%s", rv_ctx_message(ctx));
+    rv_ctx_destroy(ctx);
+}
+
+/* A process killed while writing a checkpoint leaves run-N.ckpt.tmp.<pid>, as large as a
+ * checkpoint. The next start removes those of processes that no longer exist, and nothing else. */
+Test(checkpoint, stale_temporaries_of_dead_processes_are_removed, .init = scratch_dir_make,
+     .fini = scratch_dir_remove)
+{
+    pid_t dead = fork();
+    cr_assert_neq(dead, -1);
+    if (dead == 0) _exit(0);
+    cr_assert_eq(waitpid(dead, NULL, 0), dead);
+    const char *keep_names[] = { "run-2.ckpt.tmp.%ld", "run-3.ckpt.tmp.x%ld", "run-1.ckpt",
+                                 "notes.txt" };
+    char stale[PATH_MAX + 64], keep[4][PATH_MAX + 64], name[64];
+    snprintf(name, sizeof name, "run-1.ckpt.tmp.%ld", (long)dead);
+    snprintf(stale, sizeof stale, "%s/%s", g_dir, name);
+    write_all(stale, (const unsigned char *)"partial", 7);
+    for (int i = 0; i < 4; i++) {
+        /* The live writer is this process. */
+        snprintf(name, sizeof name, keep_names[i], (long)getpid());
+        snprintf(keep[i], sizeof keep[i], "%s/%s", g_dir, name);
+        write_all(keep[i], (const unsigned char *)"x", 1);
+    }
+    rv_ctx *ctx = cpu_ctx();
+    int n = -1;
+    cr_assert_eq(rb_checkpoint_remove_stale(ctx, g_dir, &n), RV_OK, "%s", rv_ctx_message(ctx));
+    cr_expect_eq(n, 1);
+    cr_expect_neq(access(stale, F_OK), 0, "%s was left", stale);
+    for (int i = 0; i < 4; i++) cr_expect_eq(access(keep[i], F_OK), 0, "%s was removed", keep[i]);
+    /* A folder that does not exist yet has nothing stale. */
+    char none[PATH_MAX + 16];
+    snprintf(none, sizeof none, "%s/none", g_dir);
+    cr_expect_eq(rb_checkpoint_remove_stale(ctx, none, &n), RV_OK);
+    cr_expect_eq(n, 0);
     rv_ctx_destroy(ctx);
 }
 
@@ -259,7 +314,7 @@ Test(checkpoint, full_disk_keeps_the_previous_checkpoint, .init = scratch_dir_ma
     rb_ckpt_progress p2 = p;
     p2.step = 9999;
     rb_ckpt_arrays a = ck_arrays(&w);
-    rv_status st = rb_checkpoint_save(ctx, path, "key-A", &p2, &a);
+    rv_status st = rb_checkpoint_save(ctx, path, CK_DB, "key-A", &p2, &a);
     struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
     setrlimit(RLIMIT_FSIZE, &unlimited);
     cr_assert_eq(st, RV_ERR_IO, "a failed write must be an I/O error, got %d", st);
@@ -273,7 +328,7 @@ Test(checkpoint, full_disk_keeps_the_previous_checkpoint, .init = scratch_dir_ma
               "the previous checkpoint changed");
     memset(&r, 0, sizeof r);
     rb_ckpt_arrays ra = ck_arrays(&r);
-    cr_assert_eq(rb_checkpoint_load(ctx, path, "key-A", &q, &ra), RV_OK, "%s", rv_ctx_message(ctx));
+    cr_assert_eq(rb_checkpoint_load(ctx, path, CK_DB, "key-A", &q, &ra), RV_OK, "%s", rv_ctx_message(ctx));
     cr_expect_eq(q.step, 1234);
     char tmp[PATH_MAX + 64];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());

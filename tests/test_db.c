@@ -132,6 +132,50 @@ Test(db, migrates_a_version_1_file)
     rb_db_close(db);
 }
 
+/* Every database gets its own identity when made or upgraded (schema 4), kept across opens:
+ * it names the checkpoint folder, so it must differ between two files and never change. */
+Test(db, each_database_has_its_own_lasting_identity)
+{
+    rb_db *a = NULL, *b = NULL;
+    char err[512], other[320], id_a[RB_DB_ID_LEN + 1];
+    snprintf(other, sizeof other, "%s/other.db", dir);
+    cr_assert_eq(rb_db_open(&a, path, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(rb_db_open(&b, other, err, sizeof err), 0, "%s", err);
+    snprintf(id_a, sizeof id_a, "%s", rb_db_identity(a));
+    cr_expect_eq(strlen(id_a), RB_DB_ID_LEN);
+    cr_expect_eq(strspn(id_a, "0123456789abcdef"), RB_DB_ID_LEN, "%s", id_a);
+    cr_expect_str_neq(id_a, rb_db_identity(b));
+    rb_db_close(a);
+    rb_db_close(b);
+    cr_assert_eq(rb_db_open(&a, path, err, sizeof err), 0, "%s", err);
+    cr_expect_str_eq(rb_db_identity(a), id_a);
+    rb_db_close(a);
+    cr_assert_eq(rb_db_open_readonly(&a, path, err, sizeof err), 0, "%s", err);
+    cr_expect_str_eq(rb_db_identity(a), id_a);
+    rb_db_close(a);
+
+    /* A version 3 file (as the release before identities left it) is upgraded and given one;
+     * its runs stay. */
+    sqlite3 *h = NULL;
+    cr_assert_eq(sqlite3_open(other, &h), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(h, "DROP TABLE meta; PRAGMA user_version = 3", NULL, NULL, NULL),
+                 SQLITE_OK, "%s", sqlite3_errmsg(h));
+    sqlite3_close(h);
+    cr_assert_eq(rb_db_open(&b, other, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(scalar(rb_db_handle(b), "PRAGMA user_version"), RB_DB_SCHEMA_VERSION);
+    cr_expect_eq(strlen(rb_db_identity(b)), RB_DB_ID_LEN);
+    cr_expect_str_neq(rb_db_identity(b), id_a);
+    rb_db_close(b);
+
+    /* An identity removed by hand is refused, not replaced: the checkpoints it named would be
+     * orphaned without a word. */
+    cr_assert_eq(sqlite3_open(other, &h), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(h, "DELETE FROM meta", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    cr_expect_eq(rb_db_open(&b, other, err, sizeof err), -1);
+    cr_expect(strstr(err, "identity") != NULL, "message: %s", err);
+}
+
 Test(db, refuses_a_newer_schema)
 {
     sqlite3 *h = NULL;

@@ -202,7 +202,7 @@ Test(slurm, cancelled_task_resumes_and_the_merge_equals_a_plain_run, .timeout = 
     /* Cancel the seed-3 entry (array task 4) once it has a checkpoint: mid-run. */
     char pattern[PATH_MAX + 256];
     snprintf(pattern, sizeof pattern,
-             "%s.slurm/slurm-test/shards/resnet-basic-1-*-s3-*/checkpoints/run-1.ckpt", main_db);
+             "%s.slurm/slurm-test/shards/resnet-basic-1-*-s3-*/checkpoints/*/run-1.ckpt", main_db);
     glob_t g = { 0 };
     int found = 0;
     for (int i = 0; i < WAIT_CHECKPOINT_TENTHS && !found; i++) {

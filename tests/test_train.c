@@ -28,139 +28,8 @@
 #include "commands/commands.h"
 #include "db/db.h"
 #include "scratch_dir.h"
+#include "train_fixture.h"
 #include "training/train.h"
-
-/* ---------------------------------------------------------------------------------------- */
-/* Helpers                                                                                  */
-
-
-static char g_ckpt_dir[PATH_MAX + 32];
-
-/* The dataset the training tests use: Fashion-MNIST when it is installed or under
- * REVBENCH_DATA, otherwise the synthetic set (the mechanics under test are the same). */
-static const char *test_dataset(void)
-{
-    const char *root = getenv("REVBENCH_DATA");
-    char p[PATH_MAX];
-    if (root && *root) {
-        snprintf(p, sizeof p, "%s/fashion-mnist/train-images-idx3-ubyte.gz", root);
-        if (access(p, R_OK) == 0) return "fashion-mnist";
-    }
-    if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) == 0)
-        return "fashion-mnist";
-    return "synthetic";
-}
-
-/* A small, quick configuration: 1 thread, 512 training and 128 test images. */
-static void small_config(rb_train_config *c, const char *arch, long steps)
-{
-    rb_train_config_defaults(c);
-    snprintf(g_ckpt_dir, sizeof g_ckpt_dir, "%s/checkpoints", g_dir);
-    c->arch = arch;
-    c->dataset = test_dataset();
-    c->steps = steps;
-    c->batch = 16;
-    c->seed = 7;
-    c->eval_every = 10;
-    c->checkpoint_every = 10;
-    c->train_subset = 512;
-    c->test_subset = 128;
-    c->lr = 0.05;
-    c->threads = 1;
-    c->progress = 0;
-    c->checkpoint_dir = g_ckpt_dir;
-}
-
-static rb_db *open_db(const char *name)
-{
-    char path[PATH_MAX + 64], err[256] = "";
-    snprintf(path, sizeof path, "%s/%s", g_dir, name);
-    rb_db *db = NULL;
-    cr_assert_eq(rb_db_open(&db, path, err, sizeof err), 0, "rb_db_open: %s", err);
-    return db;
-}
-
-/* The values of metric `name` of a run, by step; returns the count (at most cap). */
-static int metric_series(rb_db *db, int64_t run_id, const char *name, long *steps,
-                         double *values, int cap)
-{
-    sqlite3_stmt *q = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(rb_db_handle(db),
-                                    "SELECT step, value FROM metrics WHERE run_id = ? AND "
-                                    "name = ? ORDER BY step",
-                                    -1, &q, NULL),
-                 SQLITE_OK, "%s", sqlite3_errmsg(rb_db_handle(db)));
-    sqlite3_bind_int64(q, 1, run_id);
-    sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
-    int n = 0;
-    while (sqlite3_step(q) == SQLITE_ROW && n < cap) {
-        if (steps) steps[n] = (long)sqlite3_column_int64(q, 0);
-        values[n] = sqlite3_column_double(q, 1);
-        n++;
-    }
-    sqlite3_finalize(q);
-    return n;
-}
-
-/* A text column of the run's row. */
-static void run_text(rb_db *db, int64_t run_id, const char *column, char *out, size_t len)
-{
-    char sql[128];
-    snprintf(sql, sizeof sql, "SELECT %s FROM runs WHERE id = ?", column);
-    sqlite3_stmt *q = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(rb_db_handle(db), sql, -1, &q, NULL), SQLITE_OK, "%s",
-                 sqlite3_errmsg(rb_db_handle(db)));
-    sqlite3_bind_int64(q, 1, run_id);
-    out[0] = '\0';
-    if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0))
-        snprintf(out, len, "%s", (const char *)sqlite3_column_text(q, 0));
-    sqlite3_finalize(q);
-}
-
-static long count_rows(rb_db *db, const char *sql)
-{
-    sqlite3_stmt *q = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(rb_db_handle(db), sql, -1, &q, NULL), SQLITE_OK, "%s",
-                 sqlite3_errmsg(rb_db_handle(db)));
-    long n = sqlite3_step(q) == SQLITE_ROW ? (long)sqlite3_column_int64(q, 0) : -1;
-    sqlite3_finalize(q);
-    return n;
-}
-
-/* Asserts that two checkpoint files hold the same bytes: same step, RNG, data order,
- * parameters, BN averages and momentum, bit for bit. */
-static void assert_same_file(const char *a, const char *b)
-{
-    size_t na, nb;
-    unsigned char *ba = read_all(a, &na), *bb = read_all(b, &nb);
-    cr_assert_eq(na, nb, "%s has %zu bytes, %s has %zu", a, na, b, nb);
-    size_t first = na;
-    for (size_t i = 0; i < na; i++)
-        if (ba[i] != bb[i]) {
-            first = i;
-            break;
-        }
-    cr_assert_eq(first, na, "%s and %s differ from byte %zu", a, b, first);
-    free(ba);
-    free(bb);
-}
-
-/* Asserts that metric `name` has the same values, bit for bit, at the same steps in two runs. */
-static void assert_same_series(rb_db *da, int64_t ra, rb_db *dbb, int64_t rb, const char *name)
-{
-    enum { CAP = 256 };
-    long sa[CAP], sb[CAP];
-    double va[CAP], vb[CAP];
-    int na = metric_series(da, ra, name, sa, va, CAP);
-    int nb = metric_series(dbb, rb, name, sb, vb, CAP);
-    cr_assert_gt(na, 0, "no %s rows", name);
-    cr_assert_eq(na, nb, "%s: %d rows against %d", name, na, nb);
-    for (int i = 0; i < na; i++) {
-        cr_assert_eq(sa[i], sb[i], "%s row %d: step %ld against %ld", name, i, sa[i], sb[i]);
-        cr_assert(memcmp(&va[i], &vb[i], sizeof va[i]) == 0,
-                  "%s at step %ld: %.17g against %.17g", name, sa[i], va[i], vb[i]);
-    }
-}
 
 /* ---------------------------------------------------------------------------------------- */
 /* Training runs                                                                            */
@@ -277,22 +146,6 @@ Test(train, same_seed_gives_identical_losses, .init = scratch_dir_make, .fini = 
     rb_db_close(db);
 }
 
-/* Runs c uninterrupted in ref.db (checkpoints in checkpoints-ref/) and returns the path of its
- * final checkpoint in ref_ckpt. */
-static int64_t reference_run(rb_train_config *c, char *ref_ckpt, size_t len, rb_db **ref_db)
-{
-    static char dir[PATH_MAX + 32];
-    snprintf(dir, sizeof dir, "%s/checkpoints-ref", g_dir);
-    const char *saved = c->checkpoint_dir;
-    c->checkpoint_dir = dir;
-    *ref_db = open_db("ref.db");
-    rb_train_result r;
-    cr_assert_eq(rb_train_run(c, *ref_db, &r), RB_EXIT_OK, "reference run: %s", r.reason);
-    snprintf(ref_ckpt, len, "%s/run-%lld.ckpt", dir, (long long)r.run_id);
-    c->checkpoint_dir = saved;
-    return r.run_id;
-}
-
 Test(train, resume_equals_uninterrupted, .init = scratch_dir_make, .fini = scratch_dir_remove,
      .timeout = TRAIN_TIMEOUT_S)
 {
@@ -331,8 +184,8 @@ Test(train, resume_equals_uninterrupted, .init = scratch_dir_make, .fini = scrat
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         assert_same_series(ref_db, ref_id, db, r.run_id, names[i]);
     char ckpt[PATH_MAX + 64];
-    snprintf(ckpt, sizeof ckpt, "%s/run-%lld.ckpt", g_ckpt_dir, (long long)r.run_id);
-    assert_same_file(ref_ckpt, ckpt);
+    ckpt_path(db, g_ckpt_dir, r.run_id, ckpt, sizeof ckpt);
+    assert_same_checkpoint(ref_ckpt, ckpt);
     rb_db_close(db);
     rb_db_close(ref_db);
 }
@@ -362,9 +215,9 @@ Test(train, loader_thread_checkpoints_like_the_sequential_loader, .init = scratc
     cr_assert_eq(rb_train_run(&c, db, &thr), RB_EXIT_FAIL, "%s", thr.reason);
     cr_assert_eq(thr.steps_done, 6, "%s", thr.reason);
     char a[PATH_MAX + 64], b[PATH_MAX + 64];
-    snprintf(a, sizeof a, "%s/run-%lld.ckpt", ref_dir, (long long)ref.run_id);
-    snprintf(b, sizeof b, "%s/run-%lld.ckpt", g_ckpt_dir, (long long)thr.run_id);
-    assert_same_file(a, b);
+    ckpt_path(ref_db, ref_dir, ref.run_id, a, sizeof a);
+    ckpt_path(db, g_ckpt_dir, thr.run_id, b, sizeof b);
+    assert_same_checkpoint(a, b);
 
     c.resume = 1;
     c.stop_after = 0;
@@ -377,7 +230,7 @@ Test(train, loader_thread_checkpoints_like_the_sequential_loader, .init = scratc
     const char *names[] = { "train_loss", "train_error", "test_loss", "test_error" };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         assert_same_series(ref_db, ref.run_id, db, thr.run_id, names[i]);
-    assert_same_file(a, b);
+    assert_same_checkpoint(a, b);
     rb_db_close(db);
     rb_db_close(ref_db);
 }
@@ -422,7 +275,8 @@ Test(train, a_run_in_use_is_not_resumed_twice, .init = scratch_dir_make, .fini =
 
     /* Another process holds the run's lock (as a live training process would). */
     char lock[PATH_MAX + 64];
-    snprintf(lock, sizeof lock, "%s/run-%lld.ckpt.lock", g_ckpt_dir, (long long)r.run_id);
+    ckpt_path(db, g_ckpt_dir, r.run_id, lock, sizeof lock);
+    strcat(lock, ".lock");
     int ready[2];
     cr_assert_eq(pipe(ready), 0);
     pid_t pid = fork();
@@ -489,7 +343,7 @@ Test(train, corrupt_checkpoint_stops_the_resume, .init = scratch_dir_make, .fini
     cr_assert_eq(rb_train_run(&c, db, &r), RB_EXIT_FAIL);
     cr_assert_str_eq(r.status, "interrupted", "%s", r.reason);
     char ckpt[PATH_MAX + 64];
-    snprintf(ckpt, sizeof ckpt, "%s/run-%lld.ckpt", g_ckpt_dir, (long long)r.run_id);
+    ckpt_path(db, g_ckpt_dir, r.run_id, ckpt, sizeof ckpt);
     size_t len;
     unsigned char *buf = read_all(ckpt, &len);
     buf[len - 100] ^= 0x01;
@@ -509,17 +363,6 @@ Test(train, corrupt_checkpoint_stops_the_resume, .init = scratch_dir_make, .fini
     rb_db_close(db);
 }
 
-/* Waits (up to timeout_ms) until path exists. */
-static int wait_for_file(const char *path, int timeout_ms)
-{
-    for (int waited = 0; waited < timeout_ms; waited += 2) {
-        if (access(path, F_OK) == 0) return 0;
-        struct timespec ts = { 0, 2 * 1000 * 1000 };
-        nanosleep(&ts, NULL);
-    }
-    return -1;
-}
-
 Test(train, sigkill_leaves_a_sound_resumable_db, .init = scratch_dir_make, .fini = scratch_dir_remove,
      .timeout = TRAIN_TIMEOUT_S)
 {
@@ -528,8 +371,11 @@ Test(train, sigkill_leaves_a_sound_resumable_db, .init = scratch_dir_make, .fini
     c.checkpoint_every = 5;
     c.eval_every = 5;
     char ckpt[PATH_MAX + 64];
-    /* The first run of a fresh database is run 1. */
-    snprintf(ckpt, sizeof ckpt, "%s/run-1.ckpt", g_ckpt_dir);
+    /* The first run of a fresh database is run 1; the database exists before the child
+     * starts, so that its identity (and so the checkpoint's folder) is known here. */
+    rb_db *made = open_db("r.db");
+    ckpt_path(made, g_ckpt_dir, 1, ckpt, sizeof ckpt);
+    rb_db_close(made);
 
     pid_t pid = fork();
     cr_assert_neq(pid, -1);
@@ -578,7 +424,7 @@ Test(train, sigkill_leaves_a_sound_resumable_db, .init = scratch_dir_make, .fini
     int64_t ref_id = reference_run(&c, ref_ckpt, sizeof ref_ckpt, &ref_db);
     assert_same_series(ref_db, ref_id, db, 1, "train_loss");
     assert_same_series(ref_db, ref_id, db, 1, "test_loss");
-    assert_same_file(ref_ckpt, ckpt);
+    assert_same_checkpoint(ref_ckpt, ckpt);
     rb_db_close(ref_db);
     rb_db_close(db);
 }
@@ -670,8 +516,15 @@ Test(cmd, json_result_and_sigint_resume, .init = scratch_dir_make, .fini = scrat
 {
     char db[PATH_MAX + 16], ckpt[PATH_MAX + 64];
     snprintf(db, sizeof db, "%s/results/r.db", g_dir);
-    /* Checkpoints default to a folder beside the database. */
-    snprintf(ckpt, sizeof ckpt, "%s/results/checkpoints/run-1.ckpt", g_dir);
+    /* Checkpoints default to a folder beside the database (made here first, so that its
+     * identity names the checkpoint's folder). */
+    char results[PATH_MAX + 16], ckpt_dir[PATH_MAX + 32];
+    snprintf(results, sizeof results, "%s/results", g_dir);
+    cr_assert_eq(mkdir(results, 0777), 0);
+    rb_db *made = open_db("results/r.db");
+    snprintf(ckpt_dir, sizeof ckpt_dir, "%s/results/checkpoints", g_dir);
+    ckpt_path(made, ckpt_dir, 1, ckpt, sizeof ckpt);
+    rb_db_close(made);
     char *argv[] = { "train", "--arch", "revnet-basic-1", "--dataset", (char *)test_dataset(),
                      "--steps", "40", "--batch", "16", "--train-subset", "512",
                      "--test-subset", "64", "--eval-every", "10", "--checkpoint-every", "2",

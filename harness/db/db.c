@@ -8,15 +8,18 @@
  *      tables directly (v_latest_runs, v_cifar_table, v_params, v_memory, v_training_curves).
  *   3  runs.isa / n_cpus / load_start / load_end / software: the machine's vector ISA and CPU
  *      count, its load when the run started and ended, and the software versions (machine.h).
+ *   4  meta.db_id: a random identity drawn when the file is made or upgraded; checkpoints and
+ *      run locks are kept under it (train.c), so they never mix between databases.
  * A file at an older version is upgraded inside one write transaction; a newer version is an
  * error (this program would not know what the newer columns mean).
  *
- * Concurrency: WAL journal (readers never block the writer), a 10 s busy timeout, and every
+ * Concurrency: WAL journal (readers never block the writer), a 10 s busy timeout (callers may
+ * shorten it: a run that already waited once records its end without a second wait), and every
  * write in a transaction (an autocommit statement or rb_db_begin/commit), so a killed process
  * leaves a consistent file. Each process must open its own handle (never share one across
  * fork()).
  *
- * Owns: the sqlite3 handle and the last error message.
+ * Owns: the sqlite3 handle, the last error message and SQLite code, the identity read on open.
  */
 #include "db/db.h"
 #include "db/db_ext.h"
@@ -41,6 +44,9 @@
 struct rb_db {
     sqlite3 *h;
     int in_txn;              /* rb_db_begin was called and not yet committed/rolled back */
+    int busy_ms;             /* the busy timeout in force */
+    int last_code;           /* primary SQLite code of the last failed call, 0 if none */
+    char id[RB_DB_ID_LEN + 1];
     char msg[512];
 };
 
@@ -83,9 +89,14 @@ static int migrate_to_v3(sqlite3 *h, char *err, size_t err_len)
     return exec_sql(h, RB_DB_SCHEMA_V3, err, err_len);
 }
 
+static int migrate_to_v4(sqlite3 *h, char *err, size_t err_len)
+{
+    return exec_sql(h, RB_DB_SCHEMA_V4, err, err_len);
+}
+
 /* MIGRATIONS[v] upgrades a file at version v to v + 1. */
 static const migration_fn MIGRATIONS[RB_DB_SCHEMA_VERSION] = { migrate_to_v1, migrate_to_v2,
-                                                               migrate_to_v3 };
+                                                               migrate_to_v3, migrate_to_v4 };
 
 static int db_fail(rb_db *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int db_fail(rb_db *db, const char *fmt, ...)
@@ -101,11 +112,15 @@ static int db_fail(rb_db *db, const char *fmt, ...)
 static int db_fail_sql(rb_db *db, const char *what)
 {
     int rc = sqlite3_errcode(db->h);
+    db->last_code = rc & 0xff;
     switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-        return db_fail(db, "%s: the database is locked by another process for more than %d s",
-                       what, RB_DB_BUSY_TIMEOUT_MS / 1000);
+        if (db->busy_ms == 0)
+            return db_fail(db, "%s: the database is still locked by another process (not "
+                           "waited for a second time)", what);
+        return db_fail(db, "%s: the database is locked by another process for more than %.3g s",
+                       what, db->busy_ms / 1000.0);
     case SQLITE_READONLY:
         return db_fail(db, "%s: the database file or its folder is read-only", what);
     case SQLITE_FULL:
@@ -243,6 +258,27 @@ fail:
     return -1;
 }
 
+/* Reads meta.db_id into db->id; a file without one (its meta row deleted by hand) cannot
+ * tell its checkpoints from another database's, so it is refused. */
+static int read_identity(rb_db *db, const char *path, char *err, size_t err_len)
+{
+    sqlite3_stmt *st = NULL;
+    int ok = 0;
+    if (sqlite3_prepare_v2(db->h, "SELECT value FROM meta WHERE key = 'db_id'", -1, &st,
+                           NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(st, 0);
+        size_t n = v ? strlen(v) : 0;
+        ok = n == RB_DB_ID_LEN && strspn(v, "0123456789abcdef") == n;
+        if (ok) memcpy(db->id, v, n + 1);
+    }
+    sqlite3_finalize(st);
+    if (!ok)
+        snprintf(err, err_len, "%s has no valid identity (meta.db_id, %d hex digits): it was "
+                 "edited by hand; restore it from a copy", path, RB_DB_ID_LEN);
+    return ok ? 0 : -1;
+}
+
 int rb_db_open(rb_db **out, const char *path, char *err, size_t err_len)
 {
     *out = NULL;
@@ -266,7 +302,8 @@ int rb_db_open(rb_db **out, const char *path, char *err, size_t err_len)
                  "read-only", path);
         goto fail;
     }
-    sqlite3_busy_timeout(db->h, RB_DB_BUSY_TIMEOUT_MS);
+    db->busy_ms = RB_DB_BUSY_TIMEOUT_MS;
+    sqlite3_busy_timeout(db->h, db->busy_ms);
     sqlite3_extended_result_codes(db->h, 1);
     /* The journal mode pragma is the first statement that reads the file: it tells a foreign
      * or locked file apart from ours. */
@@ -296,6 +333,7 @@ int rb_db_open(rb_db **out, const char *path, char *err, size_t err_len)
     if (exec_sql(db->h, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", err, err_len))
         goto fail;
     if (apply_migrations(db, path, err, err_len)) goto fail;
+    if (read_identity(db, path, err, err_len)) goto fail;
     *out = db;
     return 0;
 fail:
@@ -322,7 +360,8 @@ int rb_db_open_readonly(rb_db **out, const char *path, char *err, size_t err_len
                  db->h ? sqlite3_errmsg(db->h) : "out of memory");
         goto fail;
     }
-    sqlite3_busy_timeout(db->h, RB_DB_BUSY_TIMEOUT_MS);
+    db->busy_ms = RB_DB_BUSY_TIMEOUT_MS;
+    sqlite3_busy_timeout(db->h, db->busy_ms);
     if (get_user_version(db->h, &v) != SQLITE_OK) {
         /* A WAL file in a folder we cannot write: SQLite cannot create the -shm index, so
          * read it as immutable (nobody can be writing it: the folder is read-only). */
@@ -347,6 +386,7 @@ check_version:
                  RB_DB_SCHEMA_VERSION);
         goto fail;
     }
+    if (read_identity(db, path, err, err_len)) goto fail;
     *out = db;
     return 0;
 fail:
@@ -364,6 +404,18 @@ void rb_db_close(rb_db *db)
 }
 
 const char *rb_db_message(const rb_db *db) { return db ? db->msg : "no database"; }
+
+const char *rb_db_identity(const rb_db *db) { return db->id; }
+
+int rb_db_last_code(const rb_db *db) { return db->last_code; }
+
+void rb_db_set_busy_timeout(rb_db *db, int ms)
+{
+    db->busy_ms = ms < 0 ? 0 : ms;
+    sqlite3_busy_timeout(db->h, db->busy_ms);
+}
+
+int rb_db_busy_timeout(const rb_db *db) { return db->busy_ms; }
 
 struct sqlite3 *rb_db_handle(rb_db *db) { return db->h; }
 
@@ -644,6 +696,27 @@ done:
     free(cudnn);
     free(gpu);
     return rc;
+}
+
+int rb_db_run_checkpoint(rb_db *db, int64_t run_id, char *out, size_t len)
+{
+    sqlite3_stmt *st = NULL;
+    out[0] = '\0';
+    if (sqlite3_prepare_v2(db->h, "SELECT checkpoint FROM runs WHERE id = ?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return db_fail_sql(db, "reading a checkpoint path");
+    sqlite3_bind_int64(st, 1, run_id);
+    int rc = sqlite3_step(st), ret = 0;
+    if (rc == SQLITE_ROW) {
+        const char *p = (const char *)sqlite3_column_text(st, 0);
+        if (p) snprintf(out, len, "%s", p);
+    } else if (rc == SQLITE_DONE) {
+        ret = db_fail(db, "no run with id %lld", (long long)run_id);
+    } else {
+        ret = db_fail_sql(db, "reading a checkpoint path");
+    }
+    sqlite3_finalize(st);
+    return ret;
 }
 
 int rb_db_run_end(rb_db *db, int64_t run_id, const char *status, const char *reason)

@@ -14,6 +14,7 @@
  *   memory   (run_id, category, planned_bytes, peak_bytes) plus whole-step rows
  *            ('activation_peak', 'total_peak', 'arena', 'max_rss', 'device_in_use').
  *   paper    the paper's own numbers (table, arch, dataset, quantity, value, source).
+ *   meta     (key, value): 'db_id', the database's random identity (rb_db_identity).
  *   views    paper tables side by side with the reproduced values.
  * WAL mode and a busy timeout so several processes can write one file; every write in a
  * transaction so a killed process leaves a consistent file.
@@ -51,6 +52,20 @@ int rb_db_open(rb_db **out, const char *path, char *err, size_t err_len);
 void rb_db_close(rb_db *db);
 /* Message of the last failure. */
 const char *rb_db_message(const rb_db *db);
+/* Primary SQLite result code of the last failed call (SQLITE_BUSY, SQLITE_FULL, ...), 0 if
+ * none failed yet: lets a caller tell "locked" or "full" from other failures. */
+int rb_db_last_code(const rb_db *db);
+
+/* The database's identity: RB_DB_ID_LEN lowercase hex digits drawn at random when the file was
+ * made (or upgraded to schema 4) and never changed. Copies of one file share it. Checkpoints
+ * and run locks are kept under it so that they never mix between databases. */
+#define RB_DB_ID_LEN 32
+const char *rb_db_identity(const rb_db *db);
+
+/* How long a write waits for another process's lock before failing with SQLITE_BUSY
+ * (default 10 s). A caller that has just waited once shortens it before its last write. */
+void rb_db_set_busy_timeout(rb_db *db, int ms);
+int rb_db_busy_timeout(const rb_db *db);
 
 /* The canonical configuration key (all fields of cfg in a fixed order); caller frees. */
 char *rb_db_config_key(const rb_run_config *cfg);

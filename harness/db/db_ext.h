@@ -9,7 +9,7 @@
 #include "db/db.h"
 
 /* The schema version this program writes (PRAGMA user_version). */
-#define RB_DB_SCHEMA_VERSION 3
+#define RB_DB_SCHEMA_VERSION 4
 
 /* Records what an architecture is (archs table): parameter count for a dataset's class count
  * ("cifar10", "cifar100", "imagenet", ...) and its layer count (conv + FC layers).
@@ -23,6 +23,10 @@ int rb_db_run_set_result(rb_db *db, int64_t run_id, const char *json);
 /* Replaces a run's backend description and the BLAS, cuDNN and GPU fields parsed from it
  * (a `mem` child reports the backend it actually used). */
 int rb_db_run_set_backend(rb_db *db, int64_t run_id, const char *backend_desc);
+
+/* The checkpoint path recorded for a run (runs.checkpoint) into out (len bytes; "" when none).
+ * Returns 0, or -1 when the run does not exist or the query fails (rb_db_message). */
+int rb_db_run_checkpoint(rb_db *db, int64_t run_id, char *out, size_t len);
 
 /* Opens an existing database for reading only (no migration, no WAL switch): for `report`
  * on a file it may not write. Fails with a message when the file is missing, is not a revbench

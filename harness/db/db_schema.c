@@ -113,3 +113,11 @@ const char RB_DB_SCHEMA_V3[] =
     "ALTER TABLE runs ADD COLUMN load_start REAL;"
     "ALTER TABLE runs ADD COLUMN load_end REAL;"
     "ALTER TABLE runs ADD COLUMN software TEXT;";
+
+/* A random identity given to each database when it is made (or upgraded to this version):
+ * checkpoints and run locks live under it, so two databases in one folder (or a database
+ * deleted and made again beside the old checkpoints/) never take each other's files.
+ * randomblob draws from the VFS's randomness (/dev/urandom on Linux). */
+const char RB_DB_SCHEMA_V4[] =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO meta(key, value) VALUES ('db_id', lower(hex(randomblob(16))));";

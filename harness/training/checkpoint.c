@@ -11,8 +11,10 @@
  */
 #include "training/checkpoint.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,8 @@ static const char CKPT_MAGIC[8] = { 'R', 'V', 'C', 'K', 'P', 'T', '\r', '\n' };
 static const uint32_t CKPT_BOM = 0x01020304u;
 /* The configuration key is a short canonical string; anything longer is a corrupt length. */
 #define CKPT_MAX_KEY 65536u
+/* A database identity is 32 hex digits; the bound only rejects corrupt lengths. */
+#define CKPT_MAX_DB_ID 256u
 /* zlib's crc32 takes a uInt length, so large arrays are summed in pieces. */
 #define CKPT_CRC_CHUNK (1u << 30)
 
@@ -152,15 +156,18 @@ static int fsync_parent(const char *path)
     return rc;
 }
 
-rv_status rb_checkpoint_save(rv_ctx *ctx, const char *path, const char *key,
+rv_status rb_checkpoint_save(rv_ctx *ctx, const char *path, const char *db_id, const char *key,
                              const rb_ckpt_progress *p, const rb_ckpt_arrays *a)
 {
-    if (!path || !key || !p || !a || (a->n_order && !a->order) || (a->n_state && !a->state) ||
+    if (!path || !db_id || !key || !p || !a || (a->n_order && !a->order) || (a->n_state && !a->state) ||
         (a->n_params && !a->momentum))
         return rv_ctx_fail(ctx, RV_ERR_ARG, "checkpoint save: NULL argument");
     size_t key_len = strlen(key);
     if (key_len > CKPT_MAX_KEY)
         return rv_ctx_fail(ctx, RV_ERR_ARG, "checkpoint save: configuration key too long");
+    size_t id_len = strlen(db_id);
+    if (id_len > CKPT_MAX_DB_ID)
+        return rv_ctx_fail(ctx, RV_ERR_ARG, "checkpoint save: database identity too long");
 
     char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
@@ -175,6 +182,8 @@ rv_status rb_checkpoint_save(rv_ctx *ctx, const char *path, const char *key,
     put(&s, CKPT_MAGIC, sizeof CKPT_MAGIC);
     put_u32(&s, RB_CHECKPOINT_VERSION);
     put_u32(&s, CKPT_BOM);
+    put_u32(&s, (uint32_t)id_len);
+    put(&s, db_id, id_len);
     put_u32(&s, (uint32_t)key_len);
     put(&s, key, key_len);
     put_progress(&s, p);
@@ -212,15 +221,16 @@ fail:
     return st;
 }
 
-rv_status rb_checkpoint_load(rv_ctx *ctx, const char *path, const char *key,
+rv_status rb_checkpoint_load(rv_ctx *ctx, const char *path, const char *db_id, const char *key,
                              rb_ckpt_progress *p, const rb_ckpt_arrays *a)
 {
-    if (!path || !key || !p || !a || (a->n_order && !a->order) || (a->n_state && !a->state) ||
+    if (!path || !db_id || !key || !p || !a || (a->n_order && !a->order) || (a->n_state && !a->state) ||
         (a->n_params && !a->momentum))
         return rv_ctx_fail(ctx, RV_ERR_ARG, "checkpoint load: NULL argument");
 
     rv_status st = RV_OK;
     char *file_key = NULL;
+    char file_id[CKPT_MAX_DB_ID + 1];
     ckpt_stream s = { fopen(path, "rb"), crc32(0L, Z_NULL, 0), 0 };
     if (!s.f)
         return rv_ctx_fail(ctx, RV_ERR_IO, "cannot open checkpoint %s: %s", path,
@@ -235,6 +245,14 @@ rv_status rb_checkpoint_load(rv_ctx *ctx, const char *path, const char *key,
     uint32_t version = get_u32(&s);
     uint32_t bom = get_u32(&s);
     if (s.failed) goto truncated;
+    if (version == 1) {
+        st = rv_ctx_fail(ctx, RV_ERR_FORMAT,
+                         "checkpoint %s has format version 1, written before checkpoints "
+                         "recorded their results database: it cannot be told apart from "
+                         "another database's run of the same number, so it is not used (delete "
+                         "it to restart that run from step 0)", path);
+        goto fail;
+    }
     if (version != RB_CHECKPOINT_VERSION) {
         st = rv_ctx_fail(ctx, RV_ERR_FORMAT,
                          "checkpoint %s has format version %u; this program reads version %u",
@@ -244,6 +262,24 @@ rv_status rb_checkpoint_load(rv_ctx *ctx, const char *path, const char *key,
     if (bom != CKPT_BOM) {
         st = rv_ctx_fail(ctx, RV_ERR_FORMAT,
                          "checkpoint %s was written on a machine of another byte order", path);
+        goto fail;
+    }
+    uint32_t id_len = get_u32(&s);
+    if (s.failed) goto truncated;
+    if (id_len > CKPT_MAX_DB_ID) {
+        st = rv_ctx_fail(ctx, RV_ERR_FORMAT, "checkpoint %s is corrupt (identity length %u)",
+                         path, id_len);
+        goto fail;
+    }
+    if (get(&s, file_id, id_len) != 0) goto truncated;
+    file_id[id_len] = '\0';
+    /* Checked before anything else of the run: a file of another database says nothing about
+     * this one, however well its key matches. */
+    if (strcmp(file_id, db_id) != 0) {
+        st = rv_ctx_fail(ctx, RV_ERR_FORMAT,
+                         "checkpoint %s belongs to another results database (identity %s; this "
+                         "database is %s): it was copied or moved here, so it is not used",
+                         path, file_id, db_id);
         goto fail;
     }
     uint32_t key_len = get_u32(&s);
@@ -342,4 +378,48 @@ rv_status rb_checkpoint_mkdirs(rv_ctx *ctx, const char *dir)
         if (end) break;
     }
     return RV_OK;
+}
+
+/* 1 when name is "<something>.tmp.<decimal pid>"; the pid goes to *pid. */
+static int temp_name_pid(const char *name, long *pid)
+{
+    const char *t = strstr(name, ".tmp.");
+    if (!t || t == name) return 0;
+    const char *d = t + 5;
+    /* The last ".tmp." is the one rb_checkpoint_save appended. */
+    const char *next;
+    while ((next = strstr(d, ".tmp.")) != NULL) d = next + 5;
+    if (!*d || strspn(d, "0123456789") != strlen(d) || strlen(d) > 9) return 0;
+    *pid = strtol(d, NULL, 10);
+    return *pid > 0;
+}
+
+rv_status rb_checkpoint_remove_stale(rv_ctx *ctx, const char *dir, int *n_removed)
+{
+    if (n_removed) *n_removed = 0;
+    DIR *d = opendir(dir);
+    if (!d) {
+        if (errno == ENOENT) return RV_OK;
+        return rv_ctx_fail(ctx, RV_ERR_IO, "cannot read folder %s: %s", dir, strerror(errno));
+    }
+    rv_status st = RV_OK;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        long pid;
+        if (!temp_name_pid(e->d_name, &pid)) continue;
+        /* kill(pid, 0) fails with ESRCH only when no such process exists; EPERM means it
+         * exists under another user, and a live writer's file must stay. A pid reused by an
+         * unrelated process keeps a stale file until that process ends: harmless. */
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path) continue;
+        if (unlink(path) != 0 && errno != ENOENT) {
+            st = rv_ctx_fail(ctx, RV_ERR_IO, "cannot remove stale temporary file %s: %s", path,
+                             strerror(errno));
+            break;
+        }
+        if (n_removed) (*n_removed)++;
+    }
+    closedir(d);
+    return st;
 }

@@ -26,9 +26,18 @@
  * computes bit-identical losses to an uninterrupted one on the same thread count. Metrics
  * logged after the checkpoint's step are deleted first so curves do not double.
  *
+ * The run's files (checkpoint, lock, pending outcome) live in a folder named by the database's
+ * identity (run_files.h), so two databases never share them.
+ *
+ * When the database refuses a write during the run (locked past the busy timeout, disk full),
+ * training stops: the run ends 'interrupted' (resumable from its last checkpoint, which still
+ * matches the metrics the database holds). Recording that end gets no second full busy wait;
+ * when it cannot be recorded either, the outcome goes to the run's outcome file and the
+ * message says so, and the next rb_train_run of this configuration records it.
+ *
  * Owns, for the duration of rb_train_run: the context, datasets, model, host buffers, the run's
  * lock file (an fcntl lock that keeps two processes from training the same run) and the signal
- * handlers for SIGINT/SIGTERM (the previous ones are restored on return).
+ * handlers for SIGINT/SIGTERM (the previous ones and the signal mask are restored on return).
  */
 #include "training/train.h"
 
@@ -44,8 +53,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "db/db_ext.h"
 #include "training/checkpoint.h"
 #include "training/loader.h"
+#include "training/run_files.h"
 #include "commands/cli.h"
 #include "commands/options.h"
 #include <revnet/data.h>
@@ -65,13 +76,21 @@ static const char *const DEVICES[] = { "cpu", "cuda", NULL };
 #define DATA_STREAM 1u
 
 static volatile sig_atomic_t g_stop_signal;
+static volatile sig_atomic_t g_stop_sender;
 static int g_last_signal;
 
-/* First SIGINT/SIGTERM: ask the loop to stop after the current step. A second one means the
- * user does not want to wait: default action, immediately. */
-static void on_signal(int sig)
+/* First SIGINT/SIGTERM: ask the loop to stop after the current step. A second one from the
+ * same sender means that sender does not want to wait: default action, immediately. One
+ * request often arrives twice from different senders (Ctrl-C reaches the whole process group
+ * from the terminal, and `revbench run` passes it on to its entries; a batch system signals
+ * every process of a job, and `run` passes that on too): those are one request. The terminal's
+ * signals have sender pid 0. */
+static void on_signal(int sig, siginfo_t *info, void *uctx)
 {
+    (void)uctx;
+    int sender = info ? (int)info->si_pid : 0;
     if (g_stop_signal) {
+        if (sender != g_stop_sender) return;
         struct sigaction dfl;
         memset(&dfl, 0, sizeof dfl);
         dfl.sa_handler = SIG_DFL;
@@ -79,6 +98,7 @@ static void on_signal(int sig)
         raise(sig);
         return;
     }
+    g_stop_sender = sender;
     g_stop_signal = sig;
 }
 
@@ -125,9 +145,10 @@ typedef struct {
     rb_run_config rc;
     char *key;
     int64_t run_id;           /* -1 until the run exists in the database */
-    char ckpt_path[PATH_MAX];
-    int lock_fd;
+    rb_run_files files;       /* checkpoint, lock and outcome paths of run_id */
     rb_ckpt_progress prog;
+    long ckpt_step;           /* step of the newest checkpoint on disk; -1 if none */
+    int db_waited;            /* a database write failed after waiting out the busy timeout */
     /* This process only: throughput of the whole run and of the open window. */
     double run_ms, win_ms;
     long run_images, win_rate_images;
@@ -298,6 +319,8 @@ static void read_final_metrics(trainer *t, int64_t run_id)
 
 static rv_status db_fail(trainer *t, const char *what)
 {
+    int code = rb_db_last_code(t->db);
+    if (code == SQLITE_BUSY || code == SQLITE_LOCKED) t->db_waited = 1;
     return rv_ctx_fail(t->ctx, RV_ERR_DB, "results database: %s: %s", what,
                        rb_db_message(t->db));
 }
@@ -367,26 +390,6 @@ static rv_status build_model(trainer *t)
     return RV_OK;
 }
 
-/* Takes the run's lock file beside its checkpoint. */
-static rv_status lock_run(trainer *t)
-{
-    char lock_path[PATH_MAX + 8];
-    snprintf(lock_path, sizeof lock_path, "%s.lock", t->ckpt_path);
-    t->lock_fd = open(lock_path, O_RDWR | O_CREAT, 0666);
-    if (t->lock_fd < 0)
-        return rv_ctx_fail(t->ctx, RV_ERR_IO, "cannot create %s: %s", lock_path,
-                           strerror(errno));
-    struct flock fl;
-    memset(&fl, 0, sizeof fl);
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    if (fcntl(t->lock_fd, F_SETLK, &fl) != 0)
-        return rv_ctx_fail(t->ctx, RV_ERR_IO,
-                           "run %lld is being trained by another process (lock %s held)",
-                           (long long)t->run_id, lock_path);
-    return RV_OK;
-}
-
 static rb_ckpt_arrays ckpt_arrays(trainer *t)
 {
     rb_ckpt_arrays a = { t->order, (size_t)t->train.n, t->state_host, t->n_state,
@@ -399,7 +402,9 @@ static rv_status save_checkpoint(trainer *t)
     rv_status st = rv_model_get_state(t->model, t->state_host, t->mom_host);
     if (st != RV_OK) return st;
     rb_ckpt_arrays a = ckpt_arrays(t);
-    return rb_checkpoint_save(t->ctx, t->ckpt_path, t->key, &t->prog, &a);
+    st = rb_checkpoint_save(t->ctx, t->files.ckpt, rb_db_identity(t->db), t->key, &t->prog, &a);
+    if (st == RV_OK) t->ckpt_step = (long)t->prog.step;
+    return st;
 }
 
 /* Creates the run in the database, or takes over the unfinished one being resumed (restoring
@@ -409,6 +414,7 @@ static rv_status open_run(trainer *t, int64_t resume_id)
     const rb_train_config *c = t->cfg;
     rv_status st = rb_checkpoint_mkdirs(t->ctx, c->checkpoint_dir);
     if (st != RV_OK) return st;
+    const char *db_id = rb_db_identity(t->db);
     memset(&t->prog, 0, sizeof t->prog);
     rv_rng_seed_stream(&t->prog.rng, c->seed, DATA_STREAM);
     t->prog.pos = t->train.n; /* forces a permutation before the first step */
@@ -419,16 +425,30 @@ static rv_status open_run(trainer *t, int64_t resume_id)
     } else {
         t->run_id = resume_id;
     }
-    snprintf(t->ckpt_path, sizeof t->ckpt_path, "%s/run-%lld.ckpt", c->checkpoint_dir,
-             (long long)t->run_id);
-    if ((st = lock_run(t)) != RV_OK) return st;
+    int busy;
+    if ((st = rb_run_files_init(t->ctx, &t->files, c->checkpoint_dir, db_id, t->run_id)) !=
+            RV_OK ||
+        (st = rb_run_files_prepare(t->ctx, &t->files, c->checkpoint_dir)) != RV_OK ||
+        (st = rb_run_files_lock(t->ctx, &t->files, t->run_id, &busy)) != RV_OK)
+        return st;
 
     if (resume_id >= 0) {
-        if (access(t->ckpt_path, F_OK) == 0) {
+        /* The checkpoint in this database's folder; failing that, the one the row names (a
+         * run started with another --checkpoint-dir, or by a version that kept checkpoints
+         * without the database's identity: its file is refused with a message that says
+         * so, since it could be another database's). */
+        char recorded[PATH_MAX] = "";
+        const char *from = t->files.ckpt;
+        if (access(from, F_OK) != 0 &&
+            rb_db_run_checkpoint(t->db, t->run_id, recorded, sizeof recorded) == 0 &&
+            recorded[0] && strcmp(recorded, from) != 0 && access(recorded, F_OK) == 0)
+            from = recorded;
+        if (access(from, F_OK) == 0) {
             rb_ckpt_arrays a = ckpt_arrays(t);
-            st = rb_checkpoint_load(t->ctx, t->ckpt_path, t->key, &t->prog, &a);
+            st = rb_checkpoint_load(t->ctx, from, db_id, t->key, &t->prog, &a);
             if (st == RV_OK) st = rv_model_set_state(t->model, t->state_host, t->mom_host);
             if (st != RV_OK) return st;
+            t->ckpt_step = (long)t->prog.step;
         }
         /* Without a checkpoint the run was killed before its first one: start from step 0
          * under the same id. */
@@ -436,7 +456,7 @@ static rv_status open_run(trainer *t, int64_t resume_id)
             rb_db_metrics_truncate(t->db, t->run_id, (long)t->prog.step) != 0)
             return db_fail(t, "cannot resume the run");
     }
-    if (rb_db_run_set_checkpoint(t->db, t->run_id, t->ckpt_path) != 0)
+    if (rb_db_run_set_checkpoint(t->db, t->run_id, t->files.ckpt) != 0)
         return db_fail(t, "cannot record the checkpoint path");
     return RV_OK;
 }
@@ -595,7 +615,7 @@ static rv_status train_loop(trainer *t)
 static void trainer_free(trainer *t)
 {
     rb_loader_destroy(t->loader); /* first: its thread reads the dataset and mean */
-    if (t->lock_fd >= 0) close(t->lock_fd);
+    rb_run_files_unlock(&t->files);
     rv_model_destroy(t->model);
     rv_data_free(&t->train);
     rv_data_free(&t->test);
@@ -618,7 +638,8 @@ int rb_train_run(const rb_train_config *cfg, rb_db *db, rb_train_result *res)
     t.res = res;
     t.db = db;
     t.run_id = -1;
-    t.lock_fd = -1;
+    t.ckpt_step = -1;
+    t.files.lock_fd = -1;
     res->run_id = -1;
     res->final_test_error = res->final_test_loss = NAN;
     res->final_train_loss = res->final_train_error = res->images_per_sec = NAN;
@@ -628,6 +649,7 @@ int rb_train_run(const rb_train_config *cfg, rb_db *db, rb_train_result *res)
     int code = RB_EXIT_FAIL;
     rv_status st = RV_OK;
     struct sigaction sa, old_int, old_term;
+    sigset_t stop_set, old_mask;
     int handlers = 0;
 
     /* Validate the configuration with a CPU context (cheap, needs no GPU). */
@@ -651,6 +673,14 @@ int rb_train_run(const rb_train_config *cfg, rb_db *db, rb_train_result *res)
         set_reason(&t, "results database: %s", rb_db_message(db));
         goto out;
     }
+    /* A run left 'running' may have ended in a process that could not record it. */
+    if (found == 1 && strcmp(found_status, "running") == 0 &&
+        rb_run_files_reconcile(t.ctx, db, cfg->checkpoint_dir, found_id, found_status,
+                               res->note, sizeof res->note) < 0) {
+        set_reason(&t, "%s", rv_ctx_message(t.ctx));
+        goto out;
+    }
+    if (res->note[0]) rb_cli_error("train", "%s", res->note);
     int64_t resume_id = -1;
     if (found == 1 && cfg->resume) {
         if (strcmp(found_status, "finished") == 0) {
@@ -686,17 +716,28 @@ int rb_train_run(const rb_train_config *cfg, rb_db *db, rb_train_result *res)
         set_reason(&t, "%s", rv_ctx_message(t.ctx));
         /* A run that could not start in a fresh row is recorded as failed; a resume that
          * failed (locked, bad checkpoint) leaves the run as it was. */
-        if (t.run_id >= 0 && resume_id < 0) rb_db_run_end(db, t.run_id, "failed", res->reason);
+        res->run_id = t.run_id;
+        if (t.run_id >= 0 && resume_id < 0)
+            rb_run_files_record_end(t.ctx, db, &t.files, t.run_id, "failed", res->reason,
+                                    sizeof res->reason, t.db_waited);
         goto out;
     }
     res->run_id = t.run_id;
 
     g_stop_signal = 0;
+    g_stop_sender = 0;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
+    sa.sa_sigaction = on_signal;
+    sa.sa_flags = SA_SIGINFO;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    /* A caller may have blocked them until now (`run` does, so that a stop request that
+     * arrives while an entry loads its data waits for this handler instead of killing it). */
+    sigemptyset(&stop_set);
+    sigaddset(&stop_set, SIGINT);
+    sigaddset(&stop_set, SIGTERM);
+    sigprocmask(SIG_UNBLOCK, &stop_set, &old_mask);
     handlers = 1;
 
     if (cfg->progress) {
@@ -711,32 +752,45 @@ int rb_train_run(const rb_train_config *cfg, rb_db *db, rb_train_result *res)
         if (!t.have_eval) read_final_metrics(&t, t.run_id);
         size_t rss = rb_max_rss_bytes();
         size_t arena = rv_mem_arena_bytes(rv_model_mem(t.model));
+        /* The memory rows are a footnote; a database that refuses them refuses the end too,
+         * which is what decides the status. */
         if (rb_db_memory(db, t.run_id, "arena", (int64_t)arena, (int64_t)arena) != 0 ||
-            rb_db_memory(db, t.run_id, "max_rss", 0, (int64_t)rss) != 0 ||
-            rb_db_run_end(db, t.run_id, "finished", NULL) != 0) {
-            set_reason(&t, "results database: %s", rb_db_message(db));
-            goto out;
-        }
+            rb_db_memory(db, t.run_id, "max_rss", 0, (int64_t)rss) != 0)
+            db_fail(&t, "cannot record the memory use");
         snprintf(res->status, sizeof res->status, "finished");
-        code = RB_EXIT_OK;
     } else if (st == RV_ERR_INTERRUPTED) {
         set_reason(&t, "%s", rv_ctx_message(t.ctx));
         snprintf(res->status, sizeof res->status, "interrupted");
-        rb_db_run_end(db, t.run_id, "interrupted", res->reason);
+    } else if (st == RV_ERR_DB) {
+        /* Nothing is wrong with the run: it stops where the database stopped taking its
+         * rows and continues from its last checkpoint, whose step the rows still match. */
+        if (t.ckpt_step >= 0)
+            set_reason(&t, "%s at step %ld; resume with --resume once the database is "
+                       "writable (from the checkpoint of step %ld)", rv_ctx_message(t.ctx),
+                       res->steps_done, t.ckpt_step);
+        else
+            set_reason(&t, "%s at step %ld; resume with --resume once the database is "
+                       "writable (no checkpoint yet: from step 0)", rv_ctx_message(t.ctx),
+                       res->steps_done);
+        snprintf(res->status, sizeof res->status, "interrupted");
     } else {
         if (st == RV_ERR_NUMERIC)
             set_reason(&t, "diverged at step %ld (lr %g): %s", res->steps_done + 1, t.last_lr,
                        rv_ctx_message(t.ctx));
         else
             set_reason(&t, "%s", rv_ctx_message(t.ctx));
-        rb_db_run_end(db, t.run_id, "failed", res->reason);
     }
+    if (rb_run_files_record_end(t.ctx, db, &t.files, t.run_id, res->status, res->reason,
+                                sizeof res->reason, t.db_waited) == 0 &&
+        st == RV_OK)
+        code = RB_EXIT_OK;
     if (cfg->progress) rb_progress_end(&t.bar, res->steps_done, res->status);
 
 out:
     if (handlers) {
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
+        sigprocmask(SIG_SETMASK, &old_mask, NULL);
     }
     trainer_free(&t);
     return code;

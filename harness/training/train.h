@@ -8,7 +8,8 @@
  * same seed and thread count give bit-identical losses. Checkpoints (weights, momentum, BN
  * averages, RNG state, data order, step) every checkpoint_every steps and on SIGINT/SIGTERM,
  * written atomically (write, fsync, rename); resume continues to exactly the state an
- * uninterrupted run reaches.
+ * uninterrupted run reaches. Checkpoints and locks are kept per database (run_files.h); a
+ * database that refuses a write mid-run stops the run 'interrupted', resumable.
  */
 #ifndef RB_TRAIN_H
 #define RB_TRAIN_H
@@ -59,8 +60,11 @@ typedef struct {
     double final_train_error;   /* percent */
     double images_per_sec;      /* training throughput over the run (this process) */
     long steps_done;
-    char status[16];            /* finished | failed | interrupted */
-    char reason[256];
+    char status[16];            /* finished | failed | interrupted: how the run ended, which the
+                                   database shows unless reason says it could not record it */
+    char reason[1024];
+    char note[1024];            /* set when this call recorded how an earlier attempt of the
+                                   run ended, which that attempt could not (also on stderr) */
 } rb_train_result;
 
 /* Checks a configuration without touching any file or the database: architecture, dataset,

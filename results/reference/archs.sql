@@ -1,4 +1,4 @@
--- revbench results, table archs (schema version 3): 13 rows, one statement a line.
+-- revbench results, table archs (schema version 4): 13 rows, one statement a line.
 -- Written by `revbench export`; load with `revbench import DIR --db PATH`.
 INSERT OR REPLACE INTO archs(name, dataset, n_params, n_layers) VALUES ('resnet-101', 'imagenet', 44541480, 101);
 INSERT OR REPLACE INTO archs(name, dataset, n_params, n_layers) VALUES ('resnet-110', 'cifar10', 1727962, 110);

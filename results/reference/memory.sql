@@ -1,4 +1,4 @@
--- revbench results, table memory (schema version 3): 242 rows, one statement a line.
+-- revbench results, table memory (schema version 4): 242 rows, one statement a line.
 -- Written by `revbench export`; load with `revbench import DIR --db PATH`.
 INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (1, 'activation_peak', 248209792, 248209792);
 INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (1, 'arena', 255849024, 255849024);

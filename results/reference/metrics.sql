@@ -1,4 +1,4 @@
--- revbench results, table metrics (schema version 3): 44 rows, one statement a line.
+-- revbench results, table metrics (schema version 4): 44 rows, one statement a line.
 -- Written by `revbench export`; load with `revbench import DIR --db PATH`.
 INSERT INTO metrics(run_id, step, name, value) VALUES (1, 4, 'images_per_sec', 19.0107985);
 INSERT INTO metrics(run_id, step, name, value) VALUES (1, 4, 'ms_per_step', 5260.16832);

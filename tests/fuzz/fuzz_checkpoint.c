@@ -1,8 +1,8 @@
 /*
  * fuzz_checkpoint.c: libFuzzer target for the checkpoint reader (harness/training/checkpoint.c).
  *
- * The input is the file, read as the checkpoint of a small run (key "fuzz-key", 6 order
- * entries, 10 state values, 4 momentum values). When byte 0 is odd, the CRC-32 the format
+ * The input is the file, read as the checkpoint of a small run of the database with identity
+ * DB_ID (key "fuzz-key", 6 order entries, 10 state values, 4 momentum values). When byte 0 is odd, the CRC-32 the format
  * ends with is appended to the input, so that mutations get past the checksum and reach the
  * checks behind it; otherwise the input is the whole file.
  *
@@ -28,6 +28,7 @@
 #define N_STATE 10
 #define N_PARAMS 4
 static const char KEY[] = "fuzz-key";
+static const char DB_ID[] = "00112233445566778899aabbccddeeff";
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -50,7 +51,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     rb_ckpt_arrays a = { order, N_ORDER, state, N_STATE, mom, N_PARAMS };
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s", fuzz_path("seed.ckpt"));
-    fuzz_check(rb_checkpoint_save(ctx, tmp, KEY, &p, &a) == RV_OK, "seed: %s",
+    fuzz_check(rb_checkpoint_save(ctx, tmp, DB_ID, KEY, &p, &a) == RV_OK, "seed: %s",
                rv_ctx_message(ctx));
     rv_ctx_destroy(ctx);
     FILE *in = fopen(tmp, "rb"), *out = fopen(seed, "wb");
@@ -90,7 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rb_ckpt_arrays a = { order, N_ORDER, state, N_STATE, mom, N_PARAMS };
     char path[4096];
     snprintf(path, sizeof path, "%s", fuzz_path("run.ckpt"));
-    rv_status st = rb_checkpoint_load(ctx, path, KEY, &p, &a);
+    rv_status st = rb_checkpoint_load(ctx, path, DB_ID, KEY, &p, &a);
     if (st != RV_OK) {
         fuzz_check(st == RV_ERR_FORMAT, "status %d: %s", (int)st, rv_ctx_message(ctx));
         fuzz_check(strstr(rv_ctx_message(ctx), "run.ckpt") != NULL,
@@ -100,7 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fuzz_check(order[i] >= 0 && order[i] < N_ORDER, "order[%d] = %d", i, order[i]);
         char again[4096];
         snprintf(again, sizeof again, "%s", fuzz_path("again.ckpt"));
-        fuzz_check(rb_checkpoint_save(ctx, again, KEY, &p, &a) == RV_OK, "save: %s",
+        fuzz_check(rb_checkpoint_save(ctx, again, DB_ID, KEY, &p, &a) == RV_OK, "save: %s",
                    rv_ctx_message(ctx));
         FILE *f = fopen(again, "rb");
         fuzz_check(f != NULL, "cannot reopen %s", again);
