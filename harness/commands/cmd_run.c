@@ -12,6 +12,14 @@
  * leaves no stale lock: the next `run` finds the row 'running' or 'interrupted', takes the lock
  * and resumes it. An entry whose lock is held is reported as "running elsewhere", not failed.
  *
+ * Stopping: SIGINT or SIGTERM to `run` starts no new entry and is passed on to every running
+ * entry, which stops after its current step with a checkpoint and ends 'interrupted' (the
+ * signal may also reach an entry directly, from the terminal or a batch system: train.c takes
+ * the two deliveries as one request). A second signal passed on stops entries at once. The
+ * parent waits for children and signals with sigwaitinfo, so no signal is lost between the
+ * two. Entries start with SIGINT/SIGTERM blocked until they can handle them, and get SIGTERM
+ * if `run` itself dies.
+ *
  * Owns: the children it forks (waited for before returning).
  */
 #include <errno.h>
@@ -22,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,6 +50,9 @@
 #define CMD "run"
 /* Exit status of an entry child whose lock another process holds. */
 #define RB_EXIT_BUSY 3
+/* Exit status of an entry child whose run stopped resumably without a signal (the results
+ * database refused a write: locked or full); the row says 'interrupted' and why. */
+#define RB_EXIT_RESUMABLE 4
 /* Recorded (never an exit status) for an entry stopped by Ctrl-C: resumable, not failed. */
 #define RB_ENTRY_INTERRUPTED (-1)
 
@@ -52,8 +64,10 @@ typedef struct {
     int dry_run;
 } run_opts;
 
-static volatile sig_atomic_t g_stop;
-static void on_stop(int sig) { (void)sig; g_stop = 1; }
+/* A `mem` entry's child: the stop signal it got, passed on to its `revbench mem`. */
+static volatile sig_atomic_t g_mem_stop;
+static void on_mem_stop(int sig) { g_mem_stop = sig; }
+static void on_child(int sig) { (void)sig; }
 
 /* 64-bit FNV-1a: a stable file name for an entry's lock. */
 static unsigned long long fnv1a(const char *s)
@@ -184,6 +198,7 @@ static int run_train_entry(const run_opts *o, const rb_experiment *e, const rb_e
     /* Stopped by a signal (checkpoint saved): exit as a shell would, so the parent can tell an
      * interruption from a failure. */
     if (code != RB_EXIT_OK && rb_train_last_signal()) return 128 + rb_train_last_signal();
+    if (code != RB_EXIT_OK && !strcmp(r.status, "interrupted")) return RB_EXIT_RESUMABLE;
     return code;
 }
 
@@ -216,10 +231,16 @@ static char *run_mem_child(const rb_exp_entry *x, int *exit_status)
     size_t len = 0, cap = 4096;
     char *out = malloc(cap);
     ssize_t got;
+    int passed_on = 0;
+    if (g_mem_stop) passed_on = kill(pid, g_mem_stop) == 0; /* asked to stop before the fork */
     while (out && (got = read(fds[0], out + len, cap - len - 1)) != 0) {
         if (got < 0) {
-            if (errno == EINTR) continue;
-            break;
+            if (errno != EINTR) break;
+            if (g_mem_stop && !passed_on) {
+                kill(pid, g_mem_stop);
+                passed_on = 1;
+            }
+            continue;
         }
         len += (size_t)got;
         if (len + 1 == cap) {
@@ -230,7 +251,8 @@ static char *run_mem_child(const rb_exp_entry *x, int *exit_status)
     }
     close(fds[0]);
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        if (g_mem_stop && !passed_on) passed_on = kill(pid, g_mem_stop) == 0;
     *exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     if (out) out[len] = '\0';
     return out;
@@ -351,17 +373,39 @@ static int run_mem_entry(const rb_experiment *e, const rb_exp_entry *x, rb_db *d
         rb_cli_error(CMD, "%s %s: %s", x->arch, x->mode, why);
     }
     free(out);
-    if (rb_db_run_end(db, id, ok ? "finished" : child > 128 ? "interrupted" : "failed",
+    int stopped = !ok && g_mem_stop;
+    if (rb_db_run_end(db, id, ok ? "finished" : stopped ? "interrupted" : "failed",
                       ok ? NULL : why)) {
         rb_cli_error(CMD, "%s", rb_db_message(db));
         return RB_EXIT_FAIL;
     }
+    if (stopped) return 128 + g_mem_stop;
     return ok ? RB_EXIT_OK : RB_EXIT_FAIL;
+}
+
+/* A `mem` entry has no checkpoint: a stop request ends its `revbench mem` (passed on in
+ * run_mem_child) and records it 'interrupted'. The handler must interrupt read(), so no
+ * SA_RESTART. */
+static void mem_child_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_mem_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    /* Unblocked before `revbench mem` is started: exec keeps the signal mask. */
+    sigprocmask(SIG_UNBLOCK, &stop, NULL);
 }
 
 /* The body of an entry's child process: lock, record, run. Returns its exit status. */
 static int entry_child(const run_opts *o, const rb_experiment *e, const rb_exp_entry *x)
 {
+    if (e->kind != RB_EXP_TRAIN) mem_child_signals();
     rb_db *db = NULL;
     char err[512];
     if (rb_db_open(&db, o->db_path, err, sizeof err)) {
@@ -615,13 +659,26 @@ int rb_cmd_run(int argc, char **argv)
         rb_experiment_free(&e);
         return RB_EXIT_FAIL;
     }
-    struct sigaction sa = { 0 }, old_int, old_term;
-    sa.sa_handler = on_stop;
+    /* Children and stop requests are both taken with sigwaitinfo: SIGCHLD needs a handler
+     * (its default action discards it on some systems), SIGINT/SIGTERM are only blocked. */
+    struct sigaction sa = { 0 }, old_chld;
+    sa.sa_handler = on_child;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    g_stop = 0;
+    sigaction(SIGCHLD, &sa, &old_chld);
+    sigset_t waitset, child_mask, old_mask;
+    sigemptyset(&waitset);
+    sigaddset(&waitset, SIGINT);
+    sigaddset(&waitset, SIGTERM);
+    sigaddset(&waitset, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &waitset, &old_mask);
+    child_mask = old_mask;
+    sigaddset(&child_mask, SIGINT);
+    sigaddset(&child_mask, SIGTERM);
+    sigdelset(&child_mask, SIGCHLD);
+    pid_t parent = getpid();
+    int g_stop = 0;
     int next = 0, running = 0, completed = 0, n_failed = 0, n_busy = 0, n_ran = 0;
+    int n_resumable = 0;
     double start_ms = rb_now_ms(), ran_ms = 0;
     while (next < n || running > 0) {
         while (!g_stop && running < o.jobs && next < n) {
@@ -641,8 +698,14 @@ int rb_cmd_run(int argc, char **argv)
                 continue;
             }
             if (pid == 0) {
-                sigaction(SIGINT, &old_int, NULL);
-                sigaction(SIGTERM, &old_term, NULL);
+                sigaction(SIGCHLD, &old_chld, NULL);
+                /* SIGINT/SIGTERM stay blocked until the entry can handle them (train.c
+                 * unblocks them once its handlers are in place), so a request that arrives
+                 * while it loads data stops it after its first step instead of killing it. */
+                sigprocmask(SIG_SETMASK, &child_mask, NULL);
+                /* A `run` that dies (kill -9) stops its entries as a SIGTERM would. */
+                prctl(PR_SET_PDEATHSIG, SIGTERM);
+                if (getppid() != parent) raise(SIGTERM);
                 _exit(entry_child(&o, &e, &e.entries[i]));
             }
             pids[i] = pid;
@@ -651,10 +714,18 @@ int rb_cmd_run(int argc, char **argv)
         }
         if (running == 0) break;
         int status;
-        pid_t pid = wait(&status);
-        if (pid < 0) {
-            if (errno == EINTR) continue;
-            break;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid < 0) break;
+        if (pid == 0) {
+            /* Nothing ended yet: sleep until a child ends or a stop request comes. */
+            siginfo_t si;
+            int sig = sigwaitinfo(&waitset, &si);
+            if (sig == SIGINT || sig == SIGTERM) {
+                g_stop = sig;
+                for (int i = 0; i < n; i++)
+                    if (pids[i] > 0) kill(pids[i], sig);
+            }
+            continue;
         }
         for (int i = 0; i < n; i++) {
             if (pids[i] != pid) continue;
@@ -666,10 +737,17 @@ int rb_cmd_run(int argc, char **argv)
             int interrupted = codes[i] > 128 && g_stop;
             const char *what = codes[i] == 0 ? "finished"
                                : codes[i] == RB_EXIT_BUSY ? "running elsewhere, skipped"
-                               : interrupted ? "interrupted (checkpoint saved)"
+                               : interrupted && e.kind == RB_EXP_TRAIN
+                                   ? "interrupted (checkpoint saved)"
+                               : interrupted ? "interrupted"
+                               : codes[i] == RB_EXIT_RESUMABLE
+                                   ? "interrupted (resumable: see the message above)"
                                : "FAILED";
             if (codes[i] == RB_EXIT_BUSY) n_busy++;
-            else if (interrupted) codes[i] = RB_ENTRY_INTERRUPTED;
+            else if (codes[i] == RB_EXIT_RESUMABLE) {
+                n_resumable++;
+                codes[i] = RB_ENTRY_INTERRUPTED;
+            } else if (interrupted) codes[i] = RB_ENTRY_INTERRUPTED;
             else if (codes[i]) n_failed++;
             else {
                 n_ran++;
@@ -685,9 +763,22 @@ int rb_cmd_run(int argc, char **argv)
             fflush(stdout);
         }
     }
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    /* A stop request that came after the last wait is still pending: take it here rather
+     * than let it kill this process when the mask is restored. */
+    sigset_t stopset;
+    sigemptyset(&stopset);
+    sigaddset(&stopset, SIGINT);
+    sigaddset(&stopset, SIGTERM);
+    const struct timespec now = { 0, 0 };
+    for (int sig; (sig = sigtimedwait(&stopset, NULL, &now)) > 0;) g_stop = sig;
+    sigprocmask(SIG_SETMASK, &old_mask, NULL);
+    sigaction(SIGCHLD, &old_chld, NULL);
     code = RB_EXIT_OK;
+    if (n_resumable) {
+        printf("%d entr%s stopped because the results database refused a write; run the same "
+               "command again to resume\n", n_resumable, n_resumable == 1 ? "y" : "ies");
+        code = RB_EXIT_FAIL;
+    }
     if (g_stop) {
         printf("stopped on request after %.1f min; run the same command again to resume\n",
                (rb_now_ms() - start_ms) / 60000.0);
