@@ -32,6 +32,26 @@
 #define FD_EPS 1e-3f
 #define FD_REL_TOL 0.15
 #define FD_ABS_FLOOR 2e-4
+/* That worst case sits at 93-96% of the bound (OpenBLAS kernels Cooperlake, Haswell,
+ * Sandybridge): too close for every kernel and seed. Its error comes from ReLU kinks and batch
+ * norm's curvature within the step and shrinks with the step (13% -> 6% from 1e-3 to 3e-4),
+ * while a wrong gradient's does not. So a coordinate over the bound is measured again at a
+ * quarter of the step, with the absolute floor raised 4x for the rounding noise divided by a
+ * 4x smaller step, and must pass there: that stem coordinate then errs by 4.9% (Cooperlake and
+ * Sandybridge alike), a third of the bound. */
+#define FD_RETRY_DIV 4.0f
+
+/* Two fresh copies of a small RevNet (8 images), one step each in standard and reversible
+ * mode: rounding alone puts their gradients ~5e-5 degrees apart, but a ReLU whose input lies
+ * within rounding of zero can fall on the other side in the reconstruction, and one such flip
+ * moves these small gradients by a visible angle. Measured over batch seeds 1-40 and OpenBLAS
+ * kernels Cooperlake, Haswell and Sandybridge (revnet-basic-2 and revnet-bottleneck-2): 12 of
+ * 240 runs had a flip, the largest 0.34 degrees (seed 27 on revnet-basic-2, every kernel);
+ * the paper's 0.1 (ANGLE_LIMIT_DEG, for a 100-image revnet-38), used here before, failed
+ * Sandybridge at this test's seed 9 (0.18). 2 degrees is 6x the largest flip seen; a
+ * reconstruction bug (a wrong half, a missing term) is an O(1) relative error, tens of
+ * degrees. */
+#define SMALL_NET_ANGLE_DEG 2.0
 
 static rv_ctx *ctx;
 
@@ -251,7 +271,7 @@ static void compare_modes(const char *name, rv_backward_mode a, rv_backward_mode
             nb += (double)gb[i] * gb[i];
         }
         double deg = acos(fmin(1.0, dot / sqrt(na * nb))) * 180.0 / acos(-1.0);
-        cr_expect_lt(deg, ANGLE_LIMIT_DEG, "%s: angle %g", name, deg);
+        cr_expect_lt(deg, SMALL_NET_ANGLE_DEG, "%s: angle %g", name, deg);
     }
     /* The running averages are updated once per step whatever the mode: the recomputations in
      * the backward pass must not touch them. They come from the forward pass, which is the
@@ -296,23 +316,28 @@ static void finite_differences(const char *name, rv_backward_mode mode)
         size_t i = spec->offset;
         for (size_t j = spec->offset; j < spec->offset + spec->n; j++)
             if (fabsf(g[j]) > fabsf(g[i])) i = j;
-        float keep = state[i];
-        double lp, lm;
-        state[i] = keep + FD_EPS;
-        cr_assert_eq(rv_model_set_state(m, state, NULL), RV_OK);
-        cr_assert_eq(rv_model_train_step(m, mode, x, y, 0, &r), RV_OK);
-        lp = r.loss;
-        state[i] = keep - FD_EPS;
-        cr_assert_eq(rv_model_set_state(m, state, NULL), RV_OK);
-        cr_assert_eq(rv_model_train_step(m, mode, x, y, 0, &r), RV_OK);
-        lm = r.loss;
+        float keep = state[i], eps = FD_EPS, floor = FD_ABS_FLOOR;
+        double fd = 0, err = INFINITY;
+        for (int attempt = 0; attempt < 2 && err > FD_REL_TOL * fabs(fd) + floor; attempt++) {
+            if (attempt) eps /= FD_RETRY_DIV, floor *= FD_RETRY_DIV;
+            float up = keep + eps, down = keep - eps;
+            state[i] = up;
+            cr_assert_eq(rv_model_set_state(m, state, NULL), RV_OK);
+            cr_assert_eq(rv_model_train_step(m, mode, x, y, 0, &r), RV_OK);
+            double lp = r.loss;
+            state[i] = down;
+            cr_assert_eq(rv_model_set_state(m, state, NULL), RV_OK);
+            cr_assert_eq(rv_model_train_step(m, mode, x, y, 0, &r), RV_OK);
+            double lm = r.loss;
+            /* Divided by the step float actually took (keep +- eps rounded). */
+            fd = (lp - lm) / ((double)up - (double)down);
+            err = fabs(fd - g[i]);
+        }
         state[i] = keep;
         cr_assert_eq(rv_model_set_state(m, state, NULL), RV_OK);
-        double fd = (lp - lm) / (2.0 * FD_EPS);
-        double err = fabs(fd - g[i]);
-        cr_expect(err <= FD_REL_TOL * fabs(fd) + FD_ABS_FLOOR,
-                  "%s %s tensor %zu (param %zu): analytic %g, finite difference %g", name,
-                  rv_backward_mode_name(mode), k, i, g[i], fd);
+        cr_expect(err <= FD_REL_TOL * fabs(fd) + floor,
+                  "%s %s tensor %zu (param %zu): analytic %g, finite difference %g (step %g)",
+                  name, rv_backward_mode_name(mode), k, i, g[i], fd, (double)eps);
         checked++;
     }
     cr_assert_gt(checked, 10);
