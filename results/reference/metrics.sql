@@ -1,4 +1,4 @@
--- revbench results, table metrics (schema version 4): 44 rows, one statement a line.
+-- revbench results, table metrics (schema version 4): 66 rows, one statement a line.
 -- Written by `revbench export`; load with `revbench import DIR --db PATH`.
 INSERT INTO metrics(run_id, step, name, value) VALUES (1, 4, 'images_per_sec', 19.0107985);
 INSERT INTO metrics(run_id, step, name, value) VALUES (1, 4, 'ms_per_step', 5260.16832);
@@ -44,3 +44,25 @@ INSERT INTO metrics(run_id, step, name, value) VALUES (21, 3, 'images_per_sec', 
 INSERT INTO metrics(run_id, step, name, value) VALUES (21, 3, 'ms_per_step', 62325.9262);
 INSERT INTO metrics(run_id, step, name, value) VALUES (22, 3, 'images_per_sec', 1.01959728);
 INSERT INTO metrics(run_id, step, name, value) VALUES (22, 3, 'ms_per_step', 98077.9394);
+INSERT INTO metrics(run_id, step, name, value) VALUES (23, 3, 'images_per_sec', 0.582573615);
+INSERT INTO metrics(run_id, step, name, value) VALUES (23, 3, 'ms_per_step', 171652.127);
+INSERT INTO metrics(run_id, step, name, value) VALUES (24, 3, 'images_per_sec', 0.586403229);
+INSERT INTO metrics(run_id, step, name, value) VALUES (24, 3, 'ms_per_step', 170531.121);
+INSERT INTO metrics(run_id, step, name, value) VALUES (25, 3, 'images_per_sec', 5.44600777);
+INSERT INTO metrics(run_id, step, name, value) VALUES (25, 3, 'ms_per_step', 18362.0744);
+INSERT INTO metrics(run_id, step, name, value) VALUES (26, 3, 'images_per_sec', 2.45336673);
+INSERT INTO metrics(run_id, step, name, value) VALUES (26, 3, 'ms_per_step', 40760.3148);
+INSERT INTO metrics(run_id, step, name, value) VALUES (27, 3, 'images_per_sec', 1.29062868);
+INSERT INTO metrics(run_id, step, name, value) VALUES (27, 3, 'ms_per_step', 77481.6191);
+INSERT INTO metrics(run_id, step, name, value) VALUES (28, 3, 'images_per_sec', 0.714234791);
+INSERT INTO metrics(run_id, step, name, value) VALUES (28, 3, 'ms_per_step', 140009.982);
+INSERT INTO metrics(run_id, step, name, value) VALUES (29, 3, 'images_per_sec', 0.45741888);
+INSERT INTO metrics(run_id, step, name, value) VALUES (29, 3, 'ms_per_step', 218617.999);
+INSERT INTO metrics(run_id, step, name, value) VALUES (30, 3, 'images_per_sec', 7.82311372);
+INSERT INTO metrics(run_id, step, name, value) VALUES (30, 3, 'ms_per_step', 12782.6341);
+INSERT INTO metrics(run_id, step, name, value) VALUES (31, 3, 'images_per_sec', 3.76477427);
+INSERT INTO metrics(run_id, step, name, value) VALUES (31, 3, 'ms_per_step', 26562.0175);
+INSERT INTO metrics(run_id, step, name, value) VALUES (32, 3, 'images_per_sec', 2.05186516);
+INSERT INTO metrics(run_id, step, name, value) VALUES (32, 3, 'ms_per_step', 48736.1461);
+INSERT INTO metrics(run_id, step, name, value) VALUES (33, 3, 'images_per_sec', 1.01648575);
+INSERT INTO metrics(run_id, step, name, value) VALUES (33, 3, 'ms_per_step', 98378.162);
