@@ -7,6 +7,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
   libopenblas-dev          # CPU GEMM
+  libdnnl-dev              # oneDNN: the fast CPU backend's convolutions
   libsqlite3-dev sqlite3   # results database and the plots' queries
   libcriterion-dev         # tests
   clang libclang-rt-14-dev libomp-dev  # make fuzz: libFuzzer, and OpenMP for clang

@@ -40,6 +40,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: revbench bench step --arch A [--mode M] [--device cpu|cuda] [--threads T]\n"
             "                           [--batch B] [--steps K] [--seed S] [--no-breakdown]\n"
+            "                           [--backend fast|ref]\n"
             "                           [--json]\n\n"
             "Times whole training steps (forward, backward, SGD update) of one network on a\n"
             "random batch: images/s from K plain steps, and a per-op breakdown (conv forward,\n"
@@ -53,6 +54,7 @@ static void usage(FILE *out)
             "               RevNets, standard for ResNets)\n"
             "  --device D   cpu (default) or cuda\n"
             "  --threads T  CPU threads (default 2)\n"
+            "  --backend B  CPU backend: fast (default; oneDNN, blocked layout) or ref\n"
             "  --batch B    images per step (default 100)\n"
             "  --steps K    plain steps and profiled steps, K of each (default 10)\n"
             "  --seed S     weights and random batch (default 1)\n"
@@ -208,6 +210,7 @@ int rb_bench_step(int argc, char **argv)
     const char *arch_name = NULL, *mode_name = NULL;
     long batch = 100, steps = 10, threads = 2, seed = 1;
     int json = 0, dev = RV_DEVICE_CPU, no_breakdown = 0;
+    int cpu_backend = -1;
     const rb_opt opts[] = {
         RB_TEXT("arch", &arch_name),
         RB_TEXT("mode", &mode_name),
@@ -218,10 +221,12 @@ int rb_bench_step(int argc, char **argv)
         RB_LONG("seed", &seed, 0, 2147483647L),
         RB_FLAG("no-breakdown", &no_breakdown),
         RB_FLAG("json", &json),
+        RB_CHOICE("backend", &cpu_backend, RB_CPU_BACKENDS, "backend"),
         RB_OPTS_END,
     };
     int prc = rb_opts_parse(CMD, usage, argc, argv, opts, NULL, 0, NULL);
     if (prc != RB_OPTS_GO) return prc;
+    rb_cli_set_backend(cpu_backend);
     rv_device device = (rv_device)dev;
     rv_arch arch;
     rv_backward_mode mode;

@@ -19,7 +19,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: revbench angle --arch A [--batch B] [--seed S] [--steps N]\n"
-            "                      [--device cpu|cuda] [--threads T] [--json]\n\n"
+            "                      [--device cpu|cuda] [--backend fast|ref] [--threads T] [--json]\n\n"
             "For a RevNet: the angle in degrees between the parameter gradients with stored and\n"
             "with reconstructed activations, on a batch of random data, and max_rel_diff =\n"
             "max |g_std - g_rev| / max |g_std|. With --steps N the network first takes N SGD\n"
@@ -31,6 +31,7 @@ int rb_cmd_angle(int argc, char **argv)
     const char *arch_name = NULL;
     long batch = 100, seed = 1, steps = 0, threads = 2;
     int json = 0, dev = RV_DEVICE_CPU;
+    int cpu_backend = -1;
     const rb_opt opts[] = {
         RB_TEXT("arch", &arch_name),
         RB_LONG("batch", &batch, 1, 100000),
@@ -39,10 +40,12 @@ int rb_cmd_angle(int argc, char **argv)
         RB_CHOICE("device", &dev, rv_device_names(), "device"),
         RB_LONG("threads", &threads, 1, 1024),
         RB_FLAG("json", &json),
+        RB_CHOICE("backend", &cpu_backend, RB_CPU_BACKENDS, "backend"),
         RB_OPTS_END,
     };
     int rc = rb_opts_parse(CMD, usage, argc, argv, opts, NULL, 0, NULL);
     if (rc != RB_OPTS_GO) return rc;
+    rb_cli_set_backend(cpu_backend);
     rv_device device = (rv_device)dev;
     rv_arch arch;
     if (rb_cli_parse_arch(CMD, arch_name, &arch)) return RB_EXIT_USAGE;

@@ -27,6 +27,7 @@
 #include "commands/options.h"
 #include <revnet/context.h>
 #include <revnet/conv.h>
+#include <revnet/layout.h>
 
 extern void openblas_set_num_threads(int);
 
@@ -70,7 +71,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: revbench bench step --arch A ...  (revbench bench step --help)\n"
             "       revbench bench conv [--device cpu|cuda] [--batch B] [--threads T] [--reps N]\n"
-            "                           [--json]\n\n"
+            "                           [--backend fast|ref] [--json]\n\n"
             "Times the convolution (forward, backward-data, backward-filter) on every distinct\n"
             "conv shape of resnet-32 and revnet-38 and prints median ms and GFLOP/s. On the CPU\n"
             "also one bare cblas_sgemm of the same GEMM shape and the ratio; on cuda the calls\n"
@@ -79,6 +80,7 @@ static void usage(FILE *out)
             "  --device D   cpu (default) or cuda\n"
             "  --batch B    images per call (default 100)\n"
             "  --threads T  CPU threads for the convolution and for the bare GEMM (default 2)\n"
+            "  --backend B  CPU backend: fast (default; oneDNN, blocked layout) or ref\n"
             "  --reps N     timed calls per measurement, after %d warm-up calls (default 15)\n"
             "  --json       print one JSON object instead of the table\n"
             "  --help       this message\n",
@@ -171,7 +173,9 @@ static int bench_shape_rows(rv_ctx *ctx, int si, int batch, int threads, int rep
     if (!t) goto fail;
     if (rv_conv_desc_init(ctx, &d, batch, s->C, s->HW, s->HW, s->K, 3, s->stride) != RV_OK)
         goto fail;
-    size_t n_in = (size_t)batch * s->C * s->HW * s->HW, n_out = (size_t)batch * s->K * d.P * d.Q;
+    /* Activations in the backend's layout (channel-padded on the fast CPU backend). */
+    size_t n_in = rv_act_floats(ctx, batch, s->C, s->HW * s->HW);
+    size_t n_out = rv_act_floats(ctx, batch, s->K, d.P * d.Q);
     size_t n_w = (size_t)s->K * s->C * 9, crs = (size_t)s->C * 9, npq = (size_t)batch * d.P * d.Q;
     /* Operands of the three bare GEMMs: A is W or d_out, B and C are col (crs x npq) or d_out
      * (K x npq) (or the small d_w). */
@@ -338,17 +342,20 @@ int rb_cmd_bench(int argc, char **argv)
 
     long batch = 100, threads = 2, reps = 15;
     int json = 0, dev = RV_DEVICE_CPU;
+    int cpu_backend = -1;
     const rb_opt opts[] = {
         RB_CHOICE("device", &dev, rv_device_names(), "device"),
         RB_LONG("batch", &batch, 1, 100000),
         RB_LONG("threads", &threads, 1, 256),
         RB_LONG("reps", &reps, 1, 100000),
         RB_FLAG("json", &json),
+        RB_CHOICE("backend", &cpu_backend, RB_CPU_BACKENDS, "backend"),
         RB_OPTS_END,
     };
     /* The options follow the benchmark's name, which stands in argv[0]'s place for them. */
     int prc = rb_opts_parse(CMD, usage, argc - 1, argv + 1, opts, NULL, 0, NULL);
     if (prc != RB_OPTS_GO) return prc;
+    rb_cli_set_backend(cpu_backend);
     rv_device device = (rv_device)dev;
 
     rv_ctx *ctx = rb_cli_make_ctx(CMD, device, (int)threads);

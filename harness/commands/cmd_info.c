@@ -18,7 +18,8 @@ static const char *CMD = "info";
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: revbench info --arch A [--dataset cifar10|cifar100] [--batch B] [--json]\n\n"
+            "usage: revbench info --arch A [--dataset cifar10|cifar100] [--batch B]\n"
+            "                     [--backend fast|ref] [--json]\n\n"
             "Parameter count, layers, kept tensors and the planned bytes per memory category\n"
             "of one training step in each backward mode the architecture supports (and of an\n"
             "evaluation pass). Nothing is allocated.\n\n"
@@ -27,7 +28,7 @@ static void usage(FILE *out)
             "  --dataset D   cifar10 (default) or cifar100 (sets the classes; ImageNet\n"
             "                architectures always have 1000)\n"
             "  --batch B     batch size (default 100)\n"
-            "  --json        one JSON object on stdout\n",
+            "  --json        one JSON object on stdout\n" RB_BACKEND_HELP,
             rv_arch_families_help());
 }
 
@@ -55,15 +56,18 @@ int rb_cmd_info(int argc, char **argv)
     const char *arch_name = NULL;
     int dataset = 0, json = 0;
     long batch = 100;
+    int cpu_backend = -1;
     const rb_opt opts[] = {
         RB_TEXT("arch", &arch_name),
         RB_CHOICE("dataset", &dataset, RB_CLASS_DATASETS, "dataset"),
         RB_LONG("batch", &batch, 1, 100000),
         RB_FLAG("json", &json),
+        RB_CHOICE("backend", &cpu_backend, RB_CPU_BACKENDS, "backend"),
         RB_OPTS_END,
     };
     int rc = rb_opts_parse(CMD, usage, argc, argv, opts, NULL, 0, NULL);
     if (rc != RB_OPTS_GO) return rc;
+    rb_cli_set_backend(cpu_backend);
     int classes = rb_cli_dataset_classes(dataset);
     rv_arch arch;
     if (rb_cli_parse_arch(CMD, arch_name, &arch)) return RB_EXIT_USAGE;

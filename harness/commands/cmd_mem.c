@@ -22,7 +22,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: revbench mem --arch A [--mode standard|reversible|checkpoint] [--batch B]\n"
-            "                    [--steps N] [--device cpu|cuda] [--threads T]\n"
+            "                    [--steps N] [--device cpu|cuda] [--backend fast|ref] [--threads T]\n"
             "                    [--dataset cifar10|cifar100] [--seed S] [--json]\n\n"
             "Runs N training steps (forward, backward, SGD) on random data and reports the\n"
             "planned and measured peak bytes per memory category (they must agree to the byte),\n"
@@ -32,7 +32,7 @@ static void usage(FILE *out)
             "after the steps, and the cuDNN algorithms chosen.\n\n"
             "  --mode M      default: reversible for RevNets, standard for ResNets\n"
             "  --batch B     default 100      --steps N   default 3 (>= 1)\n"
-            "  --threads T   CPU threads, default 2\n");
+            "  --threads T   CPU threads, default 2\n" RB_BACKEND_HELP);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -46,6 +46,7 @@ int rb_cmd_mem(int argc, char **argv)
     const char *arch_name = NULL, *mode_name = NULL;
     long batch = 100, steps = 3, threads = 2, seed = 1;
     int dataset = 0, json = 0, dev = RV_DEVICE_CPU;
+    int cpu_backend = -1;
     const rb_opt opts[] = {
         RB_TEXT("arch", &arch_name),
         RB_TEXT("mode", &mode_name),
@@ -56,10 +57,12 @@ int rb_cmd_mem(int argc, char **argv)
         RB_CHOICE("dataset", &dataset, RB_CLASS_DATASETS, "dataset"),
         RB_LONG("seed", &seed, 0, 2147483647L),
         RB_FLAG("json", &json),
+        RB_CHOICE("backend", &cpu_backend, RB_CPU_BACKENDS, "backend"),
         RB_OPTS_END,
     };
     int rc = rb_opts_parse(CMD, usage, argc, argv, opts, NULL, 0, NULL);
     if (rc != RB_OPTS_GO) return rc;
+    rb_cli_set_backend(cpu_backend);
     rv_device device = (rv_device)dev;
     int classes = rb_cli_dataset_classes(dataset);
     /* Names are checked before any device is touched, so a typo is a usage error even on a

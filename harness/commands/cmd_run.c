@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "commands/cli.h"
+#include "commands/model_cli.h"
 #include "commands/commands.h"
 #include "commands/options.h"
 #include "db/db.h"
@@ -436,7 +437,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: revbench run FILE [--db PATH] [--dry-run] [--jobs N] [--data DIR]\n"
-            "                    [--device cpu|cuda] [--entry K]\n"
+            "                    [--device cpu|cuda] [--backend fast|ref] [--entry K]\n"
             "       revbench run FILE --slurm [--partition P] [--time T] [--mem M]\n"
             "                    [--cpus-per-task N] [--gpus-per-task N] [--dry-run | --status]\n\n"
             "Runs every entry of an experiment file (experiments/README.md): finished runs are\n"
@@ -448,6 +449,7 @@ static void usage(FILE *out)
             "  --jobs N       entries run in parallel (default 1)\n"
             "  --data DIR     dataset folder (default $REVBENCH_DATA, then data/)\n"
             "  --device D     run every entry on device D instead of the file's devices\n"
+            "  --backend B    CPU backend of every entry: fast (default) or ref\n"
             "  --entry K      run only entry K (1-based, as --dry-run numbers them), in this\n"
             "                 process: what each Slurm task runs\n\n"
             "On a Slurm cluster (README.md, \"Running on a cluster\"):\n"
@@ -512,6 +514,7 @@ int rb_cmd_run(int argc, char **argv)
     const char *file = NULL;
     int dev = -1;
     long jobs = 1;
+    int cpu_backend = -1;
     const rb_opt opts[] = {
         RB_TEXT("db", &o.db_path),
         RB_FLAG("dry-run", &o.dry_run),
@@ -526,11 +529,13 @@ int rb_cmd_run(int argc, char **argv)
         RB_TEXT("mem", &so.mem),
         RB_LONG("cpus-per-task", &so.cpus_per_task, 1, 1024),
         RB_LONG("gpus-per-task", &so.gpus_per_task, 0, 64),
+        RB_CHOICE("backend", &cpu_backend, RB_CPU_BACKENDS, "backend"),
         RB_OPTS_END,
     };
     int n_files = 0;
     int rc = rb_opts_parse(CMD, usage, argc, argv, opts, &file, 1, &n_files);
     if (rc != RB_OPTS_GO) return rc;
+    rb_cli_set_backend(cpu_backend);
     if (n_files == 0) {
         usage(stderr);
         return RB_EXIT_USAGE;

@@ -12,6 +12,7 @@
 
 #include "training/checkpoint.h"
 #include "commands/cli.h"
+#include "commands/model_cli.h"
 #include "commands/commands.h"
 #include "commands/options.h"
 #include "db/db.h"
@@ -45,6 +46,8 @@ static void usage(FILE *out)
         "  --loader L            thread (default): the next batch is filled on a loader\n"
         "                        thread during the current step; inline: on the training\n"
         "                        thread between steps. The batches are the same either way\n"
+        "  --backend fast|ref    CPU backend (default fast: oneDNN, blocked layout; ref: the\n"
+        "                        im2col + OpenBLAS reference)\n"
         "  --data DIR            data folder (default $REVBENCH_DATA, then data/)\n"
         "  --db PATH             results database (default results/results.db)\n"
         "  --checkpoint-dir DIR  default: checkpoints/ beside the database\n"
@@ -76,6 +79,7 @@ int rb_cmd_train(int argc, char **argv)
     static const char *const LOADERS[] = { "thread", "inline", NULL };
     int json = 0, dev = RV_DEVICE_CPU, quiet = 0, loader = 0;
     long batch = cfg.batch, seed = (long)cfg.seed, threads = cfg.threads;
+    int cpu_backend = -1;
     const rb_opt opts[] = {
         RB_TEXT("arch", &cfg.arch),
         RB_TEXT("dataset", &cfg.dataset),
@@ -99,10 +103,12 @@ int rb_cmd_train(int argc, char **argv)
         RB_LONG("stop-after", &cfg.stop_after, 1, LONG_MAX),
         RB_FLAG("quiet", &quiet),
         RB_FLAG("json", &json),
+        RB_CHOICE("backend", &cpu_backend, RB_CPU_BACKENDS, "backend"),
         RB_OPTS_END,
     };
     int code = rb_opts_parse("train", usage, argc, argv, opts, NULL, 0, NULL);
     if (code != RB_OPTS_GO) return code;
+    rb_cli_set_backend(cpu_backend);
     cfg.device = rv_device_name((rv_device)dev);
     cfg.batch = (int)batch;
     cfg.seed = (uint64_t)seed;

@@ -12,6 +12,13 @@ const char *const RB_CLASS_DATASETS[] = { "cifar10", "cifar100", NULL };
 
 int rb_cli_dataset_classes(int i) { return i == 1 ? 100 : 10; }
 
+const char *const RB_CPU_BACKENDS[] = { "fast", "ref", NULL };
+
+void rb_cli_set_backend(int index)
+{
+    if (index >= 0) setenv("REVBENCH_BACKEND", RB_CPU_BACKENDS[index], 1);
+}
+
 rv_ctx *rb_cli_make_ctx(const char *cmd, rv_device device, int threads)
 {
     rv_ctx_options o = rv_ctx_default_options();

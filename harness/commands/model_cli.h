@@ -13,6 +13,15 @@
  * (NULL-terminated), and that count for the name at index i. */
 extern const char *const RB_CLASS_DATASETS[];
 int rb_cli_dataset_classes(int i);
+/* The CPU backends --backend names (NULL-terminated), in rv_cpu_backend order. */
+extern const char *const RB_CPU_BACKENDS[];
+/* Applies --backend (index into RB_CPU_BACKENDS; -1 = not given: leave the default, fast):
+ * every context this process creates afterwards, and every command it starts (run's `mem`
+ * children), gets that CPU backend. It travels in the environment (REVBENCH_BACKEND, which
+ * rv_ctx_default_options reads) so that it reaches the contexts made deep in the training and
+ * report code as well. Every command that builds a network takes --backend. */
+void rb_cli_set_backend(int index);
+#define RB_BACKEND_HELP "  --backend B   CPU backend: fast (default; oneDNN, blocked layout) or ref\n"
 /* Creates a context or prints why not (RB_EXIT_FAIL is the caller's exit status then). */
 rv_ctx *rb_cli_make_ctx(const char *cmd, rv_device device, int threads);
 /* Parses an architecture name; prints the valid names and returns -1 if unknown. Needs no

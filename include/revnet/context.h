@@ -23,15 +23,27 @@ const char *const *rv_device_names(void);
 /* The name of d, or "unknown". */
 const char *rv_device_name(rv_device d);
 
+/* Which CPU backend serves RV_DEVICE_CPU: the fast one (oneDNN convolutions, channel-blocked
+ * activations, fused passes; lib/backends/cpu_fast) or the reference (im2col + OpenBLAS, plain
+ * NCHW; lib/backends/cpu_ref), which every other backend is tested against. */
+typedef enum { RV_CPU_FAST = 0, RV_CPU_REF = 1 } rv_cpu_backend;
+
 typedef struct {
     rv_device device;   /* which backend to use */
     int n_threads;      /* CPU threads for BLAS and loops; 0 = leave the library default */
     int allow_tf32;     /* CUDA only: let cuDNN/cuBLAS use TF32 tensor-core math */
     int device_index;   /* CUDA only: which GPU */
+    rv_cpu_backend cpu_backend; /* CPU only: fast (default) or ref */
 } rv_ctx_options;
 
-/* Default options: CPU, library-default threads, no TF32, GPU 0. */
+/* Default options: CPU, library-default threads, no TF32, GPU 0, the fast CPU backend unless
+ * the environment says REVBENCH_BACKEND=ref (so that a whole test binary or a script can be
+ * run on the reference backend without code changes). */
 rv_ctx_options rv_ctx_default_options(void);
+
+/* "fast" or "ref" to an rv_cpu_backend; -1 for anything else. */
+int rv_cpu_backend_parse(const char *name);
+const char *rv_cpu_backend_name(rv_cpu_backend b);
 
 /*
  * Creates a context. On failure *out is NULL and, when msg is non-NULL, a reason is written

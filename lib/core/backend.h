@@ -60,7 +60,7 @@
 #define RV_OP_ENTRY(P, name) .name = P##name,
 
 struct rv_backend {
-    const char *name; /* "cpu" or "cuda" */
+    const char *name; /* "cpu", "cpu-fast" or "cuda" */
 
     /* Lifetime: init creates the backend state kept on the context. */
     rv_status (*init)(rv_ctx *ctx, const rv_ctx_options *opt, void **state);
@@ -77,12 +77,25 @@ struct rv_backend {
      * device's total, as the driver reports them (cudaMemGetInfo: total - free). */
     rv_status (*device_memory)(rv_ctx *ctx, size_t *used_bytes, size_t *total_bytes);
 
+    /* Activation layout. Optional: NULL means plain NCHW, as on the reference and CUDA
+     * backends. act_channels gives the channels an activation of C channels occupies (C
+     * rounded up to the channel block; the padding channels always hold zeros), act_pack and
+     * act_unpack convert between plain NCHW host memory and the backend's layout. Every op that
+     * takes an activation (conv, batch norm, pooling, channel padding) reads and writes it in
+     * this layout; elementwise ops see only a float count (rv_act_floats). */
+    int (*act_channels)(void *state, int C);
+    rv_status (*act_pack)(rv_ctx *ctx, float *dst, const float *src_nchw, int N, int C, int HW);
+    rv_status (*act_unpack)(rv_ctx *ctx, float *dst_nchw, const float *src, int N, int C,
+                            int HW);
+
     /* The ops, one field each: rv_NAME's type (see RV_BACKEND_OPS). */
     RV_BACKEND_OPS(RV_OP_FIELD, )
 };
 
-/* The CPU backend (always built). */
+/* The CPU reference backend (always built). */
 const rv_backend *rv_backend_cpu(void);
+/* The fast CPU backend (oneDNN; always built). */
+const rv_backend *rv_backend_cpu_fast(void);
 /* The CUDA backend, or NULL when this build has no CUDA support. */
 const rv_backend *rv_backend_cuda(void);
 

@@ -38,9 +38,21 @@ const char *rv_device_name(rv_device d)
 
 rv_ctx_options rv_ctx_default_options(void)
 {
-    rv_ctx_options o = { RV_DEVICE_CPU, 0, 0, 0 };
+    rv_ctx_options o = { RV_DEVICE_CPU, 0, 0, 0, RV_CPU_FAST };
+    const char *env = getenv("REVBENCH_BACKEND");
+    if (env && rv_cpu_backend_parse(env) >= 0) o.cpu_backend = (rv_cpu_backend)rv_cpu_backend_parse(env);
     return o;
 }
+
+int rv_cpu_backend_parse(const char *name)
+{
+    if (!name) return -1;
+    if (strcmp(name, "fast") == 0) return RV_CPU_FAST;
+    if (strcmp(name, "ref") == 0) return RV_CPU_REF;
+    return -1;
+}
+
+const char *rv_cpu_backend_name(rv_cpu_backend b) { return b == RV_CPU_REF ? "ref" : "fast"; }
 
 /* Name of the symbol the plugin exports; it returns the backend table. */
 #define RV_CUDA_ENTRY "rv_backend_cuda_plugin_entry"
@@ -105,7 +117,11 @@ rv_status rv_ctx_create(rv_ctx **out, const rv_ctx_options *opt, char *msg, size
 
     const rv_backend *be = NULL;
     if (o.device == RV_DEVICE_CPU) {
-        be = rv_backend_cpu();
+        if (o.cpu_backend != RV_CPU_FAST && o.cpu_backend != RV_CPU_REF) {
+            snprintf(msg, msg_len, "unknown CPU backend %d (fast or ref)", (int)o.cpu_backend);
+            return RV_ERR_ARG;
+        }
+        be = o.cpu_backend == RV_CPU_REF ? rv_backend_cpu() : rv_backend_cpu_fast();
     } else if (o.device == RV_DEVICE_CUDA) {
         be = load_cuda_plugin(msg, msg_len);
         if (!be) return RV_ERR_UNSUPPORTED;

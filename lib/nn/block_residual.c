@@ -25,13 +25,13 @@
 
 static size_t layer_in_floats(const rv_model *m, const rv_layer *L)
 {
-    return (size_t)m->N * L->C * L->H * L->W;
+    return rv_model_act(m, L->C, L->H, L->W, 1);
 }
 
 size_t rv_branch_out_floats(const rv_model *m, const rv_branch *b)
 {
     const rv_conv_desc *d = &b->layer[b->n_layers - 1].conv;
-    return (size_t)m->N * d->K * d->P * d->Q;
+    return rv_model_act(m, d->K, d->P, d->Q, 1);
 }
 
 rv_status rv_branch_forward(rv_model *m, rv_branch *b, float *out, const float *in,
@@ -67,7 +67,7 @@ rv_status rv_branch_forward(rv_model *m, rv_branch *b, float *out, const float *
         if (i + 1 < b->n_layers) {
             const rv_conv_desc *d = &L->conv;
             float *next;
-            TRY(rv_model_acquire(m, &next, "branch.conv", c, (size_t)m->N * d->K * d->P * d->Q));
+            TRY(rv_model_acquire(m, &next, "branch.conv", c, rv_model_act(m, d->K, d->P, d->Q, 1)));
             b->a[i + 1] = next;
             dst = next;
         }
@@ -125,11 +125,11 @@ rv_status rv_shortcut_forward(rv_model *m, const rv_shortcut *s, float *y, const
 {
     rv_ctx *ctx = m->ctx;
     int P = s->pool ? s->H / 2 : s->H, Q = s->pool ? s->W / 2 : s->W;
-    size_t n_out = (size_t)m->N * s->C_out * P * Q;
+    size_t n_out = rv_model_act(m, s->C_out, P, Q, 1);
     if (s->kind == RV_SC_IDENTITY) return rv_add(ctx, y, y, x, n_out);
     float *tmp;
     if (s->kind == RV_SC_PROJECT) {
-        n_out = (size_t)m->N * s->proj.K * s->proj.P * s->proj.Q;
+        n_out = rv_model_act(m, s->proj.K, s->proj.P, s->proj.Q, 1);
         TRY(rv_model_acquire(m, &tmp, "shortcut.proj", RV_MEM_TRANSIENT, n_out));
         TRY(rv_model_conv_forward(m, tmp, x, s->w, &s->proj));
         TRY(rv_add(ctx, y, y, tmp, n_out));
@@ -139,7 +139,7 @@ rv_status rv_shortcut_forward(rv_model *m, const rv_shortcut *s, float *y, const
     float *pooled = NULL;
     if (s->pool) {
         TRY(rv_model_acquire(m, &pooled, "shortcut.pool", RV_MEM_TRANSIENT,
-                             (size_t)m->N * s->C_in * P * Q));
+                             rv_model_act(m, s->C_in, P, Q, 1)));
         TRY(rv_avgpool2_forward(ctx, pooled, x, m->N, s->C_in, s->H, s->W));
         src = pooled;
     }
@@ -159,7 +159,7 @@ rv_status rv_shortcut_backward(rv_model *m, const rv_shortcut *s, float *d_x, co
                                const float *x, float beta)
 {
     rv_ctx *ctx = m->ctx;
-    size_t n_in = (size_t)m->N * s->C_in * s->H * s->W;
+    size_t n_in = rv_model_act(m, s->C_in, s->H, s->W, 1);
     if (s->kind == RV_SC_IDENTITY) {
         if (beta == 0.0f) return rv_copy(ctx, d_x, d_y, n_in);
         return rv_axpy(ctx, d_x, 1.0f, d_y, n_in);
@@ -171,7 +171,7 @@ rv_status rv_shortcut_backward(rv_model *m, const rv_shortcut *s, float *d_x, co
     if (s->C_out != s->C_in) {
         if (s->pool) {
             TRY(rv_model_acquire(m, &unpadded, "shortcut.grad", RV_MEM_TRANSIENT,
-                                 (size_t)m->N * s->C_in * P * Q));
+                                 rv_model_act(m, s->C_in, P, Q, 1)));
             TRY(rv_chpad_backward(ctx, unpadded, d_y, m->N, s->C_in, s->C_out, P * Q, s->front,
                                   0.0f));
             src = unpadded;
@@ -210,7 +210,7 @@ rv_status rv_residual_backward(rv_model *m, rv_unit *u, float *d_x, const float 
 static size_t stem_conv_floats(const rv_model *m) /* all parts */
 {
     const rv_stem *s = &m->stem;
-    return (size_t)m->N * s->width * s->H * s->W;
+    return rv_model_act(m, s->width, s->H, s->W, s->parts);
 }
 
 rv_status rv_stem_forward(rv_model *m, float *y, rv_bn_mode bn, int keep, rv_mem_category cat)
@@ -219,7 +219,7 @@ rv_status rv_stem_forward(rv_model *m, float *y, rv_bn_mode bn, int keep, rv_mem
     rv_stem *s = &m->stem;
     rv_mem_category c = keep ? cat : RV_MEM_TRANSIENT;
     int pw = s->width / s->parts;
-    size_t part_floats = (size_t)m->N * pw * s->H * s->W;
+    size_t part_floats = rv_model_act(m, pw, s->H, s->W, 1);
     size_t w_part = (size_t)pw * s->conv.C * s->conv.R * s->conv.S;
     TRY(rv_model_acquire(m, &s->a, "stem.conv", c, stem_conv_floats(m)));
     s->stats = NULL;
@@ -254,7 +254,7 @@ rv_status rv_stem_backward(rv_model *m, float *d_y, const float *y)
     rv_ctx *ctx = m->ctx;
     rv_stem *s = &m->stem;
     int pw = s->width / s->parts;
-    size_t part_floats = (size_t)m->N * pw * s->H * s->W;
+    size_t part_floats = rv_model_act(m, pw, s->H, s->W, 1);
     size_t w_part = (size_t)pw * s->conv.C * s->conv.R * s->conv.S;
     float *d_r = d_y;
     const float *r = y;
@@ -288,7 +288,8 @@ rv_status rv_head_run(rv_model *m, float *d_x, const float *x, rv_bn_mode bn)
     rv_ctx *ctx = m->ctx;
     rv_head *h = &m->head;
     int N = m->N, pc = h->C / h->parts, HW = h->H * h->W;
-    size_t n_x = (size_t)N * h->C * HW, part_floats = (size_t)N * pc * HW;
+    size_t n_x = rv_model_act(m, h->C, h->H, h->W, h->parts);
+    size_t part_floats = rv_model_act(m, pc, h->H, h->W, 1);
     size_t w_part = (size_t)h->K * pc;
     float *t, *stats = NULL, *pooled, *logits, *losses, *d_logits = NULL;
     int32_t *preds;

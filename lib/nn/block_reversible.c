@@ -22,12 +22,12 @@
 
 static size_t half_in(const rv_model *m, const rv_unit *u)
 {
-    return (size_t)m->N * (u->C_in / 2) * u->H_in * u->W_in;
+    return rv_model_act(m, u->C_in / 2, u->H_in, u->W_in, 1);
 }
 
 static size_t half_out(const rv_model *m, const rv_unit *u)
 {
-    return (size_t)m->N * (u->C_out / 2) * u->H_out * u->W_out;
+    return rv_model_act(m, u->C_out / 2, u->H_out, u->W_out, 1);
 }
 
 rv_status rv_transition_forward(rv_model *m, rv_unit *u, float *y, const float *x,

@@ -14,6 +14,7 @@
 #include <revnet/conv.h>
 #include <revnet/batchnorm.h>
 #include <revnet/memory.h>
+#include <revnet/layout.h>
 
 /* Returns from the enclosing function with the status of expr unless it is RV_OK. */
 #define TRY(expr)                          \
@@ -126,6 +127,14 @@ struct rv_model {
     int eval_planned;
     int stored_tensors[RV_BACKWARD_N_MODES];
 };
+
+/* Floats of an activation of C channels at H x W, in the backend's layout (layout.h). A
+ * RevNet tensor is `parts` (2) halves of C / parts channels, each laid out on its own, so that
+ * F and G read and write whole tensors; everything else has parts 1. */
+static inline size_t rv_model_act(const rv_model *m, int C, int H, int W, int parts)
+{
+    return (size_t)parts * rv_act_floats(m->ctx, m->N, C / parts, H * W);
+}
 
 /* Params pointer / grads pointer at an offset. */
 static inline float *rv_P(rv_model *m, size_t off) { return m->params + off; }

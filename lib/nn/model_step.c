@@ -20,19 +20,22 @@
 #include <math.h>
 #include <stdlib.h>
 
+/* RevNet units hold two halves (model_internal.h). */
+static int unit_parts(const rv_unit *u) { return u->kind == RV_UNIT_RESIDUAL ? 1 : 2; }
+
 static size_t unit_in_floats(const rv_model *m, const rv_unit *u)
 {
-    return (size_t)m->N * u->C_in * u->H_in * u->W_in;
+    return rv_model_act(m, u->C_in, u->H_in, u->W_in, unit_parts(u));
 }
 
 static size_t unit_out_floats(const rv_model *m, const rv_unit *u)
 {
-    return (size_t)m->N * u->C_out * u->H_out * u->W_out;
+    return rv_model_act(m, u->C_out, u->H_out, u->W_out, unit_parts(u));
 }
 
 static size_t stem_out_floats(const rv_model *m)
 {
-    return (size_t)m->N * m->stem.width * m->stem.P * m->stem.Q;
+    return rv_model_act(m, m->stem.width, m->stem.P, m->stem.Q, m->stem.parts);
 }
 
 /* Forward of any unit into a fresh output buffer, keeping intermediates or not. */

@@ -284,6 +284,10 @@ static const rv_backend cuda_backend = {
     .download = cuda_download,
     .sync = cuda_sync,
     .device_memory = cuda_device_memory,
+    /* Plain NCHW activations (layout.h). */
+    .act_channels = NULL,
+    .act_pack = NULL,
+    .act_unpack = NULL,
     RV_BACKEND_OPS(RV_OP_ENTRY, rv_cuda_)
 };
 
