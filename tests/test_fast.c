@@ -331,6 +331,65 @@ static void bn_case(int N, int C, int HW)
     free(x); free(g); free(gamma); free(beta); free(y_ref); free(dx_ref);
 }
 
+/* The fused BN + ReLU ops: on the fast backend (one pass) against the reference backend's
+ * two ops, and on the reference backend (which runs the two ops) bit-identical to calling
+ * them in turn. */
+static void bn_relu_case(int N, int C, int HW)
+{
+    size_t n = (size_t)N * C * HW;
+    float *x = rand_buf(n), *g = rand_buf(n), *gamma = rand_buf(C), *beta = rand_buf(C);
+    float *y_ref = malloc(n * sizeof *y_ref), *y_fused = malloc(n * sizeof *y_fused);
+    float *g_ref = malloc(n * sizeof *g_ref), *g_fused = malloc(n * sizeof *g_fused);
+    float *dx_ref = malloc(n * sizeof *dx_ref), *dx_fused = malloc(n * sizeof *dx_fused);
+    float st[2][64], dgb[4][64];
+    cr_assert_leq(C, 64);
+    /* Reference: the two ops, and the fused op's fallback. */
+    cr_assert_eq(rv_bn_forward(ref, y_ref, st[0], st[1], NULL, NULL, x, gamma, beta, N, C, HW,
+                               RV_BN_RECOMPUTE), RV_OK);
+    cr_assert_eq(rv_relu_forward(ref, y_ref, y_ref, n), RV_OK);
+    cr_assert_eq(rv_bn_relu_forward(ref, y_fused, st[0], st[1], NULL, NULL, x, gamma, beta, N, C,
+                                    HW, RV_BN_RECOMPUTE), RV_OK);
+    expect_exact("bn_relu_forward fallback", y_fused, y_ref, n);
+    memset(dgb, 0, sizeof dgb);
+    memcpy(g_ref, g, n * sizeof *g);
+    memcpy(g_fused, g, n * sizeof *g);
+    cr_assert_eq(rv_relu_backward(ref, g_ref, g_ref, y_ref, n), RV_OK);
+    cr_assert_eq(rv_bn_backward(ref, dx_ref, dgb[0], dgb[1], g_ref, x, st[0], st[1], gamma, N, C,
+                                HW, 0.0f), RV_OK);
+    cr_assert_eq(rv_bn_relu_backward(ref, dx_fused, dgb[2], dgb[3], g_fused, y_ref, x, st[0],
+                                     st[1], gamma, N, C, HW, 0.0f), RV_OK);
+    expect_exact("bn_relu_backward fallback", dx_fused, dx_ref, n);
+    expect_exact("bn_relu_backward fallback d_gamma", dgb[2], dgb[0], (size_t)C);
+    /* Fast, fused, against the reference sequence. */
+    float fst[2][64], fdgb[2][64];
+    memset(fdgb, 0, sizeof fdgb);
+    float *fx = up(x, N, C, HW), *fy = up(x, N, C, HW), *fg = up(g, N, C, HW);
+    cr_assert_eq(rv_bn_relu_forward(fast, fy, fst[0], fst[1], NULL, NULL, fx, gamma, beta, N, C,
+                                    HW, RV_BN_RECOMPUTE), RV_OK);
+    float *got = down(fy, N, C, HW);
+    expect_rel("fast bn_relu_forward", got, y_ref, n, BN_REL_TOL);
+    free(got);
+    /* The mask comes from the reference output, so that both mask the same elements. */
+    cr_assert_eq(rv_act_upload(fast, fy, y_ref, N, C, HW), RV_OK);
+    cr_assert_eq(rv_bn_relu_backward(fast, fg, fdgb[0], fdgb[1], fg, fy, fx, st[0], st[1], gamma,
+                                     N, C, HW, 0.0f), RV_OK);
+    got = down(fg, N, C, HW);
+    expect_rel("fast bn_relu_backward d_x", got, dx_ref, n, BN_REL_TOL);
+    expect_rel("fast bn_relu_backward d_gamma", fdgb[0], dgb[0], (size_t)C, BN_REL_TOL);
+    expect_rel("fast bn_relu_backward d_beta", fdgb[1], dgb[1], (size_t)C, BN_REL_TOL);
+    free(got);
+    rv_ctx_free(fast, fx); rv_ctx_free(fast, fy); rv_ctx_free(fast, fg);
+    free(x); free(g); free(gamma); free(beta); free(y_ref); free(y_fused); free(g_ref);
+    free(g_fused); free(dx_ref); free(dx_fused);
+}
+
+Test(fast, fused_batch_norm_relu_matches_the_two_ops)
+{
+    bn_relu_case(3, 16, 25);
+    bn_relu_case(2, 56, 16);
+    bn_relu_case(2, 3, 36); /* plain */
+}
+
 Test(fast, batch_norm_matches_the_reference)
 {
     bn_case(3, 16, 25);

@@ -41,4 +41,24 @@ rv_status rv_bn_backward(rv_ctx *ctx, float *d_x, float *d_gamma, float *d_beta,
                          const float *save_invstd, const float *gamma, int N, int C, int HW,
                          float beta_acc);
 
+/*
+ * y = max(0, BN(x)): rv_bn_forward followed by a ReLU, as one op so that a backend can make
+ * it one pass over memory (the fast CPU backend does; the others run the two ops). Arguments
+ * and modes as rv_bn_forward; y may equal x.
+ */
+rv_status rv_bn_relu_forward(rv_ctx *ctx, float *y, float *save_mean, float *save_invstd,
+                             float *run_mean, float *run_var, const float *x, const float *gamma,
+                             const float *beta, int N, int C, int HW, rv_bn_mode mode);
+
+/*
+ * The backward of y = max(0, BN(x)) from d_y and the forward output y (its ReLU mask):
+ * d_x = beta_acc * d_x + BN^T(d_y * [y > 0]); d_gamma, d_beta accumulate as in rv_bn_backward.
+ * d_y is scratch: a backend that does not fuse masks it in place first. d_x may equal d_y when
+ * beta_acc is 0.
+ */
+rv_status rv_bn_relu_backward(rv_ctx *ctx, float *d_x, float *d_gamma, float *d_beta,
+                              float *d_y, const float *y, const float *x, const float *save_mean,
+                              const float *save_invstd, const float *gamma, int N, int C, int HW,
+                              float beta_acc);
+
 #endif

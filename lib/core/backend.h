@@ -88,6 +88,11 @@ struct rv_backend {
     rv_status (*act_unpack)(rv_ctx *ctx, float *dst_nchw, const float *src, int N, int C,
                             int HW);
 
+    /* Fused ops. Optional: where NULL, the public op runs its parts (rv_bn_relu_forward:
+     * bn_forward then relu_forward; rv_bn_relu_backward: relu_backward then bn_backward). */
+    RV_OP_TYPE(bn_relu_forward) *bn_relu_forward;
+    RV_OP_TYPE(bn_relu_backward) *bn_relu_backward;
+
     /* The ops, one field each: rv_NAME's type (see RV_BACKEND_OPS). */
     RV_BACKEND_OPS(RV_OP_FIELD, )
 };

@@ -25,6 +25,8 @@
     X(conv_backward_filter, RV_PROFILE_CONV_BWD_FILTER)                                   \
     X(bn_forward, RV_PROFILE_BN)                                                          \
     X(bn_backward, RV_PROFILE_BN)                                                         \
+    X(bn_relu_forward, RV_PROFILE_BN)                                                     \
+    X(bn_relu_backward, RV_PROFILE_BN)                                                    \
     X(relu_forward, RV_PROFILE_ELEMENTWISE)                                               \
     X(relu_backward, RV_PROFILE_ELEMENTWISE)                                              \
     X(add, RV_PROFILE_ELEMENTWISE)                                                        \

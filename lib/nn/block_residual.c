@@ -52,10 +52,9 @@ rv_status rv_branch_forward(rv_model *m, rv_branch *b, float *out, const float *
                 invstd = b->stats[i] + L->C;
             }
             TRY(rv_model_acquire(m, &b->t[i], "branch.relu", c, n_in));
-            TRY(rv_bn_forward(ctx, b->t[i], mean, invstd, rv_P(m, L->run_mean),
-                              rv_P(m, L->run_var), b->a[i], rv_P(m, L->gamma), rv_P(m, L->beta),
-                              m->N, L->C, L->H * L->W, bn));
-            TRY(rv_relu_forward(ctx, b->t[i], b->t[i], n_in));
+            TRY(rv_bn_relu_forward(ctx, b->t[i], mean, invstd, rv_P(m, L->run_mean),
+                                   rv_P(m, L->run_var), b->a[i], rv_P(m, L->gamma),
+                                   rv_P(m, L->beta), m->N, L->C, L->H * L->W, bn));
             if (!keep && b->stats[i]) {
                 TRY(rv_model_release(m, b->stats[i]));
                 b->stats[i] = NULL;
@@ -101,12 +100,14 @@ rv_status rv_branch_backward(rv_model *m, rv_branch *b, float *d_in, const float
         TRY(rv_model_conv_backward(m, d_t, 0.0f, d_cur, b->t[i], L->w, &L->conv));
         if (d_owned) TRY(rv_model_release(m, d_owned));
         if (L->has_bn) {
-            TRY(rv_relu_backward(ctx, d_t, d_t, b->t[i], n_in));
-            TRY(rv_model_release(m, b->t[i]));
+            /* The ReLU mask (t) and batch norm's backward in one op (one pass where the
+             * backend fuses them). */
             float *dst = i == 0 ? d_in : d_t;
-            TRY(rv_bn_backward(ctx, dst, rv_G(m, L->gamma), rv_G(m, L->beta), d_t, b->a[i],
-                               b->stats[i], b->stats[i] + L->C, rv_P(m, L->gamma), m->N, L->C,
-                               L->H * L->W, i == 0 ? beta : 0.0f));
+            TRY(rv_bn_relu_backward(ctx, dst, rv_G(m, L->gamma), rv_G(m, L->beta), d_t,
+                                    b->t[i], b->a[i], b->stats[i], b->stats[i] + L->C,
+                                    rv_P(m, L->gamma), m->N, L->C, L->H * L->W,
+                                    i == 0 ? beta : 0.0f));
+            TRY(rv_model_release(m, b->t[i]));
             TRY(rv_model_release(m, b->stats[i]));
         }
         if (i > 0) TRY(rv_model_release(m, b->a[i]));
@@ -233,13 +234,12 @@ rv_status rv_stem_forward(rv_model *m, float *y, rv_bn_mode bn, int keep, rv_mem
     for (int p = 0; p < s->parts; p++) {
         float *a = s->a + p * part_floats, *rp = r + p * part_floats;
         TRY(rv_model_conv_forward(m, a, m->input, s->w + p * w_part, &s->conv));
-        TRY(rv_bn_forward(ctx, rp, s->stats ? s->stats + p * pw : NULL,
-                          s->stats ? s->stats + s->width + p * pw : NULL,
-                          rv_P(m, s->run_mean + p * pw), rv_P(m, s->run_var + p * pw), a,
-                          rv_P(m, s->gamma + p * pw), rv_P(m, s->beta + p * pw), m->N, pw,
-                          s->H * s->W, bn));
+        TRY(rv_bn_relu_forward(ctx, rp, s->stats ? s->stats + p * pw : NULL,
+                               s->stats ? s->stats + s->width + p * pw : NULL,
+                               rv_P(m, s->run_mean + p * pw), rv_P(m, s->run_var + p * pw), a,
+                               rv_P(m, s->gamma + p * pw), rv_P(m, s->beta + p * pw), m->N, pw,
+                               s->H * s->W, bn));
     }
-    TRY(rv_relu_forward(ctx, r, r, stem_conv_floats(m)));
     if (s->pool) TRY(rv_maxpool3s2_forward(ctx, y, s->r, m->N, s->width, s->H, s->W));
     if (!keep) {
         TRY(rv_model_release(m, s->a));
@@ -263,13 +263,12 @@ rv_status rv_stem_backward(rv_model *m, float *d_y, const float *y)
         TRY(rv_maxpool3s2_backward(ctx, d_r, d_y, s->r, y, m->N, s->width, s->H, s->W));
         r = s->r;
     }
-    TRY(rv_relu_backward(ctx, d_r, d_r, r, stem_conv_floats(m)));
     for (int p = 0; p < s->parts; p++) {
         float *dp = d_r + p * part_floats;
-        TRY(rv_bn_backward(ctx, dp, rv_G(m, s->gamma + p * pw), rv_G(m, s->beta + p * pw), dp,
-                           s->a + p * part_floats, s->stats + p * pw,
-                           s->stats + s->width + p * pw, rv_P(m, s->gamma + p * pw), m->N, pw,
-                           s->H * s->W, 0.0f));
+        TRY(rv_bn_relu_backward(ctx, dp, rv_G(m, s->gamma + p * pw), rv_G(m, s->beta + p * pw),
+                                dp, r + p * part_floats, s->a + p * part_floats,
+                                s->stats + p * pw, s->stats + s->width + p * pw,
+                                rv_P(m, s->gamma + p * pw), m->N, pw, s->H * s->W, 0.0f));
         /* The input image needs no gradient: filter gradient only. */
         TRY(rv_model_conv_backward(m, NULL, 0.0f, dp, m->input, s->w + p * w_part, &s->conv));
     }
@@ -296,11 +295,11 @@ rv_status rv_head_run(rv_model *m, float *d_x, const float *x, rv_bn_mode bn)
     TRY(rv_model_acquire(m, &t, "head.relu", RV_MEM_TRANSIENT, n_x));
     if (bn != RV_BN_EVAL) TRY(rv_model_acquire(m, &stats, "head.bn.stats", RV_MEM_TRANSIENT, 2 * (size_t)h->C));
     for (int p = 0; p < h->parts; p++)
-        TRY(rv_bn_forward(ctx, t + p * part_floats, stats ? stats + p * pc : NULL,
-                          stats ? stats + h->C + p * pc : NULL, rv_P(m, h->run_mean + p * pc),
-                          rv_P(m, h->run_var + p * pc), x + p * part_floats,
-                          rv_P(m, h->gamma + p * pc), rv_P(m, h->beta + p * pc), N, pc, HW, bn));
-    TRY(rv_relu_forward(ctx, t, t, n_x));
+        TRY(rv_bn_relu_forward(ctx, t + p * part_floats, stats ? stats + p * pc : NULL,
+                               stats ? stats + h->C + p * pc : NULL,
+                               rv_P(m, h->run_mean + p * pc), rv_P(m, h->run_var + p * pc),
+                               x + p * part_floats, rv_P(m, h->gamma + p * pc),
+                               rv_P(m, h->beta + p * pc), N, pc, HW, bn));
     TRY(rv_model_acquire(m, &pooled, "head.pool", RV_MEM_TRANSIENT, (size_t)N * h->C));
     for (int p = 0; p < h->parts; p++)
         TRY(rv_gap_forward(ctx, pooled + (size_t)p * N * pc, t + p * part_floats, N, pc, HW));
@@ -334,12 +333,12 @@ rv_status rv_head_run(rv_model *m, float *d_x, const float *x, rv_bn_mode bn)
         for (int p = 0; p < h->parts; p++)
             TRY(rv_gap_backward(ctx, d_t + p * part_floats, d_pooled + (size_t)p * N * pc, N, pc, HW));
         TRY(rv_model_release(m, d_pooled));
-        TRY(rv_relu_backward(ctx, d_t, d_t, t, n_x));
         for (int p = 0; p < h->parts; p++)
-            TRY(rv_bn_backward(ctx, d_x + p * part_floats, rv_G(m, h->gamma + p * pc),
-                               rv_G(m, h->beta + p * pc), d_t + p * part_floats,
-                               x + p * part_floats, stats + p * pc, stats + h->C + p * pc,
-                               rv_P(m, h->gamma + p * pc), N, pc, HW, 0.0f));
+            TRY(rv_bn_relu_backward(ctx, d_x + p * part_floats, rv_G(m, h->gamma + p * pc),
+                                    rv_G(m, h->beta + p * pc), d_t + p * part_floats,
+                                    t + p * part_floats, x + p * part_floats, stats + p * pc,
+                                    stats + h->C + p * pc, rv_P(m, h->gamma + p * pc), N, pc, HW,
+                                    0.0f));
         TRY(rv_model_release(m, d_t));
         TRY(rv_model_release(m, d_logits));
     }

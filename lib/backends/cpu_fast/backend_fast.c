@@ -136,6 +136,8 @@ static const rv_backend fast_backend = {
     .act_channels = fast_act_channels,
     .act_pack = rv_fast_act_pack,
     .act_unpack = rv_fast_act_unpack,
+    .bn_relu_forward = rv_fast_bn_relu_forward,
+    .bn_relu_backward = rv_fast_bn_relu_backward,
     RV_FAST_OWN_OPS(RV_OP_ENTRY, rv_fast_)
     RV_FAST_REF_OPS(RV_OP_ENTRY, rv_cpu_)
 };

@@ -64,6 +64,9 @@ static inline int fast_cpad(const fast_state *s, int C)
     X(P, sgd_update)
 
 RV_FAST_OWN_OPS(RV_OP_DECLARE, rv_fast_)
+/* The fused passes (fast_bn.c), optional entries of the table (backend.h). */
+RV_OP_DECLARE(rv_fast_, bn_relu_forward)
+RV_OP_DECLARE(rv_fast_, bn_relu_backward)
 void rv_fast_conv_cache_free(fast_state *s);
 
 /* fast_layout_ops.c: conversions between plain NCHW and the blocked layout (layout.h). */
