@@ -32,6 +32,27 @@ static const char *isa_name(dnnl_cpu_isa_t isa)
     }
 }
 
+/* Whether the AVX-512 path (16-channel blocks, AVX-512 kernels) runs: oneDNN's effective ISA
+ * (ONEDNN_MAX_CPU_ISA caps it) and the CPU both have it. */
+static int use_avx512(void)
+{
+    __builtin_cpu_init();
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core &&
+           __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+}
+
+/* For `revbench --version` (build_info.c): the path this CPU gets, without a context. */
+const char *rv_cpu_fast_isa(void);
+const char *rv_cpu_fast_isa(void)
+{
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+        return "none (needs AVX2 and FMA; use --backend ref)";
+    return use_avx512() ? "avx512 (nChw16c)" : "avx2 (nChw8c)";
+}
+
 static void fast_destroy(void *state)
 {
     fast_state *s = state;
@@ -71,9 +92,7 @@ static rv_status fast_init(rv_ctx *ctx, const rv_ctx_options *opt, void **state)
     /* The block follows the ISA oneDNN will use (ONEDNN_MAX_CPU_ISA caps it), so that our
      * layout is the one its fastest kernels want and our kernels match. */
     dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
-    int avx512 = (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core &&
-                 __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                 __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    int avx512 = use_avx512();
     s->block = avx512 ? 16 : 8;
     /* Winograd (REVBENCH_WINOGRAD=1) is 1.8-2.4x faster on every 3x3 stride-1 CIFAR shape,
      * but its rounding error is ~6x that of the direct kernels (test_fast.c), and that error
