@@ -56,6 +56,14 @@ typedef struct {
     int32_t *labels;    /* n labels */
 } rv_dataset;
 
+/* The names rv_data_load knows, NULL-terminated ("cifar10", "cifar100", "fashion-mnist"): the
+ * one list the command line and the experiment files check a dataset name against. */
+const char *const *rv_data_names(void);
+/* The name for a name or its accepted spelling ("cifar-10" -> "cifar10"); NULL if unknown. */
+const char *rv_data_canonical_name(const char *name);
+/* The number of classes of a dataset (10, 100); 0 for an unknown name. */
+int rv_data_n_classes(const char *name);
+
 /* Folder holding the data: root if non-NULL, else $REVBENCH_DATA if set and non-empty, else
  * "data". The returned pointer is root, the environment string or a literal; do not free. */
 const char *rv_data_root(const char *root);

@@ -1,7 +1,6 @@
 /*
- * data_cifar.c: the CIFAR-10 and CIFAR-100 loaders (official binary format), the dataset entry
- * point rv_data_load, root resolution, and the generic dataset functions (free, subset,
- * synthetic). See data.h for the file layout.
+ * cifar.c: the CIFAR-10 and CIFAR-100 loaders (official binary format). See data.h for the file
+ * layout; loader.c picks the loader for a dataset name.
  *
  * A record is [label bytes][1024 R][1024 G][1024 B], each plane row-major 32x32, which is
  * already the CHW layout of rv_dataset, so pixels are copied as they are.
@@ -48,82 +47,6 @@ static const cifar_split CIFAR100_TRAIN = {
 static const cifar_split CIFAR100_TEST = {
     "cifar100", "cifar-100-binary", 2, 100, 20, { "test.bin" }, 1, 10000 };
 
-const char *rv_data_root(const char *root)
-{
-    if (root) return root;
-    const char *env = getenv("REVBENCH_DATA");
-    if (env && *env) return env;
-    return "data";
-}
-
-rv_status rv_data_alloc(rv_ctx *ctx, rv_dataset *out, const char *name, int train, int n,
-                        int n_classes)
-{
-    memset(out, 0, sizeof *out);
-    snprintf(out->name, sizeof out->name, "%s", name);
-    out->train = train;
-    out->c = RV_IMG_C;
-    out->h = RV_IMG_H;
-    out->w = RV_IMG_W;
-    out->n_classes = n_classes;
-    out->pixels = malloc((size_t)n * RV_IMG_BYTES);
-    out->labels = malloc((size_t)n * sizeof *out->labels);
-    if (!out->pixels || !out->labels) {
-        rv_data_free(out);
-        return rv_ctx_fail(ctx, RV_ERR_NOMEM, "%s: cannot allocate %d images (%zu bytes)",
-                           name, n, (size_t)n * RV_IMG_BYTES);
-    }
-    out->n = n;
-    return RV_OK;
-}
-
-void rv_data_free(rv_dataset *ds)
-{
-    if (!ds) return;
-    free(ds->pixels);
-    free(ds->labels);
-    memset(ds, 0, sizeof *ds);
-}
-
-rv_status rv_data_subset(rv_ctx *ctx, rv_dataset *ds, int n)
-{
-    if (!ds) return rv_ctx_fail(ctx, RV_ERR_ARG, "rv_data_subset: NULL dataset");
-    if (n < 1 || n > ds->n)
-        return rv_ctx_fail(ctx, RV_ERR_ARG, "rv_data_subset: %d images asked of the %d of %s",
-                           n, ds->n, ds->name);
-    ds->n = n;
-    return RV_OK;
-}
-
-rv_status rv_data_synthetic(rv_ctx *ctx, rv_dataset *out, int n, int n_classes,
-                            rv_rng_state *rng)
-{
-    if (!out || !rng) return rv_ctx_fail(ctx, RV_ERR_ARG, "rv_data_synthetic: NULL argument");
-    memset(out, 0, sizeof *out);
-    if (n < 1 || n_classes < 1 || n_classes > 256)
-        return rv_ctx_fail(ctx, RV_ERR_ARG,
-                           "rv_data_synthetic: n = %d, n_classes = %d (need n >= 1, 1..256)",
-                           n, n_classes);
-    rv_status st = rv_data_alloc(ctx, out, "synthetic", 1, n, n_classes);
-    if (st != RV_OK) return st;
-    for (int i = 0; i < n; i++) {
-        int label = i % n_classes;
-        out->labels[i] = label;
-        uint8_t *img = out->pixels + (size_t)i * RV_IMG_BYTES;
-        /* Each class gets its own level per channel (spread over 32..223), plus noise of
-         * +-32, so a linear model can separate the classes but not trivially. */
-        for (int c = 0; c < RV_IMG_C; c++) {
-            int level = 32 + (int)(((unsigned)label * 97u + (unsigned)c * 61u) % 192u);
-            for (int p = 0; p < RV_IMG_H * RV_IMG_W; p++) {
-                int v = level + (int)rv_rng_below(rng, 65) - 32;
-                img[c * RV_IMG_H * RV_IMG_W + p] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-            }
-        }
-    }
-    return RV_OK;
-}
-
-/* Opens path and checks its size against the split's record layout. On success *f is open. */
 static rv_status cifar_open_checked(rv_ctx *ctx, const cifar_split *sp, const char *path,
                                     FILE **f)
 {
@@ -235,18 +158,12 @@ fail:
     return st;
 }
 
-rv_status rv_data_load(rv_ctx *ctx, rv_dataset *out, const char *name, int train,
-                       const char *root)
+rv_status rv_data_load_cifar10(rv_ctx *ctx, rv_dataset *out, int train, const char *root)
 {
-    if (!out || !name) return rv_ctx_fail(ctx, RV_ERR_ARG, "rv_data_load: NULL argument");
-    memset(out, 0, sizeof *out);
-    if (!strcmp(name, "cifar10") || !strcmp(name, "cifar-10"))
-        return cifar_load(ctx, out, train ? &CIFAR10_TRAIN : &CIFAR10_TEST, rv_data_root(root));
-    if (!strcmp(name, "cifar100") || !strcmp(name, "cifar-100"))
-        return cifar_load(ctx, out, train ? &CIFAR100_TRAIN : &CIFAR100_TEST,
-                          rv_data_root(root));
-    if (!strcmp(name, "fashion-mnist"))
-        return rv_data_load_fashion(ctx, out, train, root);
-    return rv_ctx_fail(ctx, RV_ERR_ARG,
-                       "unknown dataset '%s' (known: cifar10, cifar100, fashion-mnist)", name);
+    return cifar_load(ctx, out, train ? &CIFAR10_TRAIN : &CIFAR10_TEST, rv_data_root(root));
+}
+
+rv_status rv_data_load_cifar100(rv_ctx *ctx, rv_dataset *out, int train, const char *root)
+{
+    return cifar_load(ctx, out, train ? &CIFAR100_TRAIN : &CIFAR100_TEST, rv_data_root(root));
 }

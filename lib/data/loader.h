@@ -1,6 +1,6 @@
 /*
- * data_internal.h: helpers shared by the dataset loaders (data_cifar.c, data_fashion.c).
- * Not part of the public API.
+ * loader.h (internal): what loader.c gives the format loaders (cifar.c, fashion_mnist.c) and
+ * what they give loader.c. The loaders include this header only, never each other.
  */
 #ifndef RV_DATA_INTERNAL_H
 #define RV_DATA_INTERNAL_H
@@ -18,7 +18,10 @@
 rv_status rv_data_alloc(rv_ctx *ctx, rv_dataset *out, const char *name, int train, int n,
                         int n_classes);
 
-/* Fashion-MNIST loader (data_fashion.c); root as given to rv_data_load (NULL = default). */
+/* The format loaders, one split each (train 1 or 0); root as given to rv_data_load (NULL: the
+ * default lookup). *out is zeroed on entry and left empty on failure. */
+rv_status rv_data_load_cifar10(rv_ctx *ctx, rv_dataset *out, int train, const char *root);
+rv_status rv_data_load_cifar100(rv_ctx *ctx, rv_dataset *out, int train, const char *root);
 rv_status rv_data_load_fashion(rv_ctx *ctx, rv_dataset *out, int train, const char *root);
 
 #endif
