@@ -12,6 +12,7 @@ PACKAGES=(
   libcriterion-dev         # tests
   clang libclang-rt-14-dev libomp-dev  # make fuzz: libFuzzer, and OpenMP for clang
   libinih-dev              # experiment files
+  libcjson-dev             # reading `revbench mem --json` in `revbench run`
   zlib1g-dev               # Fashion-MNIST .gz files
   gnuplot-nox              # plots
   dataset-fashion-mnist    # a small real dataset that needs no download

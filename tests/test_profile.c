@@ -13,7 +13,7 @@
 #include <revnet/batchnorm.h>
 #include <revnet/model.h>
 #include <revnet/profile.h>
-#include "reporting/json_flat.h"
+#include <cjson/cJSON.h>
 
 /* bench step prints numbers with %.9g, i.e. relative rounding of at most 5e-10 each; a sum of
  * a few dozen such numbers compared with another printed number differs by well under 1e-8 of
@@ -159,44 +159,54 @@ static void expect_close(double a, double b, const char *what)
                   a, b);
 }
 
+/* The number under key in obj, or fallback when it is missing or not a number. */
+static double num(const cJSON *obj, const char *key, double fallback)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : fallback;
+}
+
+static const char *text_of(const cJSON *obj, const char *key)
+{
+    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, key));
+}
+
 Test(bench_step, json_fields_and_the_breakdown_add_up, .timeout = 300)
 {
     char *text;
     int rc = run_revbench("bench step --arch revnet-basic-1 --batch 4 --steps 2 --threads 1 "
                           "--json", &text);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, text);
-    rb_json_flat f;
-    char err[128];
-    cr_assert_eq(rb_json_flat_parse(&f, text, err, sizeof err), 0, "%s in %s", err, text);
+    cJSON *f = cJSON_Parse(text);
+    cr_assert(cJSON_IsObject(f), "not a JSON object: %s", text);
 
-    const rb_json_item *it = rb_json_flat_get(&f, "benchmark");
-    cr_assert(it && it->text && strcmp(it->text, "step") == 0);
-    it = rb_json_flat_get(&f, "mode");
-    cr_assert(it && it->text && strcmp(it->text, "reversible") == 0, "RevNets default to it");
-    cr_expect_eq(rb_json_flat_num(&f, "batch", -1), 4);
-    cr_expect_eq(rb_json_flat_num(&f, "steps", -1), 2);
-    cr_expect_eq(rb_json_flat_num(&f, "threads", -1), 1);
-    double med = rb_json_flat_num(&f, "ms_per_step", -1);
-    double mean = rb_json_flat_num(&f, "ms_per_step_mean", -1);
+    const char *t = text_of(f, "benchmark");
+    cr_assert(t && strcmp(t, "step") == 0);
+    t = text_of(f, "mode");
+    cr_assert(t && strcmp(t, "reversible") == 0, "RevNets default to it");
+    cr_expect_eq(num(f, "batch", -1), 4);
+    cr_expect_eq(num(f, "steps", -1), 2);
+    cr_expect_eq(num(f, "threads", -1), 1);
+    double med = num(f, "ms_per_step", -1);
+    double mean = num(f, "ms_per_step_mean", -1);
     cr_assert_gt(med, 0);
     cr_assert_gt(mean, 0);
-    expect_close(rb_json_flat_num(&f, "images_per_sec", -1), 4 * 1000.0 / med, "images/s");
-    expect_close(rb_json_flat_num(&f, "images_per_sec_mean", -1), 4 * 1000.0 / mean,
+    expect_close(num(f, "images_per_sec", -1), 4 * 1000.0 / med, "images/s");
+    expect_close(num(f, "images_per_sec_mean", -1), 4 * 1000.0 / mean,
                  "images/s from the mean");
 
     /* categories = ops' total; ops' total + outside = the profiled step */
+    const cJSON *breakdown = cJSON_GetObjectItemCaseSensitive(f, "breakdown_ms_per_step");
     double cat_sum = 0;
     for (int c = 0; c < RV_PROFILE_N_CATEGORIES; c++) {
-        char path[96];
-        snprintf(path, sizeof path, "breakdown_ms_per_step.%s",
-                 rv_profile_category_name((rv_profile_category)c));
-        double v = rb_json_flat_num(&f, path, -1);
-        cr_expect_geq(v, 0, "%s missing or negative", path);
+        const char *name = rv_profile_category_name((rv_profile_category)c);
+        double v = num(breakdown, name, -1);
+        cr_expect_geq(v, 0, "breakdown_ms_per_step.%s missing or negative", name);
         cat_sum += v;
     }
-    double ops = rb_json_flat_num(&f, "ops_ms_per_step", -1);
-    double outside = rb_json_flat_num(&f, "outside_ops_ms_per_step", NAN);
-    double profiled = rb_json_flat_num(&f, "profiled_ms_per_step", -1);
+    double ops = num(f, "ops_ms_per_step", -1);
+    double outside = num(f, "outside_ops_ms_per_step", NAN);
+    double profiled = num(f, "profiled_ms_per_step", -1);
     expect_close(cat_sum, ops, "sum of categories against ops_ms_per_step");
     expect_close(ops + outside, profiled, "ops + outside against the profiled step");
     /* The ops are disjoint intervals inside each step's interval. */
@@ -205,26 +215,23 @@ Test(bench_step, json_fields_and_the_breakdown_add_up, .timeout = 300)
     /* The per-op rows add up to the same total, and the convs are all there. */
     double op_sum = 0;
     int n_rows = 0, saw_filter = 0;
-    for (;; n_rows++) {
-        char path[96];
-        snprintf(path, sizeof path, "ops.%d.ms_per_step", n_rows);
-        if (!rb_json_flat_get(&f, path)) break;
-        op_sum += rb_json_flat_num(&f, path, 0);
-        snprintf(path, sizeof path, "ops.%d.name", n_rows);
-        it = rb_json_flat_get(&f, path);
-        cr_assert(it && it->text);
-        if (strcmp(it->text, "conv_backward_filter") == 0) {
-            snprintf(path, sizeof path, "ops.%d.calls_per_step", n_rows);
+    const cJSON *row;
+    cJSON_ArrayForEach(row, cJSON_GetObjectItemCaseSensitive(f, "ops")) {
+        n_rows++;
+        op_sum += num(row, "ms_per_step", 0);
+        t = text_of(row, "name");
+        cr_assert(t);
+        if (strcmp(t, "conv_backward_filter") == 0) {
             /* one weight gradient per conv: the RevNet stem is one conv per half (2), and each
              * stage's single unit has F and G of two convs each (3 x 4) */
-            cr_expect_eq(rb_json_flat_num(&f, path, -1), 14);
+            cr_expect_eq(num(row, "calls_per_step", -1), 14);
             saw_filter = 1;
         }
     }
     cr_expect_gt(n_rows, 5);
     cr_expect(saw_filter);
     expect_close(op_sum, ops, "sum of the per-op rows against ops_ms_per_step");
-    rb_json_flat_free(&f);
+    cJSON_Delete(f);
     free(text);
 }
 
@@ -234,14 +241,14 @@ Test(bench_step, no_breakdown_runs_plain_steps_only, .timeout = 300)
     int rc = run_revbench("bench step --arch resnet-basic-1 --batch 2 --steps 1 --threads 1 "
                           "--no-breakdown --json", &text);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, text);
-    rb_json_flat f;
-    char err[128];
-    cr_assert_eq(rb_json_flat_parse(&f, text, err, sizeof err), 0, "%s in %s", err, text);
-    cr_expect_gt(rb_json_flat_num(&f, "images_per_sec", -1), 0);
-    cr_expect_null(rb_json_flat_get(&f, "profiled_ms_per_step"));
-    cr_expect_null(rb_json_flat_get(&f, "breakdown_ms_per_step.conv_fwd"));
-    cr_expect_null(rb_json_flat_get(&f, "ops.0.name"));
-    rb_json_flat_free(&f);
+    cJSON *f = cJSON_Parse(text);
+    cr_assert(cJSON_IsObject(f), "not a JSON object: %s", text);
+    cr_expect_gt(num(f, "images_per_sec", -1), 0);
+    cr_expect_null(cJSON_GetObjectItemCaseSensitive(f, "profiled_ms_per_step"));
+    cr_expect_null(cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(f, "breakdown_ms_per_step"), "conv_fwd"));
+    cr_expect_null(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(f, "ops"), 0));
+    cJSON_Delete(f);
     free(text);
 }
 

@@ -12,6 +12,7 @@
 #include <revnet/model.h>
 #include "commands/model_cli.h"
 #include "commands/options.h"
+#include "training/recipe.h"
 
 static const char *CMD = "angle";
 
@@ -23,7 +24,8 @@ static void usage(FILE *out)
             "For a RevNet: the angle in degrees between the parameter gradients with stored and\n"
             "with reconstructed activations, on a batch of random data, and max_rel_diff =\n"
             "max |g_std - g_rev| / max |g_std|. With --steps N the network first takes N SGD\n"
-            "steps (lr 0.1) on random batches, so the angle is measured on trained weights.\n");
+            "steps (lr %g) on random batches, so the angle is measured on trained weights.\n",
+            RB_RECIPE_LR);
 }
 
 int rb_cmd_angle(int argc, char **argv)
@@ -77,7 +79,8 @@ int rb_cmd_angle(int argc, char **argv)
         }
         if (i == steps) break;
         if (rv_model_train_step(m, RV_BACKWARD_REVERSIBLE, x, y, 1, NULL) != RV_OK ||
-            rv_model_sgd(m, 0.1f, 0.9f, 2e-4f) != RV_OK) {
+            rv_model_sgd(m, (float)RB_RECIPE_LR, (float)RB_RECIPE_MOMENTUM,
+                         (float)RB_RECIPE_WEIGHT_DECAY) != RV_OK) {
             rb_cli_error(CMD, "training step %ld: %s", i + 1, rv_ctx_message(ctx));
             goto done;
         }

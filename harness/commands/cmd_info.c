@@ -8,6 +8,7 @@
 
 #include "commands/cli.h"
 #include "commands/commands.h"
+#include <revnet/data.h>
 #include <revnet/memory.h>
 #include <revnet/model.h>
 #include "commands/model_cli.h"
@@ -18,15 +19,15 @@ static const char *CMD = "info";
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: revbench info --arch A [--dataset cifar10|cifar100] [--batch B]\n"
-            "                     [--backend fast|ref] [--json]\n\n"
+            "usage: revbench info --arch A [--dataset D] [--batch B] [--backend fast|ref]\n"
+            "                     [--json]\n\n"
             "Parameter count, layers, kept tensors and the planned bytes per memory category\n"
             "of one training step in each backward mode the architecture supports (and of an\n"
             "evaluation pass). Nothing is allocated.\n\n"
             "  --arch A      resnet-32, revnet-38, resnet-110, revnet-110, resnet-164, revnet-164,\n"
             "                resnet-101, revnet-104, or a family: %s\n"
-            "  --dataset D   cifar10 (default) or cifar100 (sets the classes; ImageNet\n"
-            "                architectures always have 1000)\n"
+            "  --dataset D   cifar10 (default), cifar100 or fashion-mnist (sets the classes;\n"
+            "                ImageNet architectures always have 1000)\n"
             "  --batch B     batch size (default 100)\n"
             "  --json        one JSON object on stdout\n" RB_BACKEND_HELP,
             rv_arch_families_help());
@@ -59,7 +60,7 @@ int rb_cmd_info(int argc, char **argv)
     int cpu_backend = -1;
     const rb_opt opts[] = {
         RB_TEXT("arch", &arch_name),
-        RB_CHOICE("dataset", &dataset, RB_CLASS_DATASETS, "dataset"),
+        RB_CHOICE("dataset", &dataset, rv_data_names(), "dataset"),
         RB_LONG("batch", &batch, 1, 100000),
         RB_FLAG("json", &json),
         RB_CHOICE("backend", &cpu_backend, RB_CPU_BACKENDS, "backend"),
@@ -68,7 +69,8 @@ int rb_cmd_info(int argc, char **argv)
     int rc = rb_opts_parse(CMD, usage, argc, argv, opts, NULL, 0, NULL);
     if (rc != RB_OPTS_GO) return rc;
     rb_cli_set_backend(cpu_backend);
-    int classes = rb_cli_dataset_classes(dataset);
+    /* Only the class count of the dataset matters: the data are random or not read. */
+    int classes = rv_data_n_classes(rv_data_names()[dataset]);
     rv_arch arch;
     if (rb_cli_parse_arch(CMD, arch_name, &arch)) return RB_EXIT_USAGE;
     rv_ctx *ctx = rb_cli_make_ctx(CMD, RV_DEVICE_CPU, 1);

@@ -11,10 +11,12 @@
 
 #include "commands/cli.h"
 #include "commands/commands.h"
+#include <revnet/data.h>
 #include <revnet/memory.h>
 #include <revnet/model.h>
 #include "commands/model_cli.h"
 #include "commands/options.h"
+#include "training/recipe.h"
 
 static const char *CMD = "mem";
 
@@ -23,7 +25,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: revbench mem --arch A [--mode standard|reversible|checkpoint] [--batch B]\n"
             "                    [--steps N] [--device cpu|cuda] [--backend fast|ref] [--threads T]\n"
-            "                    [--dataset cifar10|cifar100] [--seed S] [--json]\n\n"
+            "                    [--dataset cifar10|cifar100|fashion-mnist] [--seed S] [--json]\n\n"
             "Runs N training steps (forward, backward, SGD) on random data and reports the\n"
             "planned and measured peak bytes per memory category (they must agree to the byte),\n"
             "the activation peak (kept + transient + workspace), the arena size, the process's\n"
@@ -54,7 +56,7 @@ int rb_cmd_mem(int argc, char **argv)
         RB_LONG("steps", &steps, 1, 1000000),
         RB_CHOICE("device", &dev, rv_device_names(), "device"),
         RB_LONG("threads", &threads, 1, 1024),
-        RB_CHOICE("dataset", &dataset, RB_CLASS_DATASETS, "dataset"),
+        RB_CHOICE("dataset", &dataset, rv_data_names(), "dataset"),
         RB_LONG("seed", &seed, 0, 2147483647L),
         RB_FLAG("json", &json),
         RB_CHOICE("backend", &cpu_backend, RB_CPU_BACKENDS, "backend"),
@@ -64,7 +66,8 @@ int rb_cmd_mem(int argc, char **argv)
     if (rc != RB_OPTS_GO) return rc;
     rb_cli_set_backend(cpu_backend);
     rv_device device = (rv_device)dev;
-    int classes = rb_cli_dataset_classes(dataset);
+    /* Only the class count of the dataset matters: the data are random or not read. */
+    int classes = rv_data_n_classes(rv_data_names()[dataset]);
     /* Names are checked before any device is touched, so a typo is a usage error even on a
      * machine without a GPU. */
     rv_arch arch;
@@ -103,7 +106,8 @@ int rb_cmd_mem(int argc, char **argv)
         double t0 = rb_now_ms();
         rv_step_result r;
         if (rv_model_train_step(m, mode, x, y, 1, &r) != RV_OK ||
-            rv_model_sgd(m, 0.1f, 0.9f, 2e-4f) != RV_OK || rv_ctx_sync(ctx) != RV_OK) {
+            rv_model_sgd(m, (float)RB_RECIPE_LR, (float)RB_RECIPE_MOMENTUM,
+                         (float)RB_RECIPE_WEIGHT_DECAY) != RV_OK || rv_ctx_sync(ctx) != RV_OK) {
             rb_cli_error(CMD, "step %ld: %s", i + 1, rv_ctx_message(ctx));
             goto done;
         }

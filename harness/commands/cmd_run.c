@@ -22,6 +22,7 @@
  *
  * Owns: the children it forks (waited for before returning).
  */
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -44,7 +45,7 @@
 #include "experiments/entry_identity.h"
 #include "experiments/experiment.h"
 #include "experiments/slurm.h"
-#include "reporting/json_flat.h"
+#include <revnet/data.h>
 #include <revnet/model.h>
 #include "training/train.h"
 
@@ -146,10 +147,12 @@ static const char *entry_state(rb_db *db, const char *db_path, const rb_experime
     return e->kind == RB_EXP_TRAIN ? "to resume" : "to rerun";
 }
 
+/* Memory entries run on random data (dataset "random"): ten classes, as CIFAR-10. */
 static int n_classes_of(const rv_arch *a, const char *dataset)
 {
     if (a->imagenet) return 1000;
-    return strcmp(dataset, "cifar100") == 0 ? 100 : 10;
+    int n = rv_data_n_classes(dataset);
+    return n ? n : 10;
 }
 
 /* Records the architecture's parameter and layer counts (archs table) by building it with no
@@ -259,57 +262,56 @@ static char *run_mem_child(const rb_exp_entry *x, int *exit_status)
     return out;
 }
 
-/* A category's planned or peak bytes under any of the names the mem command may use. */
-static double category_bytes(const rb_json_flat *j, const char *cat, const char *const *names)
+/* The number under the first of names in obj that holds one, else fallback. */
+static double json_num(const cJSON *obj, const char *const *names, double fallback)
 {
-    char path[160];
     for (int i = 0; names[i]; i++) {
-        snprintf(path, sizeof path, "categories.%s.%s", cat, names[i]);
-        const rb_json_item *it = rb_json_flat_get(j, path);
-        if (it && it->is_number) return it->number;
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, names[i]);
+        if (cJSON_IsNumber(v)) return v->valuedouble;
     }
-    return -1;
+    return fallback;
+}
+
+static double json_field(const cJSON *obj, const char *name, double fallback)
+{
+    const char *const names[] = { name, NULL };
+    return json_num(obj, names, fallback);
 }
 
 static int store_mem_result(rb_db *db, int64_t id, const rb_exp_entry *x, const char *out,
                             char *why, size_t why_len)
 {
+    /* The names `revbench mem --json` has used for a category's two numbers. */
     static const char *const PLANNED[] = { "planned_bytes", "planned", NULL };
     static const char *const PEAK[] = { "peak_bytes", "measured_bytes", "peak", "measured",
                                         NULL };
-    rb_json_flat j;
-    if (rb_json_flat_parse(&j, out, why, why_len)) return -1;
+    cJSON *j = cJSON_Parse(out);
+    if (!cJSON_IsObject(j)) {
+        const char *at = j ? NULL : cJSON_GetErrorPtr();
+        snprintf(why, why_len, "mem output is not a JSON object%s%.40s%s", at ? " (near '" : "",
+                 at ? at : "", at ? "')" : "");
+        cJSON_Delete(j);
+        return -1;
+    }
     int rc = -1;
     if (rb_db_begin(db)) goto db_fail;
-    /* Categories: every key under "categories", once each. */
-    for (int i = 0; i < j.n; i++) {
-        if (strncmp(j.items[i].path, "categories.", 11)) continue;
-        char cat[64];
-        snprintf(cat, sizeof cat, "%.*s", (int)strcspn(j.items[i].path + 11, "."),
-                 j.items[i].path + 11);
-        int seen = 0;
-        for (int k = 0; k < i && !seen; k++)
-            seen = !strncmp(j.items[k].path, "categories.", 11) &&
-                   !strncmp(j.items[k].path + 11, cat, strlen(cat)) &&
-                   (j.items[k].path[11 + strlen(cat)] == '.' ||
-                    !j.items[k].path[11 + strlen(cat)]);
-        if (seen) continue;
-        double planned = category_bytes(&j, cat, PLANNED), peak = category_bytes(&j, cat, PEAK);
-        if (planned < 0 && peak < 0 && j.items[i].is_number &&
-            !strchr(j.items[i].path + 11, '.'))
-            peak = j.items[i].number;
-        if (rb_db_memory(db, id, cat, (int64_t)planned, (int64_t)peak)) goto db_fail;
+    /* Categories: an object of {planned, peak} per category, or a bare number (the peak). */
+    const cJSON *cat;
+    cJSON_ArrayForEach(cat, cJSON_GetObjectItemCaseSensitive(j, "categories")) {
+        double planned = json_num(cat, PLANNED, -1), peak = json_num(cat, PEAK, -1);
+        if (cJSON_IsNumber(cat)) peak = cat->valuedouble;
+        if (rb_db_memory(db, id, cat->string, (int64_t)planned, (int64_t)peak)) goto db_fail;
     }
-    double act = rb_json_flat_num(&j, "activation_peak_bytes", -1);
-    double act_planned = rb_json_flat_num(&j, "planned_activation_peak_bytes", -1);
-    double planned = rb_json_flat_num(&j, "planned_peak_bytes", -1);
-    double measured = rb_json_flat_num(&j, "measured_peak_bytes", -1);
-    double rss = rb_json_flat_num(&j, "max_rss_bytes", -1);
-    double dev = rb_json_flat_num(&j, "device_in_use_bytes", -1);
-    double ms = rb_json_flat_num(&j, "ms_per_step", NAN);
-    double ips = rb_json_flat_num(&j, "images_per_sec", NAN);
-    double arena = rb_json_flat_num(&j, "arena_bytes", -1);
-    const rb_json_item *backend = rb_json_flat_get(&j, "backend");
+    double act = json_field(j, "activation_peak_bytes", -1);
+    double act_planned = json_field(j, "planned_activation_peak_bytes", -1);
+    double planned = json_field(j, "planned_peak_bytes", -1);
+    double measured = json_field(j, "measured_peak_bytes", -1);
+    double rss = json_field(j, "max_rss_bytes", -1);
+    double dev = json_field(j, "device_in_use_bytes", -1);
+    double ms = json_field(j, "ms_per_step", NAN);
+    double ips = json_field(j, "images_per_sec", NAN);
+    double arena = json_field(j, "arena_bytes", -1);
+    const char *backend = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "backend"));
     if (act < 0 || !isfinite(ms)) {
         snprintf(why, why_len, "mem output lacks activation_peak_bytes or ms_per_step");
         rb_db_rollback(db);
@@ -322,7 +324,7 @@ static int store_mem_result(rb_db *db, int64_t id, const rb_exp_entry *x, const 
         (arena >= 0 && rb_db_memory(db, id, "arena", (int64_t)arena, (int64_t)arena)) ||
         rb_db_metric(db, id, x->set.steps, "ms_per_step", ms) ||
         (isfinite(ips) && rb_db_metric(db, id, x->set.steps, "images_per_sec", ips)) ||
-        (backend && backend->text && rb_db_run_set_backend(db, id, backend->text)) ||
+        (backend && rb_db_run_set_backend(db, id, backend)) ||
         rb_db_run_set_result(db, id, out) || rb_db_commit(db))
         goto db_fail;
     rc = 0;
@@ -331,7 +333,7 @@ db_fail:
     snprintf(why, why_len, "results database: %s", rb_db_message(db));
     rb_db_rollback(db);
 done:
-    rb_json_flat_free(&j);
+    cJSON_Delete(j);
     return rc;
 }
 
@@ -352,7 +354,7 @@ static int run_mem_entry(const rb_experiment *e, const rb_exp_entry *x, rb_db *d
     if (found && !strcmp(status, "running"))
         rb_db_run_end(db, id, "interrupted", "the process running it stopped");
     char desc[512] = "";
-    if (!strcmp(x->device, "cpu")) {
+    if (!strcmp(x->device, rv_device_name(RV_DEVICE_CPU))) {
         rv_ctx *ctx = NULL;
         rv_ctx_options opt = rv_ctx_default_options();
         opt.n_threads = x->set.threads;

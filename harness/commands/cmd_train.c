@@ -16,13 +16,14 @@
 #include "commands/commands.h"
 #include "commands/options.h"
 #include "db/db.h"
+#include "training/recipe.h"
 #include "training/train.h"
 
 static void usage(FILE *out)
 {
     fprintf(out,
         "usage: revbench train --arch A --dataset D [options]\n\n"
-        "Trains one network with the paper's recipe (SGD momentum 0.9, weight decay 2e-4,\n"
+        "Trains one network with the paper's recipe (SGD momentum %g, weight decay %g,\n"
         "lr / 10 at 50%% and / 100 at 75%% of the steps), logs to the results database and\n"
         "checkpoints as it goes. Ctrl-C stops after the current step with a checkpoint.\n\n"
         "  --arch A              resnet-32, revnet-38, resnet-110, revnet-110, resnet-164,\n"
@@ -32,10 +33,10 @@ static void usage(FILE *out)
         "  --device cpu|cuda     default cpu\n"
         "  --mode M              standard, reversible (RevNets), checkpoint (ResNets);\n"
         "                        default reversible for RevNets, standard for ResNets\n"
-        "  --steps N             training steps (default 80000)\n"
-        "  --batch B             batch size (default 100)\n"
+        "  --steps N             training steps (default %d)\n"
+        "  --batch B             batch size (default %d)\n"
         "  --seed S              weights, data order and augmentation (default 1)\n"
-        "  --lr X                initial learning rate (default 0.1)\n"
+        "  --lr X                initial learning rate (default %g)\n"
         "  --eval-every K        test-set evaluation every K steps (default steps/20; 0 = end)\n"
         "  --checkpoint-every K  checkpoint every K steps (default 1000; 0 = end and stop)\n"
         "  --angle-every K       RevNets: gradient angle, stored vs reconstructed, every K\n"
@@ -56,7 +57,8 @@ static void usage(FILE *out)
         "  --stop-after N        stop (with a checkpoint) after N steps in this process\n"
         "  --quiet               no progress display on stderr\n"
         "  --json                print one JSON object with the result on stdout\n"
-        "  --help                this message\n");
+        "  --help                this message\n",
+        RB_RECIPE_MOMENTUM, RB_RECIPE_WEIGHT_DECAY, RB_RECIPE_STEPS, RB_RECIPE_BATCH, RB_RECIPE_LR);
 }
 
 /* The folder part of path ("." when there is none). */

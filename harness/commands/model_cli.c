@@ -8,10 +8,6 @@
 #include "commands/cli.h"
 #include <revnet/rng.h>
 
-const char *const RB_CLASS_DATASETS[] = { "cifar10", "cifar100", NULL };
-
-int rb_cli_dataset_classes(int i) { return i == 1 ? 100 : 10; }
-
 const char *const RB_CPU_BACKENDS[] = { "fast", "ref", NULL };
 
 void rb_cli_set_backend(int index)

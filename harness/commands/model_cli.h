@@ -9,10 +9,6 @@
 #include <revnet/context.h>
 #include <revnet/model.h>
 
-/* The datasets whose class count the commands that need no data take from --dataset
- * (NULL-terminated), and that count for the name at index i. */
-extern const char *const RB_CLASS_DATASETS[];
-int rb_cli_dataset_classes(int i);
 /* The CPU backends --backend names (NULL-terminated), in rv_cpu_backend order. */
 extern const char *const RB_CPU_BACKENDS[];
 /* Applies --backend (index into RB_CPU_BACKENDS; -1 = not given: leave the default, fast):

@@ -16,6 +16,7 @@
  * Owns: the entries array of an rb_experiment.
  */
 #include "experiments/experiment.h"
+#include "training/recipe.h"
 
 #include <errno.h>
 #include <ini.h>
@@ -26,6 +27,7 @@
 #include <string.h>
 
 #include <revnet/context.h>
+#include <revnet/data.h>
 #include <revnet/model.h>
 
 /* No real experiment comes near this; a typo like "seeds = 1 1000000" should not be run. */
@@ -343,9 +345,6 @@ static int check_arch(interp *in, int line, const char *name)
     return 0;
 }
 
-static const char *const DATASETS[] = { "cifar10", "cifar100", "fashion-mnist", NULL };
-static const char *const MODES[] = { "default", "standard", "reversible", "checkpoint", NULL };
-static const char *const DEVICES[] = { "cpu", "cuda", NULL };
 static const char *const FAMILIES[] = { "resnet-basic", "revnet-basic", "resnet-bottleneck",
                                         "revnet-bottleneck", NULL };
 
@@ -431,6 +430,10 @@ static int matrix_key(interp *in, matrix *m, kv *k)
         if (k->key[0] == 'u') m->units_line = k->line;
         return 0;
     }
+    /* "default", then the library's backward modes. */
+    const char *modes[RV_BACKWARD_N_MODES + 2] = { "default" };
+    for (int i = 0; i < RV_BACKWARD_N_MODES; i++)
+        modes[i + 1] = rv_backward_mode_name((rv_backward_mode)i);
     struct {
         const char *key;
         const char *const *names;
@@ -438,9 +441,9 @@ static int matrix_key(interp *in, matrix *m, kv *k)
         int *n;
         int max;
     } lists[] = {
-        { "datasets", DATASETS, m->datasets, &m->n_datasets, 8 },
-        { "modes", MODES, m->modes, &m->n_modes, 8 },
-        { "devices", DEVICES, m->devices, &m->n_devices, 4 },
+        { "datasets", rv_data_names(), m->datasets, &m->n_datasets, 8 },
+        { "modes", modes, m->modes, &m->n_modes, 8 },
+        { "devices", rv_device_names(), m->devices, &m->n_devices, 4 },
     };
     for (size_t l = 0; l < sizeof lists / sizeof lists[0]; l++) {
         if (strcmp(k->key, lists[l].key)) continue;
@@ -535,7 +538,8 @@ static int expand(interp *in, matrix *m)
     if (!m->n_archs)
         return errf(in, m->line, "[%s%s] lists no architectures (archs, pairs or families)",
                     sect, m->label);
-    static char *const DEFAULT_MODE[] = { "default" }, *const CPU[] = { "cpu" };
+    static char *const DEFAULT_MODE[] = { "default" };
+    char *const CPU[] = { (char *)rv_device_name(RV_DEVICE_CPU) };
     static char *const RANDOM[] = { "random" };
     static const uint64_t SEED1[] = { 1 };
     char *const *datasets = m->datasets;
@@ -726,10 +730,11 @@ int rb_experiment_parse_work(rb_experiment *e, const char *name, const char *tex
     snprintf(e->path, sizeof e->path, "%s", name);
     parse_state ps = { .name = name, .text = text, .pos = text };
     interp in = { .e = e, .file = name, .err = err, .err_len = err_len };
-    /* The paper's recipe (PAPER.md); -1 = the trainer's own default. */
-    in.defaults = (rb_exp_settings){ .steps = 80000, .batch = 100, .eval_every = -1,
-                                     .checkpoint_every = -1, .lr = 0.1, .momentum = 0.9,
-                                     .weight_decay = 2e-4, .threads = 2 };
+    /* The paper's recipe; -1 = the trainer's own default. */
+    in.defaults = (rb_exp_settings){ .steps = RB_RECIPE_STEPS, .batch = RB_RECIPE_BATCH,
+                                     .eval_every = -1, .checkpoint_every = -1,
+                                     .lr = RB_RECIPE_LR, .momentum = RB_RECIPE_MOMENTUM,
+                                     .weight_decay = RB_RECIPE_WEIGHT_DECAY, .threads = 2 };
     int ret = -1;
     char msg[256];
     rv_ctx_options opt = rv_ctx_default_options();

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "db/db_ext.h"
+#include <revnet/data.h>
 #include <revnet/model.h>
 
 double rb_query_num(sqlite3 *h, const char *sql, const char *p1, const char *p2,
@@ -111,9 +112,34 @@ static int table_machines(const rb_report_ctx *c, const char *out, FILE *md)
 
 /* ---------------------------------------------------------------- parameters */
 
-static const char *const PAPER_ARCHS[] = { "resnet-32", "revnet-38", "resnet-110", "revnet-110",
-                                           "resnet-164", "revnet-164", "resnet-101",
-                                           "revnet-104", NULL };
+/* The networks of the paper's matched pairs, as the pairs table holds them (seeded from
+ * paper_numbers.c), in the paper's order: the ResNet, then the RevNet of each pair; only the
+ * pairs of one domain ("cifar", "imagenet") when domain is not NULL. */
+#define MAX_NETS 16
+typedef struct {
+    char pair[48], arch[32];
+    int revnet; /* 0: the pair's ResNet, 1: its RevNet */
+    int imagenet;
+} paper_net;
+
+static int load_nets(sqlite3 *h, paper_net *out, const char *domain)
+{
+    sqlite3_stmt *st = NULL;
+    int n = 0;
+    if (sqlite3_prepare_v2(h, "SELECT pair, resnet, revnet, domain = 'imagenet' FROM pairs "
+                           "WHERE ?1 IS NULL OR domain = ?1 ORDER BY ord", -1, &st,
+                           NULL) == SQLITE_OK &&
+        sqlite3_bind_text(st, 1, domain, -1, SQLITE_STATIC) == SQLITE_OK)
+        while (n + 2 <= MAX_NETS && sqlite3_step(st) == SQLITE_ROW)
+            for (int k = 0; k < 2; k++, n++) {
+                snprintf(out[n].pair, sizeof out[n].pair, "%s", sqlite3_column_text(st, 0));
+                snprintf(out[n].arch, sizeof out[n].arch, "%s", sqlite3_column_text(st, 1 + k));
+                out[n].revnet = k;
+                out[n].imagenet = sqlite3_column_int(st, 3);
+            }
+    sqlite3_finalize(st);
+    return n;
+}
 
 /* Our parameter count: built now (and recorded in record, if set) or read from the archs
  * table of read. */
@@ -130,9 +156,10 @@ static double our_params(rb_db *record, sqlite3 *read, const char *arch, const c
     opt.n_threads = 1;
     if (rv_ctx_create(&ctx, &opt, why, why_len) != RV_OK) return NAN;
     rv_arch a;
-    rv_model_options mo = { .n_classes = !strcmp(dataset, "cifar100") ? 100
-                                         : !strcmp(dataset, "imagenet") ? 1000 : 10,
-                            .batch = 1, .seed = 1, .plan_only = 1 };
+    /* "imagenet" is the archs table's label for the ImageNet networks, not a loadable set. */
+    int classes = rv_data_n_classes(dataset);
+    if (!classes) classes = !strcmp(dataset, "imagenet") ? 1000 : 10;
+    rv_model_options mo = { .n_classes = classes, .batch = 1, .seed = 1, .plan_only = 1 };
     if (rv_arch_parse(ctx, arch, &a) != RV_OK || rv_model_create(ctx, &a, &mo, &m) != RV_OK) {
         snprintf(why, why_len, "%s", rv_ctx_message(ctx));
     } else {
@@ -152,24 +179,27 @@ static int table_params(const rb_report_ctx *c, rb_db *record, sqlite3 *read, in
     rb_table t;
     rb_table_init(&t, "params", "Parameters: the paper's table, the official code's count and "
                   "ours (counted by building each network)", 6, H);
-    for (int i = 0; PAPER_ARCHS[i]; i++) {
-        int imagenet = i >= 6;
+    paper_net nets[MAX_NETS];
+    int n_nets = load_nets(c->paper, nets, NULL);
+    for (int i = 0; i < n_nets; i++) {
+        const char *arch = nets[i].arch;
+        int imagenet = nets[i].imagenet;
         for (int d = 0; d < (imagenet ? 1 : 2); d++) {
             const char *ds = imagenet ? "imagenet" : d ? "cifar100" : "cifar10";
             const char *q = "SELECT value FROM paper WHERE tbl = 'params' AND arch = ? AND "
                             "dataset = ? AND quantity = ?";
-            double printed = rb_query_num(c->paper, q, PAPER_ARCHS[i], ds, "params_paper", NULL);
-            double counted = rb_query_num(c->paper, q, PAPER_ARCHS[i], ds, "params_counted",
+            double printed = rb_query_num(c->paper, q, arch, ds, "params_paper", NULL);
+            double counted = rb_query_num(c->paper, q, arch, ds, "params_counted",
                                           NULL);
             char why[256] = "";
-            double ours = our_params(record, read, PAPER_ARCHS[i], ds, build, why, sizeof why);
+            double ours = our_params(record, read, arch, ds, build, why, sizeof why);
             char c2[32], c3[32], c4[64], c5[32];
             if (isnan(printed)) snprintf(c2, sizeof c2, "-");
             else snprintf(c2, sizeof c2, "%.2fM", printed / 1e6);
             rb_fmt(c3, sizeof c3, "%.0f", counted);
             rb_fmt(c4, sizeof c4, "%.0f", ours);
             rb_fmt_diff(c5, sizeof c5, "%+.0f", ours, counted);
-            const char *row[] = { PAPER_ARCHS[i], ds, c2, c3, c4, c5 };
+            const char *row[] = { arch, ds, c2, c3, c4, c5 };
             rb_table_row(&t, row);
         }
     }
@@ -247,43 +277,39 @@ static int table_cifar(const rb_report_ctx *c, const char *out, FILE *md)
              "paper beside the measured errors%s", c->suffix);
     rb_table t;
     rb_table_init(&t, "cifar", caption, n_cols, header);
-    static const char *const PAIRS[3][3] = { { "ResNet-32 / RevNet-38", "resnet-32", "revnet-38" },
-                                             { "ResNet-110 / RevNet-110", "resnet-110",
-                                               "revnet-110" },
-                                             { "ResNet-164 / RevNet-164", "resnet-164",
-                                               "revnet-164" } };
+    paper_net nets[MAX_NETS];
+    int n_nets = load_nets(c->paper, nets, "cifar");
     for (int d = 0; d < 2; d++)
-        for (int p = 0; p < 3; p++)
-            for (int net = 1; net <= 2; net++) {
-                const char *ds = d ? "cifar100" : "cifar10", *arch = PAIRS[p][net];
-                double paper = rb_query_num(c->paper, "SELECT value FROM paper WHERE tbl = "
-                                            "'cifar' AND arch = ? AND dataset = ? AND quantity "
-                                            "= 'test_error'", arch, ds, NULL, NULL);
-                double memcnn = rb_query_num(c->paper, "SELECT value FROM paper WHERE tbl = "
-                                             "'memcnn' AND arch = ? AND dataset = ? AND "
-                                             "quantity = 'test_error'", arch, ds, NULL, NULL);
-                char cells[5 + 3 * MAX_SCHED][64];
-                const char *row[5 + 3 * MAX_SCHED];
-                snprintf(cells[0], 64, "%s", net == 1 ? PAIRS[p][0] : "");
-                snprintf(cells[1], 64, "%s", ds);
-                snprintf(cells[2], 64, "%s", arch);
-                rb_fmt(cells[3], 64, "%.2f", paper);
-                rb_fmt(cells[4], 64, "%.2f", memcnn);
-                for (int k = 0; k < n_groups; k++) {
-                    double v[RB_MAX_SOURCES];
-                    for (int s = 0; s < c->n; s++) {
-                        v[s] = n_sd ? rb_query_num(c->src[s].h, "SELECT test_error FROM "
-                                                   "v_train_results WHERE arch = ? AND dataset "
-                                                   "= ? AND schedule = ? AND device = ?", arch,
-                                                   ds, sd[k].schedule, sd[k].device)
-                                    : NAN;
-                        rb_fmt(cells[5 + per * k + s], 64, "%.2f", v[s]);
-                    }
-                    if (c->n == 2) rb_fmt_diff(cells[5 + per * k + 2], 64, "%+.2f", v[1], v[0]);
-                    else rb_fmt_diff(cells[5 + per * k + 1], 64, "%+.2f", v[0], paper);
+        for (int i = 0; i < n_nets; i++) {
+            const char *ds = d ? "cifar100" : "cifar10", *arch = nets[i].arch;
+            double paper = rb_query_num(c->paper, "SELECT value FROM paper WHERE tbl = "
+                                        "'cifar' AND arch = ? AND dataset = ? AND quantity "
+                                        "= 'test_error'", arch, ds, NULL, NULL);
+            double memcnn = rb_query_num(c->paper, "SELECT value FROM paper WHERE tbl = "
+                                         "'memcnn' AND arch = ? AND dataset = ? AND "
+                                         "quantity = 'test_error'", arch, ds, NULL, NULL);
+            char cells[5 + 3 * MAX_SCHED][64];
+            const char *row[5 + 3 * MAX_SCHED];
+            snprintf(cells[0], 64, "%.47s", nets[i].revnet ? "" : nets[i].pair);
+            snprintf(cells[1], 64, "%s", ds);
+            snprintf(cells[2], 64, "%s", arch);
+            rb_fmt(cells[3], 64, "%.2f", paper);
+            rb_fmt(cells[4], 64, "%.2f", memcnn);
+            for (int k = 0; k < n_groups; k++) {
+                double v[RB_MAX_SOURCES];
+                for (int s = 0; s < c->n; s++) {
+                    v[s] = n_sd ? rb_query_num(c->src[s].h, "SELECT test_error FROM "
+                                               "v_train_results WHERE arch = ? AND dataset "
+                                               "= ? AND schedule = ? AND device = ?", arch,
+                                               ds, sd[k].schedule, sd[k].device)
+                                : NAN;
+                    rb_fmt(cells[5 + per * k + s], 64, "%.2f", v[s]);
                 }
-                for (int k = 0; k < n_cols; k++) row[k] = cells[k];
-                rb_table_row(&t, row);
+                if (c->n == 2) rb_fmt_diff(cells[5 + per * k + 2], 64, "%+.2f", v[1], v[0]);
+                else rb_fmt_diff(cells[5 + per * k + 1], 64, "%+.2f", v[0], paper);
+            }
+            for (int k = 0; k < n_cols; k++) row[k] = cells[k];
+            rb_table_row(&t, row);
             }
     snprintf(t.note, sizeof t.note,
              "Paper: the RevNet paper's CIFAR table (recalled, PAPER.md). MemCNN: an "
@@ -341,8 +367,12 @@ static int table_imagenet(const rb_report_ctx *c, const char *out, FILE *md)
              "and time per training step at 224x224%s", c->suffix);
     rb_table t;
     rb_table_init(&t, "imagenet", caption, n_cols, header);
-    for (int i = 6; i < 8; i++) {
-        const char *arch = PAPER_ARCHS[i], *mode = i == 6 ? "standard" : "reversible";
+    paper_net nets[MAX_NETS];
+    int n_nets = load_nets(c->paper, nets, "imagenet");
+    for (int i = 0; i < n_nets; i++) {
+        const char *arch = nets[i].arch;
+        const char *mode =
+            rv_backward_mode_name(nets[i].revnet ? RV_BACKWARD_REVERSIBLE : RV_BACKWARD_STANDARD);
         double err = rb_query_num(c->paper, "SELECT value FROM paper WHERE tbl = 'imagenet' AND "
                                   "arch = ?", arch, NULL, NULL, NULL);
         double counted = rb_query_num(c->paper, "SELECT value FROM paper WHERE tbl = 'params' "

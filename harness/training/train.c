@@ -13,9 +13,8 @@
  *      grad_max_rel_diff at step s + 1. Done before the real step, so the trajectory is the same
  *      with or without it;
  *   4. forward + backward in the run's mode (batch norm updates its running averages);
- *   5. SGD: lr = lr0 while s < steps/2, lr0/10 while s < 3 steps/4, lr0/100 after
- *      (PAPER.md: 0.1, 0.01 from step 40,000, 0.001 from step 60,000 of 80,000), momentum 0.9,
- *      weight decay on conv and FC weights only.
+ *   5. SGD with the recipe's momentum and weight decay (on conv and FC weights only) and its
+ *      learning-rate schedule (recipe.h).
  * Every eval_every steps and at the end, one transaction writes train_loss / train_error (means
  * over the steps since the previous evaluation, on the augmented batches), test_loss /
  * test_error (BN running averages, the first floor(n_test / B) * B test images: the model is
@@ -57,6 +56,7 @@
 #include "training/checkpoint.h"
 #include "training/loader.h"
 #include "training/run_files.h"
+#include "training/recipe.h"
 #include "commands/cli.h"
 #include "commands/options.h"
 #include <revnet/data.h>
@@ -64,10 +64,9 @@
 #include "reporting/progress.h"
 #include <revnet/rng.h>
 
-static const char *const DATASETS[] = { "cifar10", "cifar100", "fashion-mnist", "synthetic",
-                                        NULL };
-static const char *const DEVICES[] = { "cpu", "cuda", NULL };
-/* The synthetic set (tests, machines without data) is fixed, whatever the run's seed. */
+/* The synthetic set (tests, machines without data): the one dataset the trainer knows besides
+ * the library's (rv_data_names). It is fixed, whatever the run's seed. */
+#define SYNTHETIC "synthetic"
 #define SYNTH_SEED 20170704u
 #define SYNTH_TRAIN_N 10000
 #define SYNTH_TEST_N 2000
@@ -107,18 +106,18 @@ int rb_train_last_signal(void) { return g_last_signal; }
 void rb_train_config_defaults(rb_train_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->device = "cpu";
+    cfg->device = rv_device_name(RV_DEVICE_CPU);
     cfg->schedule = "custom";
     cfg->experiment = "";
     cfg->checkpoint_dir = "results/checkpoints";
-    cfg->steps = 80000;
-    cfg->batch = 100;
+    cfg->steps = RB_RECIPE_STEPS;
+    cfg->batch = RB_RECIPE_BATCH;
     cfg->seed = 1;
     cfg->eval_every = -1; /* resolved to steps / 20 */
     cfg->checkpoint_every = 1000;
-    cfg->lr = 0.1;
-    cfg->momentum = 0.9;
-    cfg->weight_decay = 2e-4;
+    cfg->lr = RB_RECIPE_LR;
+    cfg->momentum = RB_RECIPE_MOMENTUM;
+    cfg->weight_decay = RB_RECIPE_WEIGHT_DECAY;
     cfg->threads = 2;
 }
 
@@ -168,12 +167,18 @@ static void set_reason(trainer *t, const char *fmt, ...)
 
 static const char *canonical_dataset(const char *name)
 {
-    if (!name) return NULL;
-    if (strcmp(name, "cifar-10") == 0) return "cifar10";
-    if (strcmp(name, "cifar-100") == 0) return "cifar100";
-    for (int i = 0; DATASETS[i]; i++)
-        if (strcmp(name, DATASETS[i]) == 0) return DATASETS[i];
-    return NULL;
+    return name && strcmp(name, SYNTHETIC) == 0 ? SYNTHETIC : rv_data_canonical_name(name);
+}
+
+/* Prints that name is not a dataset, with the valid ones. */
+static void unknown_dataset(const char *name)
+{
+    const char *names[16];
+    int n = 0;
+    for (const char *const *d = rv_data_names(); *d && n < 14; d++) names[n++] = *d;
+    names[n++] = SYNTHETIC;
+    names[n] = NULL;
+    rb_cli_parse_choice("train", "dataset", name, names);
 }
 
 /* Checks the configuration and fills the run identity; prints and returns RB_EXIT_USAGE on a
@@ -191,10 +196,11 @@ static int resolve_config(trainer *t, rv_ctx *pctx)
     }
     t->dataset = canonical_dataset(c->dataset);
     if (!t->dataset) {
-        rb_cli_parse_choice("train", "dataset", c->dataset, DATASETS);
+        unknown_dataset(c->dataset);
         return RB_EXIT_USAGE;
     }
-    if (rb_cli_parse_choice("train", "device", c->device ? c->device : "cpu", DEVICES) < 0)
+    if (rb_cli_parse_choice("train", "device", c->device ? c->device : rv_device_name(RV_DEVICE_CPU),
+                            rv_device_names()) < 0)
         return RB_EXIT_USAGE;
     if (c->mode) {
         if (rv_backward_mode_parse(pctx, c->mode, &t->mode) != RV_OK) {
@@ -218,7 +224,7 @@ static int resolve_config(trainer *t, rv_ctx *pctx)
     }
     if (t->arch.input_size != 32) {
         rb_cli_error("train", "%s is an ImageNet network; train takes the 32x32 CIFAR-shaped "
-                     "datasets (%s)", t->arch.name, "cifar10, cifar100, fashion-mnist");
+                     "datasets of --dataset", t->arch.name);
         return RB_EXIT_USAGE;
     }
     if (c->steps < 1 || c->batch < 1 || c->threads < 0 || c->checkpoint_every < 0 ||
@@ -242,7 +248,7 @@ static int resolve_config(trainer *t, rv_ctx *pctx)
     rc->arch = t->arch.name;
     rc->dataset = t->dataset;
     rc->mode = rv_backward_mode_name(t->mode);
-    rc->device = c->device ? c->device : "cpu";
+    rc->device = c->device ? c->device : rv_device_name(RV_DEVICE_CPU);
     rc->kind = "train";
     rc->schedule = c->schedule ? c->schedule : "custom";
     rc->experiment = c->experiment ? c->experiment : "";
@@ -330,7 +336,7 @@ static rv_status load_data(trainer *t)
 {
     const rb_train_config *c = t->cfg;
     rv_status st;
-    if (strcmp(t->dataset, "synthetic") == 0) {
+    if (strcmp(t->dataset, SYNTHETIC) == 0) {
         rv_rng_state r;
         rv_rng_seed_stream(&r, SYNTH_SEED, 0);
         st = rv_data_synthetic(t->ctx, &t->train, SYNTH_TRAIN_N, 10, &r);
@@ -461,13 +467,7 @@ static rv_status open_run(trainer *t, int64_t resume_id)
     return RV_OK;
 }
 
-static double lr_at(const trainer *t, long s)
-{
-    long n = t->cfg->steps;
-    if (2 * s < n) return t->cfg->lr;
-    if (4 * s < 3 * n) return t->cfg->lr / 10;
-    return t->cfg->lr / 100;
-}
+static double lr_at(const trainer *t, long s) { return rb_recipe_lr_at(t->cfg->lr, s, t->cfg->steps); }
 
 /* The angle between stored-activation and reconstructed-activation gradients on this batch
  * (rv_model_gradient_angle: batch norm in recompute mode, so nothing changes), logged at step
@@ -697,7 +697,7 @@ int rb_train_run(const rb_train_config *cfg, rb_db *db, rb_train_result *res)
             resume_id = found_id;
     }
 
-    if (cfg->device && strcmp(cfg->device, "cuda") == 0) {
+    if (cfg->device && strcmp(cfg->device, rv_device_name(RV_DEVICE_CUDA)) == 0) {
         rv_ctx_destroy(t.ctx);
         t.ctx = NULL;
         copt.device = RV_DEVICE_CUDA;
