@@ -204,7 +204,8 @@ Test(checkpoint, save_into_missing_folder_fails_cleanly, .init = scratch_dir_mak
     /* mkdirs then makes it possible. */
     char dir[PATH_MAX + 32];
     snprintf(dir, sizeof dir, "%s/no/such/dir", g_dir);
-    cr_assert_eq(rb_checkpoint_mkdirs(ctx, dir), RV_OK, "%s", rv_ctx_message(ctx));
+    char why[256] = "";
+    cr_assert_eq(rb_checkpoint_mkdirs(dir, why, sizeof why), RV_OK, "%s", why);
     cr_assert_eq(rb_checkpoint_save(ctx, path, CK_DB, "k", &p, &a), RV_OK, "%s", rv_ctx_message(ctx));
     rv_ctx_destroy(ctx);
 }

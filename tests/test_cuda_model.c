@@ -70,7 +70,7 @@ TestSuite(cuda_model, .init = cuda_fixture_setup, .fini = cuda_fixture_teardown,
 static rv_model *make(rv_ctx *ctx, const char *name, int batch, unsigned modes, int eval)
 {
     rv_arch a;
-    OK(ctx, rv_arch_parse(ctx, name, &a));
+    cr_assert_eq(rv_arch_parse(name, &a, NULL, 0), RV_OK, "%s", name);
     rv_model_options o = { .n_classes = 10, .batch = batch, .seed = 7, .train_modes = modes,
                            .plan_eval = eval };
     rv_model *m = NULL;
@@ -215,7 +215,7 @@ Test(cuda_model, measured_memory_equals_the_plan_in_every_mode)
     const char *names[] = { "resnet-basic-2", "revnet-basic-2" };
     for (int k = 0; k < 2; k++) {
         rv_arch a;
-        OK(gpu, rv_arch_parse(gpu, names[k], &a));
+        cr_assert_eq(rv_arch_parse(names[k], &a, NULL, 0), RV_OK, "%s", names[k]);
         for (int mode = 0; mode < RV_BACKWARD_N_MODES; mode++) {
             if (!rv_arch_supports(&a, (rv_backward_mode)mode)) continue;
             const char *mname = rv_backward_mode_name((rv_backward_mode)mode);

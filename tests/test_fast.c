@@ -494,7 +494,7 @@ static void network_case(const char *name, rv_backward_mode mode)
     rv_step_result r[2];
     float *grads[2];
     rv_arch a;
-    cr_assert_eq(rv_arch_parse(ref, name, &a), RV_OK);
+    cr_assert_eq(rv_arch_parse(name, &a, NULL, 0), RV_OK);
     rv_model_options o = { .n_classes = 10, .batch = 8, .seed = 3, .train_modes = 1u << mode };
     int S = 32;
     size_t nx = (size_t)8 * 3 * S * S;
@@ -552,7 +552,7 @@ Test(fast, revnet38_reversible_gradient_angle_median_over_seeds, .init = setup_n
      * AVX2 registration checks the ops and whole networks). */
     if (getenv("ONEDNN_MAX_CPU_ISA")) cr_skip_test("run without ONEDNN_MAX_CPU_ISA only");
     rv_arch a;
-    cr_assert_eq(rv_arch_parse(fast, "revnet-38", &a), RV_OK);
+    cr_assert_eq(rv_arch_parse("revnet-38", &a, NULL, 0), RV_OK);
     const int B = 100;
     double angles[5];
     size_t nx = (size_t)B * 3 * 32 * 32;

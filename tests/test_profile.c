@@ -107,7 +107,7 @@ Test(profile, every_op_has_a_category_and_bad_queries_are_errors)
 Test(profile, a_training_step_counts_the_networks_ops)
 {
     rv_arch a;
-    cr_assert_eq(rv_arch_parse(ctx, "resnet-basic-1", &a), RV_OK);
+    cr_assert_eq(rv_arch_parse("resnet-basic-1", &a, NULL, 0), RV_OK);
     rv_model_options o = { .n_classes = 10, .batch = 2, .seed = 3,
                            .train_modes = 1u << RV_BACKWARD_STANDARD };
     rv_model *m = NULL;

@@ -253,7 +253,8 @@ Test(train, finished_run_is_not_rerun, .init = scratch_dir_make, .fini = scratch
     cr_assert_eq(count_rows(db, "SELECT COUNT(*) FROM runs"), 1);
     /* The identity rb_train_identify gives is the one the run was recorded under. */
     rb_train_identity id;
-    cr_assert_eq(rb_train_identify(&c, &id), RB_EXIT_OK);
+    char why[256] = "";
+    cr_assert_eq(rb_train_identify(&c, &id, why, sizeof why), RB_EXIT_OK, "%s", why);
     int64_t found_id = -1;
     char found_status[16] = "";
     cr_assert_eq(rb_db_find_run(db, &id.rc, &found_id, found_status), 1);

@@ -77,7 +77,8 @@ static rb_train_result train(rb_train_config *c, rb_db *db, const char *want)
 static int64_t killed_before_first_checkpoint(const rb_train_config *c, rb_db *db)
 {
     rb_train_identity id;
-    cr_assert_eq(rb_train_identify(c, &id), RB_EXIT_OK);
+    char why[256] = "";
+    cr_assert_eq(rb_train_identify(c, &id, why, sizeof why), RB_EXIT_OK, "%s", why);
     int64_t run_id;
     cr_assert_eq(rb_db_run_begin(db, &id.rc, "cpu", &run_id), 0, "%s", rb_db_message(db));
     return run_id;

@@ -123,7 +123,10 @@ static const char *entry_state(rb_db *db, const char *db_path, const rb_experime
 {
     char status[16] = "";
     rb_exp_identity ident;
-    if (rb_exp_entry_identity(e, x, &ident)) return "invalid configuration";
+    if (rb_exp_entry_identity(e, x, &ident)) {
+        rb_cli_error(CMD, "%s %s: %s", x->arch, x->dataset, ident.why);
+        return "invalid configuration";
+    }
     const rb_run_config rc = ident.rc;
     int64_t id;
     int found = db ? rb_db_find_run(db, &rc, &id, status) : 0;
@@ -166,7 +169,7 @@ static void record_arch(rb_db *db, const rb_exp_entry *x)
     opt.n_threads = 1;
     if (rv_ctx_create(&ctx, &opt, msg, sizeof msg) != RV_OK) return;
     rv_arch a;
-    if (rv_arch_parse(ctx, x->arch, &a) == RV_OK) {
+    if (rv_arch_parse(x->arch, &a, NULL, 0) == RV_OK) {
         rv_model_options mo = { .n_classes = n_classes_of(&a, x->dataset), .batch = 1,
                                 .seed = 1, .train_modes = 0, .plan_eval = 0, .plan_only = 1 };
         if (rv_model_create(ctx, &a, &mo, &m) == RV_OK) {
@@ -417,6 +420,7 @@ static int entry_child(const run_opts *o, const rb_experiment *e, const rb_exp_e
     }
     rb_exp_identity ident;
     if (rb_exp_entry_identity(e, x, &ident)) {
+        rb_cli_error(CMD, "%s %s: %s", x->arch, x->dataset, ident.why);
         rb_db_close(db);
         return RB_EXIT_USAGE;
     }

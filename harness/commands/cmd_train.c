@@ -123,23 +123,21 @@ int rb_cmd_train(int argc, char **argv)
     }
 
     /* Usage errors first, before any folder or database file is created. */
-    code = rb_train_check_config(&cfg);
-    if (code != RB_EXIT_OK) return code;
+    char why[512];
+    code = rb_train_check_config(&cfg, why, sizeof why);
+    if (code != RB_EXIT_OK) {
+        rb_cli_error("train", "%s", why);
+        return code;
+    }
 
     /* results/ (or wherever --db points) and the checkpoints beside it. */
     char db_dir[PATH_MAX], ckpt_dir[PATH_MAX + 16];
     dirname_of(db_path, db_dir, sizeof db_dir);
     char msg[512] = "";
-    rv_ctx *mctx = NULL;
-    rv_ctx_options copt = rv_ctx_default_options();
-    if (rv_ctx_create(&mctx, &copt, msg, sizeof msg) != RV_OK) {
+    if (rb_checkpoint_mkdirs(db_dir, msg, sizeof msg) != RV_OK) {
         rb_cli_error("train", "%s", msg);
         return RB_EXIT_FAIL;
     }
-    rv_status st = rb_checkpoint_mkdirs(mctx, db_dir);
-    if (st != RV_OK) rb_cli_error("train", "%s", rv_ctx_message(mctx));
-    rv_ctx_destroy(mctx);
-    if (st != RV_OK) return RB_EXIT_FAIL;
     if (cfg.checkpoint_dir == NULL) {
         snprintf(ckpt_dir, sizeof ckpt_dir, "%s/checkpoints", db_dir);
         cfg.checkpoint_dir = ckpt_dir;
@@ -153,7 +151,10 @@ int rb_cmd_train(int argc, char **argv)
     rb_train_result res;
     code = rb_train_run(&cfg, db, &res);
     rb_db_close(db);
-    if (code == RB_EXIT_USAGE) return code;
+    if (code == RB_EXIT_USAGE) {
+        rb_cli_error("train", "%s", res.reason);
+        return code;
+    }
 
     if (strcmp(res.status, "interrupted") == 0 && rb_train_last_signal() != 0)
         code = 128 + rb_train_last_signal();

@@ -35,16 +35,12 @@ int rb_cli_parse_arch(const char *cmd, const char *text, rv_arch *out)
         rb_cli_error(cmd, "--arch is required (e.g. revnet-38; see revbench %s --help)", cmd);
         return -1;
     }
-    /* The parser reports through a context; a CPU one costs nothing and touches no device. */
-    rv_ctx *ctx = rb_cli_make_ctx(cmd, RV_DEVICE_CPU, 1);
-    if (!ctx) return -1;
-    int rc = 0;
-    if (rv_arch_parse(ctx, text, out) != RV_OK) {
-        rb_cli_error(cmd, "%s", rv_ctx_message(ctx));
-        rc = -1;
+    char msg[512];
+    if (rv_arch_parse(text, out, msg, sizeof msg) != RV_OK) {
+        rb_cli_error(cmd, "%s", msg);
+        return -1;
     }
-    rv_ctx_destroy(ctx);
-    return rc;
+    return 0;
 }
 
 int rb_cli_parse_mode(const char *cmd, const char *text, const rv_arch *arch,
@@ -54,12 +50,11 @@ int rb_cli_parse_mode(const char *cmd, const char *text, const rv_arch *arch,
         *out = arch->reversible ? RV_BACKWARD_REVERSIBLE : RV_BACKWARD_STANDARD;
         return 0;
     }
-    rv_ctx *ctx = rb_cli_make_ctx(cmd, RV_DEVICE_CPU, 1);
-    if (!ctx) return -1;
-    rv_status st = rv_backward_mode_parse(ctx, text, out);
-    if (st != RV_OK) rb_cli_error(cmd, "%s", rv_ctx_message(ctx));
-    rv_ctx_destroy(ctx);
-    if (st != RV_OK) return -1;
+    char msg[256];
+    if (rv_backward_mode_parse(text, out, msg, sizeof msg) != RV_OK) {
+        rb_cli_error(cmd, "%s", msg);
+        return -1;
+    }
     if (!rv_arch_supports(arch, *out)) {
         rb_cli_error(cmd, "%s does not support --mode %s (%s)", arch->name, text,
                      arch->reversible ? "RevNets: standard or reversible"

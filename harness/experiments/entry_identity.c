@@ -49,7 +49,8 @@ int rb_exp_entry_identity(const rb_experiment *e, const rb_exp_entry *x, rb_exp_
         return 0;
     }
     rb_exp_entry_train_config(e, x, &out->train);
-    if (rb_train_identify(&out->train, &out->id) != RB_EXIT_OK) return -1;
+    if (rb_train_identify(&out->train, &out->id, out->why, sizeof out->why) != RB_EXIT_OK)
+        return -1;
     out->rc = out->id.rc;
     return 0;
 }

@@ -23,9 +23,11 @@ typedef struct {
     rb_train_config train;
     rb_train_identity id;
     rb_run_config rc;
+    char why[512]; /* why rb_train_identify refused the configuration */
 } rb_exp_identity;
 
-/* Fills *out. Returns 0, or -1 for a configuration rb_train_identify refuses (printed). */
+/* Fills *out. Returns 0, or -1 for a configuration rb_train_identify refuses, with the reason
+ * in out->why (nothing is printed). */
 int rb_exp_entry_identity(const rb_experiment *e, const rb_exp_entry *x, rb_exp_identity *out);
 
 #endif

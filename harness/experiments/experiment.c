@@ -189,7 +189,6 @@ typedef struct {
     const char *file;
     char *err;
     size_t err_len;
-    rv_ctx *ctx;
     rb_exp_settings defaults;
     matrix *mats;
     int n_mats;
@@ -340,8 +339,8 @@ static int check_choice(interp *in, const kv *k, const char *item, const char *c
 static int check_arch(interp *in, int line, const char *name)
 {
     rv_arch a;
-    if (rv_arch_parse(in->ctx, name, &a) != RV_OK)
-        return errf(in, line, "%s", rv_ctx_message(in->ctx));
+    char msg[512];
+    if (rv_arch_parse(name, &a, msg, sizeof msg) != RV_OK) return errf(in, line, "%s", msg);
     return 0;
 }
 
@@ -466,7 +465,7 @@ static int add_entry(interp *in, const matrix *m, const char *arch, const char *
 {
     rb_experiment *e = in->e;
     rv_arch a;
-    if (rv_arch_parse(in->ctx, arch, &a) != RV_OK)
+    if (rv_arch_parse(arch, &a, NULL, 0) != RV_OK)
         return errf(in, m->line, "unknown architecture '%s'", arch);
     if (e->kind == RB_EXP_TRAIN && a.imagenet)
         return errf(in, m->line, "%s is an ImageNet network (224x224); training experiments take "
@@ -475,8 +474,9 @@ static int add_entry(interp *in, const matrix *m, const char *arch, const char *
     if (!strcmp(mode, "default")) {
         bm = a.reversible ? RV_BACKWARD_REVERSIBLE : RV_BACKWARD_STANDARD;
     } else {
-        if (rv_backward_mode_parse(in->ctx, mode, &bm) != RV_OK)
-            return errf(in, m->line, "%s", rv_ctx_message(in->ctx));
+        char msg[256];
+        if (rv_backward_mode_parse(mode, &bm, msg, sizeof msg) != RV_OK)
+            return errf(in, m->line, "%s", msg);
         if (!rv_arch_supports(&a, bm)) {
             e->n_skipped++;
             return 0;
@@ -736,12 +736,6 @@ int rb_experiment_parse_work(rb_experiment *e, const char *name, const char *tex
                                      .lr = RB_RECIPE_LR, .momentum = RB_RECIPE_MOMENTUM,
                                      .weight_decay = RB_RECIPE_WEIGHT_DECAY, .threads = 2 };
     int ret = -1;
-    char msg[256];
-    rv_ctx_options opt = rv_ctx_default_options();
-    if (rv_ctx_create(&in.ctx, &opt, msg, sizeof msg) != RV_OK) {
-        errf(&in, 0, "cannot create a CPU context: %s", msg);
-        goto done;
-    }
     int rc = ini_parse_stream(line_reader, &ps, kv_handler, &ps);
     if (ps.oom || rc == -2) {
         errf(&in, 0, "out of memory");
@@ -773,7 +767,6 @@ done:
     for (int i = 0; i < ps.n_kvs; i++) free(ps.kvs[i].value);
     free(ps.kvs);
     free(in.mats);
-    rv_ctx_destroy(in.ctx);
     if (ret) rb_experiment_free(e);
     return ret;
 }

@@ -143,8 +143,8 @@ static void estimate(const rb_experiment *e, const rb_exp_entry *x, long *minute
     rv_arch a;
     rv_backward_mode mode;
     if (rv_ctx_create(&ctx, &opt, msg, sizeof msg) == RV_OK &&
-        rv_arch_parse(ctx, x->arch, &a) == RV_OK &&
-        rv_backward_mode_parse(ctx, x->mode, &mode) == RV_OK) {
+        rv_arch_parse(x->arch, &a, NULL, 0) == RV_OK &&
+        rv_backward_mode_parse(x->mode, &mode, NULL, 0) == RV_OK) {
         rv_model *m = NULL;
         rv_model_options mo = { .n_classes = a.imagenet ? 1000 : 100, .batch = x->set.batch,
                                 .seed = 1, .train_modes = 1u << mode, .plan_eval = 1,
@@ -227,6 +227,7 @@ static int plan_entries(const rb_experiment *e, const rb_slurm_opts *o, const ru
         pl->k = i + 1;
         rb_exp_identity id;
         if (rb_exp_entry_identity(e, x, &id)) {
+            rb_cli_error(CMD, "%s %s: %s", x->arch, x->dataset, id.why);
             rb_db_close(main_db);
             return -1;
         }
@@ -241,7 +242,7 @@ static int plan_entries(const rb_experiment *e, const rb_slurm_opts *o, const ru
         free(key);
         snprintf(pl->shard, sizeof pl->shard, "%s/shards/%s/shard.db", p->run_dir, pl->label);
         pl->cpus = o->cpus_per_task > 0 ? (int)o->cpus_per_task : x->set.threads;
-        pl->gpus = o->gpus_per_task >= 0 ? (int)o->gpus_per_task : !strcmp(x->device, "cuda");
+        pl->gpus = o->gpus_per_task >= 0 ? (int)o->gpus_per_task : !strcmp(x->device, rv_device_name(RV_DEVICE_CUDA));
         long minutes, mem;
         estimate(e, x, &minutes, &mem);
         pl->minutes = o->time ? 0 : minutes;

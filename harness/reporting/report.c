@@ -160,7 +160,9 @@ static double our_params(rb_db *record, sqlite3 *read, const char *arch, const c
     int classes = rv_data_n_classes(dataset);
     if (!classes) classes = !strcmp(dataset, "imagenet") ? 1000 : 10;
     rv_model_options mo = { .n_classes = classes, .batch = 1, .seed = 1, .plan_only = 1 };
-    if (rv_arch_parse(ctx, arch, &a) != RV_OK || rv_model_create(ctx, &a, &mo, &m) != RV_OK) {
+    if (rv_arch_parse(arch, &a, why, why_len) != RV_OK) {
+        /* why holds the parser's message */
+    } else if (rv_model_create(ctx, &a, &mo, &m) != RV_OK) {
         snprintf(why, why_len, "%s", rv_ctx_message(ctx));
     } else {
         v = (double)rv_model_n_params(m);
@@ -310,7 +312,7 @@ static int table_cifar(const rb_report_ctx *c, const char *out, FILE *md)
             }
             for (int k = 0; k < n_cols; k++) row[k] = cells[k];
             rb_table_row(&t, row);
-            }
+        }
     snprintf(t.note, sizeof t.note,
              "Paper: the RevNet paper's CIFAR table (recalled, PAPER.md). MemCNN: an "
              "independent re-run of the official code (100 - reported accuracy). Measured: mean "

@@ -81,7 +81,7 @@ rv_status rb_checkpoint_load(rv_ctx *ctx, const char *path, const char *db_id, c
 rv_status rb_checkpoint_remove_stale(rv_ctx *ctx, const char *dir, int *n_removed);
 
 /* Creates dir and its missing parents (mode 0777 before umask), like mkdir -p. RV_ERR_IO
- * with the failing component in the message. */
-rv_status rb_checkpoint_mkdirs(rv_ctx *ctx, const char *dir);
+ * with the failing component in why (at most why_len bytes); needs no context. */
+rv_status rb_checkpoint_mkdirs(const char *dir, char *why, size_t why_len);
 
 #endif

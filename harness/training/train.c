@@ -58,7 +58,6 @@
 #include "training/run_files.h"
 #include "training/recipe.h"
 #include "commands/cli.h"
-#include "commands/options.h"
 #include <revnet/data.h>
 #include <revnet/model.h>
 #include "reporting/progress.h"
@@ -170,48 +169,46 @@ static const char *canonical_dataset(const char *name)
     return name && strcmp(name, SYNTHETIC) == 0 ? SYNTHETIC : rv_data_canonical_name(name);
 }
 
-/* Prints that name is not a dataset, with the valid ones. */
-static void unknown_dataset(const char *name)
+/* Says in why that name is not a dataset, with the valid ones. */
+static void unknown_dataset(const char *name, char *why, size_t why_len)
 {
-    const char *names[16];
-    int n = 0;
-    for (const char *const *d = rv_data_names(); *d && n < 14; d++) names[n++] = *d;
-    names[n++] = SYNTHETIC;
-    names[n] = NULL;
-    rb_cli_parse_choice("train", "dataset", name, names);
+    int len = snprintf(why, why_len, "unknown dataset '%s'; valid:", name ? name : "");
+    for (const char *const *d = rv_data_names(); *d && len >= 0 && (size_t)len < why_len; d++)
+        len += snprintf(why + len, why_len - (size_t)len, " %s,", *d);
+    if (len >= 0 && (size_t)len < why_len) snprintf(why + len, why_len - (size_t)len, " %s", SYNTHETIC);
 }
 
-/* Checks the configuration and fills the run identity; prints and returns RB_EXIT_USAGE on a
- * bad one. The context is a CPU one made only for the parsers' messages. */
-static int resolve_config(trainer *t, rv_ctx *pctx)
+/* Checks the configuration and fills the run identity; on a bad one returns RB_EXIT_USAGE with
+ * what is wrong in why. */
+static int resolve_config(trainer *t, char *why, size_t why_len)
 {
     const rb_train_config *c = t->cfg;
     if (!c->arch) {
-        rb_cli_error("train", "--arch is required (e.g. revnet-38, resnet-32)");
+        snprintf(why, why_len, "--arch is required (e.g. revnet-38, resnet-32)");
         return RB_EXIT_USAGE;
     }
-    if (rv_arch_parse(pctx, c->arch, &t->arch) != RV_OK) {
-        rb_cli_error("train", "%s", rv_ctx_message(pctx));
-        return RB_EXIT_USAGE;
-    }
+    if (rv_arch_parse(c->arch, &t->arch, why, why_len) != RV_OK) return RB_EXIT_USAGE;
     t->dataset = canonical_dataset(c->dataset);
     if (!t->dataset) {
-        unknown_dataset(c->dataset);
+        unknown_dataset(c->dataset, why, why_len);
         return RB_EXIT_USAGE;
     }
-    if (rb_cli_parse_choice("train", "device", c->device ? c->device : rv_device_name(RV_DEVICE_CPU),
-                            rv_device_names()) < 0)
+    const char *device = c->device ? c->device : rv_device_name(RV_DEVICE_CPU);
+    int known = 0;
+    for (const char *const *d = rv_device_names(); *d; d++) known |= !strcmp(device, *d);
+    if (!known) {
+        snprintf(why, why_len, "unknown device '%s'; valid: %s, %s", device,
+                 rv_device_name(RV_DEVICE_CPU), rv_device_name(RV_DEVICE_CUDA));
         return RB_EXIT_USAGE;
+    }
     if (c->mode) {
-        if (rv_backward_mode_parse(pctx, c->mode, &t->mode) != RV_OK) {
-            rb_cli_error("train", "%s", rv_ctx_message(pctx));
+        if (rv_backward_mode_parse(c->mode, &t->mode, why, why_len) != RV_OK)
             return RB_EXIT_USAGE;
-        }
     } else {
         t->mode = t->arch.reversible ? RV_BACKWARD_REVERSIBLE : RV_BACKWARD_STANDARD;
     }
     if (!rv_arch_supports(&t->arch, t->mode)) {
-        rb_cli_error("train", "mode '%s' does not apply to %s (RevNets: standard, reversible; "
+        snprintf(why, why_len, "mode '%s' does not apply to %s (RevNets: standard, reversible; "
                      "ResNets: standard, checkpoint)", rv_backward_mode_name(t->mode),
                      t->arch.name);
         return RB_EXIT_USAGE;
@@ -223,14 +220,14 @@ static int resolve_config(trainer *t, rv_ctx *pctx)
         return RB_EXIT_USAGE;
     }
     if (t->arch.input_size != 32) {
-        rb_cli_error("train", "%s is an ImageNet network; train takes the 32x32 CIFAR-shaped "
+        snprintf(why, why_len, "%s is an ImageNet network; train takes the 32x32 CIFAR-shaped "
                      "datasets of --dataset", t->arch.name);
         return RB_EXIT_USAGE;
     }
     if (c->steps < 1 || c->batch < 1 || c->threads < 0 || c->checkpoint_every < 0 ||
         c->train_subset < 0 || c->test_subset < 0 || c->angle_every < 0 || c->stop_after < 0 ||
         !(c->lr > 0) || !isfinite(c->lr) || !(c->momentum >= 0) || !(c->weight_decay >= 0)) {
-        rb_cli_error("train", "steps and batch must be >= 1, lr > 0, and counts, momentum and "
+        snprintf(why, why_len, "steps and batch must be >= 1, lr > 0, and counts, momentum and "
                      "weight decay >= 0");
         return RB_EXIT_USAGE;
     }
@@ -261,26 +258,20 @@ static int resolve_config(trainer *t, rv_ctx *pctx)
     rc->extra_json = t->extra_json;
     t->key = rb_db_config_key(rc);
     if (!t->key) {
-        rb_cli_error("train", "out of memory");
+        snprintf(why, why_len, "out of memory");
         return RB_EXIT_FAIL;
     }
     return RB_EXIT_OK;
 }
 
-int rb_train_identify(const rb_train_config *cfg, rb_train_identity *out)
+int rb_train_identify(const rb_train_config *cfg, rb_train_identity *out, char *why,
+                      size_t why_len)
 {
     trainer t;
     memset(&t, 0, sizeof t);
     memset(out, 0, sizeof *out);
     t.cfg = cfg;
-    rv_ctx *ctx = NULL;
-    char msg[256] = "";
-    rv_ctx_options copt = rv_ctx_default_options();
-    if (rv_ctx_create(&ctx, &copt, msg, sizeof msg) != RV_OK) {
-        rb_cli_error("train", "cannot create a CPU context: %s", msg);
-        return RB_EXIT_FAIL;
-    }
-    int code = resolve_config(&t, ctx);
+    int code = resolve_config(&t, why, why_len);
     if (code == RB_EXIT_OK) {
         out->rc = t.rc;
         snprintf(out->arch, sizeof out->arch, "%s", t.arch.name);
@@ -289,14 +280,13 @@ int rb_train_identify(const rb_train_config *cfg, rb_train_identity *out)
         out->rc.extra_json = out->extra_json;
     }
     free(t.key);
-    rv_ctx_destroy(ctx);
     return code;
 }
 
-int rb_train_check_config(const rb_train_config *cfg)
+int rb_train_check_config(const rb_train_config *cfg, char *why, size_t why_len)
 {
     rb_train_identity id;
-    return rb_train_identify(cfg, &id);
+    return rb_train_identify(cfg, &id, why, why_len);
 }
 
 /* Final metrics of a finished run, read back from the database (a run that finished earlier,
@@ -418,8 +408,9 @@ static rv_status save_checkpoint(trainer *t)
 static rv_status open_run(trainer *t, int64_t resume_id)
 {
     const rb_train_config *c = t->cfg;
-    rv_status st = rb_checkpoint_mkdirs(t->ctx, c->checkpoint_dir);
-    if (st != RV_OK) return st;
+    char why[512];
+    rv_status st = rb_checkpoint_mkdirs(c->checkpoint_dir, why, sizeof why);
+    if (st != RV_OK) return rv_ctx_fail(t->ctx, st, "%s", why);
     const char *db_id = rb_db_identity(t->db);
     memset(&t->prog, 0, sizeof t->prog);
     rv_rng_seed_stream(&t->prog.rng, c->seed, DATA_STREAM);
@@ -652,18 +643,7 @@ int rb_train_run(const rb_train_config *cfg, rb_db *db, rb_train_result *res)
     sigset_t stop_set, old_mask;
     int handlers = 0;
 
-    /* Validate the configuration with a CPU context (cheap, needs no GPU). */
-    char msg[256] = "";
-    rv_ctx_options copt = rv_ctx_default_options();
-    copt.n_threads = cfg->threads;
-    if (rv_ctx_create(&t.ctx, &copt, msg, sizeof msg) != RV_OK) {
-        set_reason(&t, "cannot create a CPU context: %s", msg);
-        goto out;
-    }
-    if ((code = resolve_config(&t, t.ctx)) != RB_EXIT_OK) {
-        set_reason(&t, "bad configuration");
-        goto out;
-    }
+    if ((code = resolve_config(&t, res->reason, sizeof res->reason)) != RB_EXIT_OK) goto out;
     code = RB_EXIT_FAIL;
 
     int64_t found_id = -1;
@@ -697,19 +677,18 @@ int rb_train_run(const rb_train_config *cfg, rb_db *db, rb_train_result *res)
             resume_id = found_id;
     }
 
-    if (cfg->device && strcmp(cfg->device, rv_device_name(RV_DEVICE_CUDA)) == 0) {
-        rv_ctx_destroy(t.ctx);
-        t.ctx = NULL;
-        copt.device = RV_DEVICE_CUDA;
-        if (rv_ctx_create(&t.ctx, &copt, msg, sizeof msg) != RV_OK) {
-            set_reason(&t, "cannot use the GPU: %s", msg);
-            goto out;
-        }
+    char msg[256] = "";
+    rv_ctx_options copt = rv_ctx_default_options();
+    copt.n_threads = cfg->threads;
+    int gpu = cfg->device && strcmp(cfg->device, rv_device_name(RV_DEVICE_CUDA)) == 0;
+    if (gpu) copt.device = RV_DEVICE_CUDA;
+    if (rv_ctx_create(&t.ctx, &copt, msg, sizeof msg) != RV_OK) {
+        set_reason(&t, "%s: %s", gpu ? "cannot use the GPU" : "cannot create a CPU context", msg);
+        goto out;
     }
     if ((st = load_data(&t)) != RV_OK) {
         code = st == RV_ERR_ARG ? RB_EXIT_USAGE : RB_EXIT_FAIL;
         set_reason(&t, "%s", rv_ctx_message(t.ctx));
-        if (code == RB_EXIT_USAGE) rb_cli_error("train", "%s", res->reason);
         goto out;
     }
     if ((st = build_model(&t)) != RV_OK || (st = open_run(&t, resume_id)) != RV_OK) {

@@ -68,9 +68,10 @@ typedef struct {
 } rb_train_result;
 
 /* Checks a configuration without touching any file or the database: architecture, dataset,
- * device and mode names, mode/architecture fit, value ranges. Prints what is wrong (with the
- * valid choices) and returns RB_EXIT_USAGE, or returns RB_EXIT_OK. rb_train_run checks again. */
-int rb_train_check_config(const rb_train_config *cfg);
+ * device and mode names, mode/architecture fit, value ranges. Returns RB_EXIT_OK, or
+ * RB_EXIT_USAGE with what is wrong (and the valid choices) in why (at most why_len bytes).
+ * rb_train_run checks again. Prints nothing: the caller decides what to say. */
+int rb_train_check_config(const rb_train_config *cfg, char *why, size_t why_len);
 
 /* The identity rb_train_run records for a configuration in the database (defaults resolved:
  * mode, eval_every, the canonical dataset name, the extra_json of lr, momentum, weight decay,
@@ -84,12 +85,14 @@ typedef struct {
 
 /* Fills *out for cfg, so that rb_db_find_run(db, &out->rc, ...) finds the runs rb_train_run
  * makes for cfg (the `run` command uses it to skip finished entries). Returns RB_EXIT_OK, or
- * RB_EXIT_USAGE with the problem printed, as rb_train_check_config. */
-int rb_train_identify(const rb_train_config *cfg, rb_train_identity *out);
+ * RB_EXIT_USAGE with the problem in why, as rb_train_check_config. */
+int rb_train_identify(const rb_train_config *cfg, rb_train_identity *out, char *why,
+                      size_t why_len);
 
 /* Runs (or resumes) one training run, logging to db. Returns an exit status (cli.h):
- * RB_EXIT_OK finished, RB_EXIT_FAIL failed/diverged/interrupted (reason in res), RB_EXIT_USAGE
- * bad configuration (message already printed). */
+ * RB_EXIT_OK finished, RB_EXIT_FAIL failed/diverged/interrupted, RB_EXIT_USAGE bad
+ * configuration or dataset name; the reason is in res either way. Prints nothing but the
+ * progress display (cfg->progress). */
 int rb_train_run(const rb_train_config *cfg, rb_db *db, rb_train_result *res);
 
 /* The signal (SIGINT or SIGTERM) that interrupted the last rb_train_run of this process, 0 if

@@ -40,8 +40,10 @@ typedef enum {
 
 /* "standard", "reversible", "checkpoint" */
 const char *rv_backward_mode_name(rv_backward_mode m);
-/* Parses a mode name; RV_ERR_ARG (with the valid names in the message) if unknown. */
-rv_status rv_backward_mode_parse(rv_ctx *ctx, const char *name, rv_backward_mode *out);
+/* Parses a mode name; RV_ERR_ARG if unknown, with the valid names in msg (at most msg_len
+ * bytes; msg may be NULL). A name needs no context, so there is none to hold the message. */
+rv_status rv_backward_mode_parse(const char *name, rv_backward_mode *out, char *msg,
+                                 size_t msg_len);
 
 typedef enum { RV_BLOCK_BASIC = 0, RV_BLOCK_BOTTLENECK = 1 } rv_block_kind;
 
@@ -58,8 +60,9 @@ typedef struct {
     int input_size;          /* 32 or 224 */
 } rv_arch;
 
-/* Parses an architecture name; RV_ERR_ARG with the valid names in the message if unknown. */
-rv_status rv_arch_parse(rv_ctx *ctx, const char *name, rv_arch *out);
+/* Parses an architecture name; RV_ERR_ARG if unknown, with the valid names in msg (as
+ * rv_backward_mode_parse). */
+rv_status rv_arch_parse(const char *name, rv_arch *out, char *msg, size_t msg_len);
 /* The fixed names, NULL-terminated, and a one-line description of the families. */
 const char *const *rv_arch_names(void);
 const char *rv_arch_families_help(void);

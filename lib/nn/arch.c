@@ -7,6 +7,7 @@
  */
 #include <revnet/model.h>
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,9 +72,23 @@ static void fill(rv_arch *out, const arch_row *r, const char *name, int units_al
     out->input_size = r->imagenet ? 224 : 32;
 }
 
-rv_status rv_arch_parse(rv_ctx *ctx, const char *name, rv_arch *out)
+/* Writes a message into msg (when there is one) and returns s. */
+static rv_status parse_fail(char *msg, size_t msg_len, rv_status s, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static rv_status parse_fail(char *msg, size_t msg_len, rv_status s, const char *fmt, ...)
 {
-    if (!name || !out) return rv_ctx_fail(ctx, RV_ERR_ARG, "architecture name is missing");
+    if (msg && msg_len) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, msg_len, fmt, ap);
+        va_end(ap);
+    }
+    return s;
+}
+
+rv_status rv_arch_parse(const char *name, rv_arch *out, char *msg, size_t msg_len)
+{
+    if (!name || !out) return parse_fail(msg, msg_len, RV_ERR_ARG, "architecture name is missing");
     for (size_t i = 0; i < N_ARCHS; i++) {
         if (strcmp(name, ARCHS[i].name) == 0) {
             fill(out, &ARCHS[i], name, 0);
@@ -90,10 +105,11 @@ rv_status rv_arch_parse(rv_ctx *ctx, const char *name, rv_arch *out)
         fill(out, &FAMILIES[i], name, (int)n);
         return RV_OK;
     }
-    return rv_ctx_fail(ctx, RV_ERR_ARG,
-                       "unknown architecture '%s'; valid: resnet-32, revnet-38, resnet-110, "
-                       "revnet-110, resnet-164, revnet-164, resnet-101, revnet-104, or a family: %s",
-                       name, rv_arch_families_help());
+    char names[256] = "";
+    for (int i = 0; NAMES[i]; i++)
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s, ", NAMES[i]);
+    return parse_fail(msg, msg_len, RV_ERR_ARG, "unknown architecture '%s'; valid: %sor a family: %s",
+                      name, names, rv_arch_families_help());
 }
 
 int rv_arch_supports(const rv_arch *a, rv_backward_mode mode)
@@ -113,7 +129,8 @@ const char *rv_backward_mode_name(rv_backward_mode m)
     return (unsigned)m < RV_BACKWARD_N_MODES ? MODE_NAMES[m] : "unknown";
 }
 
-rv_status rv_backward_mode_parse(rv_ctx *ctx, const char *name, rv_backward_mode *out)
+rv_status rv_backward_mode_parse(const char *name, rv_backward_mode *out, char *msg,
+                                 size_t msg_len)
 {
     for (int i = 0; i < RV_BACKWARD_N_MODES; i++) {
         if (name && strcmp(name, MODE_NAMES[i]) == 0) {
@@ -121,7 +138,7 @@ rv_status rv_backward_mode_parse(rv_ctx *ctx, const char *name, rv_backward_mode
             return RV_OK;
         }
     }
-    return rv_ctx_fail(ctx, RV_ERR_ARG,
-                       "unknown backward mode '%s'; valid: standard, reversible (RevNets), "
-                       "checkpoint (ResNets)", name ? name : "");
+    return parse_fail(msg, msg_len, RV_ERR_ARG,
+                      "unknown backward mode '%s'; valid: standard, reversible (RevNets), "
+                      "checkpoint (ResNets)", name ? name : "");
 }
