@@ -197,20 +197,28 @@ static void write_file(const char *path, const char *text)
  * with the nth calloc of that child failing (0: none) and, with no_proc, an empty /proc.
  * argv is a heap array with nothing before argv[0], as a caller other than main may pass.
  * Returns the exit status, 200 + signal when the child died of one. */
+/* In a child: file descriptors 1 and 2 into g_dir/stdout and g_dir/stderr (dup2 rather than
+ * freopen, which would leave stderr fully buffered and lose what an _exit leaves in it). */
+static int redirect_output(void)
+{
+    const char *names[] = { "stdout", "stderr" };
+    for (int fd = 1; fd <= 2; fd++) {
+        char p[PATH_MAX + 16];
+        snprintf(p, sizeof p, "%s/%s", g_dir, names[fd - 1]);
+        int f = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (f < 0 || dup2(f, fd) < 0) return -1;
+        close(f);
+    }
+    return 0;
+}
+
 static int run_child(const char *file, const char *db, long nth, int no_proc)
 {
-    char out[PATH_MAX + 16], err[PATH_MAX + 16];
-    snprintf(out, sizeof out, "%s/stdout", g_dir);
-    snprintf(err, sizeof err, "%s/stderr", g_dir);
     fflush(NULL);
     pid_t pid = fork();
     cr_assert_neq(pid, -1);
     if (pid == 0) {
-        int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int fe = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fo < 0 || fe < 0) _exit(99);
-        dup2(fo, 1);
-        dup2(fe, 2);
+        if (redirect_output()) _exit(99);
         if (no_proc && mount("none", "/proc", "tmpfs", 0, NULL) != 0) _exit(98);
         const char *words[] = { "run", file, "--db", db };
         char **argv = malloc(5 * sizeof *argv);

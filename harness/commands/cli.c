@@ -58,31 +58,24 @@ void rb_json_end(rb_json *j)
     fflush(j->out);
 }
 
-void rb_json_object_begin(rb_json *j, const char *key)
+/* Opens a nested object or array (c is '{' or '['); close_nested ends it. */
+static void open_nested(rb_json *j, const char *key, char c)
 {
     json_key(j, key);
-    fputc('{', j->out);
+    fputc(c, j->out);
     j->need_comma = 0;
 }
 
-void rb_json_object_end(rb_json *j)
+static void close_nested(rb_json *j, char c)
 {
-    fputc('}', j->out);
+    fputc(c, j->out);
     j->need_comma = 1;
 }
 
-void rb_json_array_begin(rb_json *j, const char *key)
-{
-    json_key(j, key);
-    fputc('[', j->out);
-    j->need_comma = 0;
-}
-
-void rb_json_array_end(rb_json *j)
-{
-    fputc(']', j->out);
-    j->need_comma = 1;
-}
+void rb_json_object_begin(rb_json *j, const char *key) { open_nested(j, key, '{'); }
+void rb_json_object_end(rb_json *j) { close_nested(j, '}'); }
+void rb_json_array_begin(rb_json *j, const char *key) { open_nested(j, key, '['); }
+void rb_json_array_end(rb_json *j) { close_nested(j, ']'); }
 
 void rb_json_str(rb_json *j, const char *key, const char *value)
 {

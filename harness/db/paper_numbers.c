@@ -104,43 +104,50 @@ static const struct {
     { "ResNet-101 / RevNet-104", "resnet-101", "revnet-104", "imagenet", 4 },
 };
 
-int rb_paper_seed(struct sqlite3 *h, char *err, unsigned long err_len)
+static void bind_paper_row(sqlite3_stmt *st, size_t i)
+{
+    sqlite3_bind_text(st, 1, ROWS[i].tbl, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, ROWS[i].arch, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, ROWS[i].dataset, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, ROWS[i].quantity, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 5, ROWS[i].value);
+    sqlite3_bind_text(st, 6, ROWS[i].source, -1, SQLITE_STATIC);
+}
+
+static void bind_pair_row(sqlite3_stmt *st, size_t i)
+{
+    sqlite3_bind_text(st, 1, PAIRS[i].pair, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, PAIRS[i].resnet, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, PAIRS[i].revnet, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, PAIRS[i].domain, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, PAIRS[i].ord);
+}
+
+/* Runs the INSERT sql once per row, binding row i with bind. */
+static int insert_rows(sqlite3 *h, const char *sql, size_t n,
+                       void (*bind)(sqlite3_stmt *st, size_t i))
 {
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(h,
-                                "INSERT OR REPLACE INTO paper(tbl, arch, dataset, quantity, value, "
-                                "source) VALUES (?, ?, ?, ?, ?, ?)",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK) goto fail;
-    for (size_t i = 0; i < sizeof ROWS / sizeof ROWS[0]; i++) {
-        sqlite3_bind_text(st, 1, ROWS[i].tbl, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, ROWS[i].arch, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, ROWS[i].dataset, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, ROWS[i].quantity, -1, SQLITE_STATIC);
-        sqlite3_bind_double(st, 5, ROWS[i].value);
-        sqlite3_bind_text(st, 6, ROWS[i].source, -1, SQLITE_STATIC);
-        if ((rc = sqlite3_step(st)) != SQLITE_DONE) goto fail;
+    int rc = sqlite3_prepare_v2(h, sql, -1, &st, NULL);
+    for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
+        bind(st, i);
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
         sqlite3_reset(st);
     }
     sqlite3_finalize(st);
-    rc = sqlite3_prepare_v2(h,
-                            "INSERT OR REPLACE INTO pairs(pair, resnet, revnet, domain, ord) "
-                            "VALUES (?, ?, ?, ?, ?)",
-                            -1, &st, NULL);
-    if (rc != SQLITE_OK) goto fail;
-    for (size_t i = 0; i < sizeof PAIRS / sizeof PAIRS[0]; i++) {
-        sqlite3_bind_text(st, 1, PAIRS[i].pair, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, PAIRS[i].resnet, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, PAIRS[i].revnet, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, PAIRS[i].domain, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 5, PAIRS[i].ord);
-        if ((rc = sqlite3_step(st)) != SQLITE_DONE) goto fail;
-        sqlite3_reset(st);
+    return rc;
+}
+
+int rb_paper_seed(struct sqlite3 *h, char *err, unsigned long err_len)
+{
+    if (insert_rows(h, "INSERT OR REPLACE INTO paper(tbl, arch, dataset, quantity, value, "
+                    "source) VALUES (?, ?, ?, ?, ?, ?)", sizeof ROWS / sizeof ROWS[0],
+                    bind_paper_row) != SQLITE_OK ||
+        insert_rows(h, "INSERT OR REPLACE INTO pairs(pair, resnet, revnet, domain, ord) "
+                    "VALUES (?, ?, ?, ?, ?)", sizeof PAIRS / sizeof PAIRS[0],
+                    bind_pair_row) != SQLITE_OK) {
+        snprintf(err, err_len, "seeding the paper's numbers: %s", sqlite3_errmsg(h));
+        return -1;
     }
-    sqlite3_finalize(st);
     return 0;
-fail:
-    snprintf(err, err_len, "seeding the paper's numbers: %s", sqlite3_errmsg(h));
-    sqlite3_finalize(st);
-    return -1;
 }

@@ -59,6 +59,11 @@
 #define RV_OP_DECLARE(P, name) RV_OP_TYPE(name) P##name;
 #define RV_OP_ENTRY(P, name) .name = P##name,
 
+/* A table's lifetime and memory entries, from functions named P##init, P##destroy, ... */
+#define RV_BACKEND_LIFETIME(P)                                                                 \
+    .init = P##init, .destroy = P##destroy, .describe = P##describe, .alloc = P##alloc,        \
+    .free = P##free, .upload = P##upload, .download = P##download, .sync = P##sync,
+
 struct rv_backend {
     const char *name; /* "cpu", "cpu-fast" or "cuda" */
 

@@ -38,4 +38,30 @@
                                #b, (double)(b));                                          \
     } while (0)
 
+/* The checks most wrappers make, in one line: the context, every pointer of the first list
+ * non-NULL and every size of the second positive, each failure naming the op and argument:
+ *     RV_ARGS(ctx, "gap_forward", (y, x), (N, C, HW));
+ * Each list holds 1 to 8 names. */
+#define RV_ARGS(ctx, op, ptrs, sizes)                                                     \
+    do {                                                                                  \
+        RV_ARG_CTX(ctx);                                                                  \
+        RV_EACH(RV_ARG_PTR, ctx, op, RV_UNPAREN ptrs);                                    \
+        RV_EACH(RV_ARG_POS, ctx, op, RV_UNPAREN sizes);                                   \
+    } while (0)
+
+/* RV_EACH(M, c, o, a, b, ...) is M(c, o, a); M(c, o, b); ... for up to 8 names. */
+#define RV_UNPAREN(...) __VA_ARGS__
+#define RV_EACH(M, c, o, ...)                                                             \
+    RV_EACH_PICK(__VA_ARGS__, RV_EACH8, RV_EACH7, RV_EACH6, RV_EACH5, RV_EACH4, RV_EACH3, \
+                 RV_EACH2, RV_EACH1, )(M, c, o, __VA_ARGS__)
+#define RV_EACH_PICK(_1, _2, _3, _4, _5, _6, _7, _8, name, ...) name
+#define RV_EACH1(M, c, o, a) M(c, o, a)
+#define RV_EACH2(M, c, o, a, ...) M(c, o, a); RV_EACH1(M, c, o, __VA_ARGS__)
+#define RV_EACH3(M, c, o, a, ...) M(c, o, a); RV_EACH2(M, c, o, __VA_ARGS__)
+#define RV_EACH4(M, c, o, a, ...) M(c, o, a); RV_EACH3(M, c, o, __VA_ARGS__)
+#define RV_EACH5(M, c, o, a, ...) M(c, o, a); RV_EACH4(M, c, o, __VA_ARGS__)
+#define RV_EACH6(M, c, o, a, ...) M(c, o, a); RV_EACH5(M, c, o, __VA_ARGS__)
+#define RV_EACH7(M, c, o, a, ...) M(c, o, a); RV_EACH6(M, c, o, __VA_ARGS__)
+#define RV_EACH8(M, c, o, a, ...) M(c, o, a); RV_EACH7(M, c, o, __VA_ARGS__)
+
 #endif

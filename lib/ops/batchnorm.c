@@ -44,18 +44,7 @@ static rv_status check_backward(rv_ctx *ctx, const char *op, float *d_x, float *
                                 const float *save_mean, const float *save_invstd,
                                 const float *gamma, int N, int C, int HW, float beta_acc)
 {
-    RV_ARG_CTX(ctx);
-    RV_ARG_PTR(ctx, op, d_x);
-    RV_ARG_PTR(ctx, op, d_gamma);
-    RV_ARG_PTR(ctx, op, d_beta);
-    RV_ARG_PTR(ctx, op, d_y);
-    RV_ARG_PTR(ctx, op, x);
-    RV_ARG_PTR(ctx, op, save_mean);
-    RV_ARG_PTR(ctx, op, save_invstd);
-    RV_ARG_PTR(ctx, op, gamma);
-    RV_ARG_POS(ctx, op, N);
-    RV_ARG_POS(ctx, op, C);
-    RV_ARG_POS(ctx, op, HW);
+    RV_ARGS(ctx, op, (d_x, d_gamma, d_beta, d_y, x, save_mean, save_invstd, gamma), (N, C, HW));
     RV_ARG_BETA(ctx, op, beta_acc);
     /* Accumulating into the buffer that also holds d_y is not something every backend can do
      * (cuDNN cannot), so it is refused here for all of them. */

@@ -9,14 +9,7 @@
 rv_status rv_linear_forward(rv_ctx *ctx, float *y, const float *x, const float *w,
                             const float *b, int N, int I, int O)
 {
-    static const char op[] = "linear_forward";
-    RV_ARG_CTX(ctx);
-    RV_ARG_PTR(ctx, op, y);
-    RV_ARG_PTR(ctx, op, x);
-    RV_ARG_PTR(ctx, op, w);
-    RV_ARG_POS(ctx, op, N);
-    RV_ARG_POS(ctx, op, I);
-    RV_ARG_POS(ctx, op, O);
+    RV_ARGS(ctx, "linear_forward", (y, x, w), (N, I, O));
     RV_DISPATCH(ctx, linear_forward, y, x, w, b, N, I, O);
 }
 
@@ -25,14 +18,6 @@ rv_status rv_linear_forward(rv_ctx *ctx, float *y, const float *x, const float *
 rv_status rv_linear_backward(rv_ctx *ctx, float *d_x, float *d_w, float *d_b, const float *d_y,
                              const float *x, const float *w, int N, int I, int O)
 {
-    static const char op[] = "linear_backward";
-    RV_ARG_CTX(ctx);
-    RV_ARG_PTR(ctx, op, d_w);
-    RV_ARG_PTR(ctx, op, d_y);
-    RV_ARG_PTR(ctx, op, x);
-    RV_ARG_PTR(ctx, op, w);
-    RV_ARG_POS(ctx, op, N);
-    RV_ARG_POS(ctx, op, I);
-    RV_ARG_POS(ctx, op, O);
+    RV_ARGS(ctx, "linear_backward", (d_w, d_y, x, w), (N, I, O));
     RV_DISPATCH(ctx, linear_backward, d_x, d_w, d_b, d_y, x, w, N, I, O);
 }

@@ -10,13 +10,6 @@
 rv_status rv_softmax_xent(rv_ctx *ctx, float *losses, int32_t *pred, float *d_logits,
                           const float *logits, const int32_t *labels, int N, int K)
 {
-    static const char op[] = "softmax_xent";
-    RV_ARG_CTX(ctx);
-    RV_ARG_PTR(ctx, op, losses);
-    RV_ARG_PTR(ctx, op, pred);
-    RV_ARG_PTR(ctx, op, logits);
-    RV_ARG_PTR(ctx, op, labels);
-    RV_ARG_POS(ctx, op, N);
-    RV_ARG_POS(ctx, op, K);
+    RV_ARGS(ctx, "softmax_xent", (losses, pred, logits, labels), (N, K));
     RV_DISPATCH(ctx, softmax_xent, losses, pred, d_logits, logits, labels, N, K);
 }

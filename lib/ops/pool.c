@@ -15,13 +15,7 @@ void rv_maxpool3s2_out(int H, int W, int *P, int *Q)
 rv_status rv_avgpool2_forward(rv_ctx *ctx, float *y, const float *x, int N, int C, int H, int W)
 {
     static const char op[] = "avgpool2_forward";
-    RV_ARG_CTX(ctx);
-    RV_ARG_PTR(ctx, op, y);
-    RV_ARG_PTR(ctx, op, x);
-    RV_ARG_POS(ctx, op, N);
-    RV_ARG_POS(ctx, op, C);
-    RV_ARG_POS(ctx, op, H);
-    RV_ARG_POS(ctx, op, W);
+    RV_ARGS(ctx, op, (y, x), (N, C, H, W));
     if (H % 2 || W % 2)
         return rv_ctx_fail(ctx, RV_ERR_SHAPE, "%s: H and W must be even (got %dx%d)", op, H, W);
     RV_DISPATCH(ctx, avgpool2_forward, y, x, N, C, H, W);
@@ -31,13 +25,7 @@ rv_status rv_avgpool2_backward(rv_ctx *ctx, float *d_x, const float *d_y, int N,
                                int W, float beta)
 {
     static const char op[] = "avgpool2_backward";
-    RV_ARG_CTX(ctx);
-    RV_ARG_PTR(ctx, op, d_x);
-    RV_ARG_PTR(ctx, op, d_y);
-    RV_ARG_POS(ctx, op, N);
-    RV_ARG_POS(ctx, op, C);
-    RV_ARG_POS(ctx, op, H);
-    RV_ARG_POS(ctx, op, W);
+    RV_ARGS(ctx, op, (d_x, d_y), (N, C, H, W));
     RV_ARG_BETA(ctx, op, beta);
     if (H % 2 || W % 2)
         return rv_ctx_fail(ctx, RV_ERR_SHAPE, "%s: H and W must be even (got %dx%d)", op, H, W);
@@ -57,13 +45,7 @@ rv_status rv_chpad_forward(rv_ctx *ctx, float *y, const float *x, int N, int C, 
                            int HW, int front)
 {
     static const char op[] = "chpad_forward";
-    RV_ARG_CTX(ctx);
-    RV_ARG_PTR(ctx, op, y);
-    RV_ARG_PTR(ctx, op, x);
-    RV_ARG_POS(ctx, op, N);
-    RV_ARG_POS(ctx, op, C);
-    RV_ARG_POS(ctx, op, C_out);
-    RV_ARG_POS(ctx, op, HW);
+    RV_ARGS(ctx, op, (y, x), (N, C, C_out, HW));
     rv_status s = check_chpad(ctx, op, C, C_out, front);
     if (s != RV_OK) return s;
     RV_DISPATCH(ctx, chpad_forward, y, x, N, C, C_out, HW, front);
@@ -73,13 +55,7 @@ rv_status rv_chpad_backward(rv_ctx *ctx, float *d_x, const float *d_y, int N, in
                             int HW, int front, float beta)
 {
     static const char op[] = "chpad_backward";
-    RV_ARG_CTX(ctx);
-    RV_ARG_PTR(ctx, op, d_x);
-    RV_ARG_PTR(ctx, op, d_y);
-    RV_ARG_POS(ctx, op, N);
-    RV_ARG_POS(ctx, op, C);
-    RV_ARG_POS(ctx, op, C_out);
-    RV_ARG_POS(ctx, op, HW);
+    RV_ARGS(ctx, op, (d_x, d_y), (N, C, C_out, HW));
     RV_ARG_BETA(ctx, op, beta);
     rv_status s = check_chpad(ctx, op, C, C_out, front);
     if (s != RV_OK) return s;
@@ -88,54 +64,26 @@ rv_status rv_chpad_backward(rv_ctx *ctx, float *d_x, const float *d_y, int N, in
 
 rv_status rv_gap_forward(rv_ctx *ctx, float *y, const float *x, int N, int C, int HW)
 {
-    static const char op[] = "gap_forward";
-    RV_ARG_CTX(ctx);
-    RV_ARG_PTR(ctx, op, y);
-    RV_ARG_PTR(ctx, op, x);
-    RV_ARG_POS(ctx, op, N);
-    RV_ARG_POS(ctx, op, C);
-    RV_ARG_POS(ctx, op, HW);
+    RV_ARGS(ctx, "gap_forward", (y, x), (N, C, HW));
     RV_DISPATCH(ctx, gap_forward, y, x, N, C, HW);
 }
 
 rv_status rv_gap_backward(rv_ctx *ctx, float *d_x, const float *d_y, int N, int C, int HW)
 {
-    static const char op[] = "gap_backward";
-    RV_ARG_CTX(ctx);
-    RV_ARG_PTR(ctx, op, d_x);
-    RV_ARG_PTR(ctx, op, d_y);
-    RV_ARG_POS(ctx, op, N);
-    RV_ARG_POS(ctx, op, C);
-    RV_ARG_POS(ctx, op, HW);
+    RV_ARGS(ctx, "gap_backward", (d_x, d_y), (N, C, HW));
     RV_DISPATCH(ctx, gap_backward, d_x, d_y, N, C, HW);
 }
 
 rv_status rv_maxpool3s2_forward(rv_ctx *ctx, float *y, const float *x, int N, int C, int H,
                                 int W)
 {
-    static const char op[] = "maxpool3s2_forward";
-    RV_ARG_CTX(ctx);
-    RV_ARG_PTR(ctx, op, y);
-    RV_ARG_PTR(ctx, op, x);
-    RV_ARG_POS(ctx, op, N);
-    RV_ARG_POS(ctx, op, C);
-    RV_ARG_POS(ctx, op, H);
-    RV_ARG_POS(ctx, op, W);
+    RV_ARGS(ctx, "maxpool3s2_forward", (y, x), (N, C, H, W));
     RV_DISPATCH(ctx, maxpool3s2_forward, y, x, N, C, H, W);
 }
 
 rv_status rv_maxpool3s2_backward(rv_ctx *ctx, float *d_x, const float *d_y, const float *x,
                                  const float *y, int N, int C, int H, int W)
 {
-    static const char op[] = "maxpool3s2_backward";
-    RV_ARG_CTX(ctx);
-    RV_ARG_PTR(ctx, op, d_x);
-    RV_ARG_PTR(ctx, op, d_y);
-    RV_ARG_PTR(ctx, op, x);
-    RV_ARG_PTR(ctx, op, y);
-    RV_ARG_POS(ctx, op, N);
-    RV_ARG_POS(ctx, op, C);
-    RV_ARG_POS(ctx, op, H);
-    RV_ARG_POS(ctx, op, W);
+    RV_ARGS(ctx, "maxpool3s2_backward", (d_x, d_y, x, y), (N, C, H, W));
     RV_DISPATCH(ctx, maxpool3s2_backward, d_x, d_y, x, y, N, C, H, W);
 }

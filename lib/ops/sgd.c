@@ -14,11 +14,7 @@ rv_status rv_sgd_update(rv_ctx *ctx, float *w, float *v, const float *g, size_t 
                         float momentum, float wd)
 {
     static const char op[] = "sgd_update";
-    RV_ARG_CTX(ctx);
-    RV_ARG_PTR(ctx, op, w);
-    RV_ARG_PTR(ctx, op, v);
-    RV_ARG_PTR(ctx, op, g);
-    RV_ARG_POS(ctx, op, n);
+    RV_ARGS(ctx, op, (w, v, g), (n));
     if (!isfinite(lr) || !isfinite(momentum) || !isfinite(wd) || lr < 0.0f || momentum < 0.0f ||
         wd < 0.0f)
         return rv_ctx_fail(ctx, RV_ERR_ARG,

@@ -59,11 +59,17 @@ static void cpu_free(rv_ctx *ctx, void *p)
     free(p);
 }
 
-static rv_status cpu_copy_bytes(rv_ctx *ctx, void *dst, const void *src, size_t bytes)
+/* Backend memory is host memory: both copies are memcpy. */
+static rv_status cpu_upload(rv_ctx *ctx, void *dst, const void *src, size_t bytes)
 {
     (void)ctx;
     memcpy(dst, src, bytes);
     return RV_OK;
+}
+
+static rv_status cpu_download(rv_ctx *ctx, void *dst, const void *src, size_t bytes)
+{
+    return cpu_upload(ctx, dst, src, bytes);
 }
 
 static rv_status cpu_sync(rv_ctx *ctx)
@@ -74,14 +80,7 @@ static rv_status cpu_sync(rv_ctx *ctx)
 
 static const rv_backend cpu_backend = {
     .name = "cpu",
-    .init = cpu_init,
-    .destroy = cpu_destroy,
-    .describe = cpu_describe,
-    .alloc = cpu_alloc,
-    .free = cpu_free,
-    .upload = cpu_copy_bytes,
-    .download = cpu_copy_bytes,
-    .sync = cpu_sync,
+    RV_BACKEND_LIFETIME(cpu_)
     RV_BACKEND_OPS(RV_OP_ENTRY, rv_cpu_)
 };
 

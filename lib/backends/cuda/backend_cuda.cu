@@ -189,25 +189,28 @@ static void cuda_free(rv_ctx *ctx, void *p)
     if (p && cudaFree(p) != cudaSuccess) (void)cudaGetLastError();
 }
 
-static rv_status cuda_upload(rv_ctx *ctx, void *dst, const void *src_host, size_t bytes)
+/* A copy on the stream, waited for: after an upload the caller may reuse its host buffer,
+ * after a download it reads it. */
+static rv_status cuda_copy(rv_ctx *ctx, void *dst, const void *src, size_t bytes,
+                           cudaMemcpyKind kind, const char *copy_what, const char *sync_what)
 {
     rv_cuda_state *st = rv_cuda_st(ctx);
-    rv_status s = rv_cuda_check(ctx, cudaMemcpyAsync(dst, src_host, bytes,
-                                                     cudaMemcpyHostToDevice, st->stream),
-                                "upload: cudaMemcpyAsync");
+    rv_status s = rv_cuda_check(ctx, cudaMemcpyAsync(dst, src, bytes, kind, st->stream),
+                                copy_what);
     if (s != RV_OK) return s;
-    /* The caller may reuse src_host as soon as this returns. */
-    return rv_cuda_check(ctx, cudaStreamSynchronize(st->stream), "upload: synchronize");
+    return rv_cuda_check(ctx, cudaStreamSynchronize(st->stream), sync_what);
+}
+
+static rv_status cuda_upload(rv_ctx *ctx, void *dst, const void *src_host, size_t bytes)
+{
+    return cuda_copy(ctx, dst, src_host, bytes, cudaMemcpyHostToDevice,
+                     "upload: cudaMemcpyAsync", "upload: synchronize");
 }
 
 static rv_status cuda_download(rv_ctx *ctx, void *dst_host, const void *src, size_t bytes)
 {
-    rv_cuda_state *st = rv_cuda_st(ctx);
-    rv_status s = rv_cuda_check(ctx, cudaMemcpyAsync(dst_host, src, bytes,
-                                                     cudaMemcpyDeviceToHost, st->stream),
-                                "download: cudaMemcpyAsync");
-    if (s != RV_OK) return s;
-    return rv_cuda_check(ctx, cudaStreamSynchronize(st->stream), "download: synchronize");
+    return cuda_copy(ctx, dst_host, src, bytes, cudaMemcpyDeviceToHost,
+                     "download: cudaMemcpyAsync", "download: synchronize");
 }
 
 static rv_status cuda_sync(rv_ctx *ctx)
@@ -275,14 +278,7 @@ rv_status rv_cuda_linear_backward(rv_ctx *ctx, float *d_x, float *d_w, float *d_
 
 static const rv_backend cuda_backend = {
     .name = "cuda",
-    .init = cuda_init,
-    .destroy = cuda_destroy,
-    .describe = cuda_describe,
-    .alloc = cuda_alloc,
-    .free = cuda_free,
-    .upload = cuda_upload,
-    .download = cuda_download,
-    .sync = cuda_sync,
+    RV_BACKEND_LIFETIME(cuda_)
     .device_memory = cuda_device_memory,
     /* Plain NCHW activations (layout.h). */
     .act_channels = NULL,
