@@ -4,10 +4,12 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 char g_dir[PATH_MAX];
@@ -59,4 +61,15 @@ void write_all(const char *path, const unsigned char *buf, size_t len)
     cr_assert_not_null(f, "cannot write %s: %s", path, strerror(errno));
     cr_assert_eq(fwrite(buf, 1, len, f), len);
     fclose(f);
+}
+
+int sh(const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }

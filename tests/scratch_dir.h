@@ -20,4 +20,8 @@ unsigned char *read_all(const char *path, size_t *len);
 /* Writes buf to path, replacing it; fails the test if it cannot. */
 void write_all(const char *path, const unsigned char *buf, size_t len);
 
+/* Runs the shell command made from fmt (system(3)); returns its exit status, -1 when it did
+ * not exit normally. */
+int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif

@@ -13,23 +13,17 @@
 
 #include "db/db.h"
 #include "db/db_ext.h"
+#include "scratch_dir.h"
 
-static char dir[256];
-static char path[300];
+static char path[PATH_MAX + 32];
 
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/rv_test_db_XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/results.db", dir);
+    scratch_dir_make();
+    snprintf(path, sizeof path, "%s/results.db", g_dir);
 }
 
-static void teardown(void)
-{
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_expect_eq(system(cmd), 0);
-}
+static void teardown(void) { scratch_dir_remove(); }
 
 static long long scalar(sqlite3 *h, const char *sql)
 {
@@ -137,8 +131,8 @@ Test(db, migrates_a_version_1_file)
 Test(db, each_database_has_its_own_lasting_identity)
 {
     rb_db *a = NULL, *b = NULL;
-    char err[512], other[320], id_a[RB_DB_ID_LEN + 1];
-    snprintf(other, sizeof other, "%s/other.db", dir);
+    char err[512], other[PATH_MAX + 32], id_a[RB_DB_ID_LEN + 1];
+    snprintf(other, sizeof other, "%s/other.db", g_dir);
     cr_assert_eq(rb_db_open(&a, path, err, sizeof err), 0, "%s", err);
     cr_assert_eq(rb_db_open(&b, other, err, sizeof err), 0, "%s", err);
     snprintf(id_a, sizeof id_a, "%s", rb_db_identity(a));
@@ -201,8 +195,8 @@ Test(db, refuses_files_that_are_not_ours)
     cr_expect_eq(rb_db_open(&db, path, err, sizeof err), -1);
     cr_expect(strstr(err, "not an SQLite database") != NULL, "message: %s", err);
 
-    char other[320];
-    snprintf(other, sizeof other, "%s/other.db", dir);
+    char other[PATH_MAX + 32];
+    snprintf(other, sizeof other, "%s/other.db", g_dir);
     sqlite3 *h = NULL;
     cr_assert_eq(sqlite3_open(other, &h), SQLITE_OK);
     sqlite3_exec(h, "CREATE TABLE customers(name)", NULL, NULL, NULL);
@@ -216,7 +210,7 @@ Test(db, read_only_file_and_folder_give_clear_errors)
     /* Root ignores file permissions, so the check runs as an unprivileged user (Criterion runs
      * each test in its own process). */
     if (geteuid() == 0) {
-        cr_assert_eq(chown(dir, 65534, 65534), 0);
+        cr_assert_eq(chown(g_dir, 65534, 65534), 0);
         cr_assert_eq(setgid(65534), 0);
         cr_assert_eq(setuid(65534), 0);
     }
@@ -228,15 +222,15 @@ Test(db, read_only_file_and_folder_give_clear_errors)
     cr_expect_eq(rb_db_open(&db, path, err, sizeof err), -1);
     cr_expect(strstr(err, "read-only") != NULL, "message: %s", err);
     cr_assert_eq(chmod(path, 0644), 0);
-    cr_assert_eq(chmod(dir, 0555), 0);
-    char fresh[320];
-    snprintf(fresh, sizeof fresh, "%s/fresh.db", dir);
+    cr_assert_eq(chmod(g_dir, 0555), 0);
+    char fresh[PATH_MAX + 32];
+    snprintf(fresh, sizeof fresh, "%s/fresh.db", g_dir);
     cr_expect_eq(rb_db_open(&db, fresh, err, sizeof err), -1);
     cr_expect(strstr(err, "read-only") != NULL, "message: %s", err);
     /* The read-only opener still serves a report. */
     cr_expect_eq(rb_db_open_readonly(&db, path, err, sizeof err), 0, "%s", err);
     rb_db_close(db);
-    cr_assert_eq(chmod(dir, 0755), 0);
+    cr_assert_eq(chmod(g_dir, 0755), 0);
 }
 
 /* Writers per process and rows each: enough to make the processes' transactions interleave

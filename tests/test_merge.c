@@ -141,18 +141,6 @@ static int merge(const char *into, const char *const *shards, int n, rb_merge_co
     return rc;
 }
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
 /* The standard setup: main.db with one run of its own, shard a (two finished runs and one
  * interrupted) and shard b (one finished run); every run is run 1.. of its own file. */
 static void standard_setup(void)

@@ -28,8 +28,8 @@ TestSuite(messages, .init = scratch_dir_make, .fini = scratch_dir_remove, .timeo
 
 /* Runs a shell command line (printf-style) in g_dir; stdout and stderr land in g_dir/out and
  * g_dir/err. Returns the exit status. */
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
+static int run_in_dir(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int run_in_dir(const char *fmt, ...)
 {
     static char line[4096], cmd[4 * PATH_MAX + 4096];
     va_list ap;
@@ -72,7 +72,7 @@ static int exists(const char *name)
 Test(messages, an_empty_db_path_is_a_usage_error)
 {
     /* Was exit 1, "cannot open : cannot switch  to WAL mode". */
-    int rc = sh("%s --db ''", TRAIN);
+    int rc = run_in_dir("%s --db ''", TRAIN);
     cr_expect_eq(rc, 2, "exit %d: %s", rc, slurp("err"));
     cr_expect(strstr(slurp("err"), "--db needs a non-empty value") != NULL, "%s", slurp("err"));
     cr_expect(!exists("results"), "a usage error created results/");
@@ -81,7 +81,7 @@ Test(messages, an_empty_db_path_is_a_usage_error)
 Test(messages, report_db_without_a_value_says_so)
 {
     /* Was "unexpected argument". */
-    int rc = sh("%s report --db", RV_REVBENCH);
+    int rc = run_in_dir("%s report --db", RV_REVBENCH);
     cr_expect_eq(rc, 2, "exit %d", rc);
     cr_expect(strstr(slurp("err"), "--db needs a value") != NULL, "%s", slurp("err"));
 }
@@ -89,7 +89,7 @@ Test(messages, report_db_without_a_value_says_so)
 Test(messages, angle_every_on_a_resnet_is_refused)
 {
     /* Was silently ignored. */
-    int rc = sh("%s --angle-every 5 --db r.db", TRAIN);
+    int rc = run_in_dir("%s --angle-every 5 --db r.db", TRAIN);
     cr_expect_eq(rc, 2, "exit %d: %s", rc, slurp("err"));
     cr_expect(strstr(slurp("err"), "--angle-every does not apply to resnet-basic-1") != NULL,
               "%s", slurp("err"));
@@ -98,8 +98,8 @@ Test(messages, angle_every_on_a_resnet_is_refused)
 
 Test(messages, a_folder_as_db_is_named_a_folder)
 {
-    cr_assert_eq(sh("mkdir d"), 0);
-    int rc = sh("%s --db d", TRAIN);
+    cr_assert_eq(run_in_dir("mkdir d"), 0);
+    int rc = run_in_dir("%s --db d", TRAIN);
     cr_expect_eq(rc, 1, "exit %d", rc);
     cr_expect(strstr(slurp("err"), "it is a folder") != NULL, "%s", slurp("err"));
 }
@@ -114,24 +114,24 @@ Test(messages, a_foreign_runs_table_is_not_a_revbench_database)
     cr_assert_eq(sqlite3_exec(h, "CREATE TABLE runs(who TEXT); INSERT INTO runs VALUES ('me')",
                               NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(h);
-    int rc = sh("%s --db foreign.db", TRAIN);
+    int rc = run_in_dir("%s --db foreign.db", TRAIN);
     cr_expect_eq(rc, 1, "exit %d", rc);
     cr_expect(strstr(slurp("err"), "not a revbench results database") != NULL, "%s",
               slurp("err"));
-    cr_assert_eq(sh("sqlite3 foreign.db 'SELECT count(*) FROM sqlite_master'"), 0);
+    cr_assert_eq(run_in_dir("sqlite3 foreign.db 'SELECT count(*) FROM sqlite_master'"), 0);
     cr_expect_str_eq(slurp("out"), "1\n");
 }
 
 Test(messages, an_immutable_database_is_called_immutable)
 {
     /* Was "the file is read-only (chmod u+w it ...)", which chmod cannot fix. */
-    cr_assert_eq(sh("%s --db r.db", TRAIN), 0, "%s", slurp("err"));
-    if (sh("chattr +i r.db") != 0)
+    cr_assert_eq(run_in_dir("%s --db r.db", TRAIN), 0, "%s", slurp("err"));
+    if (run_in_dir("chattr +i r.db") != 0)
         cr_skip_test("chattr +i is not possible here (not root, or a file system without it)");
-    int rc = sh("%s --db r.db", TRAIN);
+    int rc = run_in_dir("%s --db r.db", TRAIN);
     char err[1 << 12];
     snprintf(err, sizeof err, "%s", slurp("err"));
-    sh("chattr -i r.db");
+    run_in_dir("chattr -i r.db");
     cr_expect_eq(rc, 1, "exit %d", rc);
     cr_expect(strstr(err, "immutable") != NULL && strstr(err, "chmod") == NULL, "%s", err);
 }
@@ -140,11 +140,11 @@ Test(messages, an_explicit_checkpoint_dir_is_kept)
 {
     /* --checkpoint-dir results/checkpoints was taken for the default and replaced by the
      * folder beside --db (other/checkpoints). */
-    cr_assert_eq(sh("mkdir other"), 0);
-    int rc = sh("%s --db other/r.db --checkpoint-dir results/checkpoints", TRAIN);
+    cr_assert_eq(run_in_dir("mkdir other"), 0);
+    int rc = run_in_dir("%s --db other/r.db --checkpoint-dir results/checkpoints", TRAIN);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, slurp("err"));
     /* Under the folder of the database's identity (run_files.h). */
-    cr_expect_eq(sh("ls results/checkpoints/*/run-1.ckpt > /dev/null"), 0,
+    cr_expect_eq(run_in_dir("ls results/checkpoints/*/run-1.ckpt > /dev/null"), 0,
                  "no checkpoint where it was asked");
     cr_expect(!exists("other/checkpoints"), "checkpoints went beside the database");
 }
@@ -168,14 +168,14 @@ Test(messages, a_run_listed_twice_runs_once_and_is_not_called_busy)
     /* With --jobs 2 the second listing found the first's lock: "1 entry running in another
      * process were left to it", when no other process existed. */
     write_text("dup.ini", DUPLICATE);
-    int rc = sh("%s run dup.ini --db r.db --jobs 2", RV_REVBENCH);
+    int rc = run_in_dir("%s run dup.ini --db r.db --jobs 2", RV_REVBENCH);
     char out[1 << 12];
     snprintf(out, sizeof out, "%s", slurp("out"));
     cr_expect_eq(rc, 0, "exit %d: %s %s", rc, out, slurp("err"));
     cr_expect(strstr(out, "another process") == NULL, "%s", out);
     cr_expect(strstr(out, "3 entries, 0 finished, 2 to do (1 listed twice, run once)") != NULL,
               "%s", out);
-    cr_assert_eq(sh("sqlite3 r.db 'SELECT count(*) FROM runs'"), 0);
+    cr_assert_eq(run_in_dir("sqlite3 r.db 'SELECT count(*) FROM runs'"), 0);
     cr_expect_str_eq(slurp("out"), "2\n");
 }
 
@@ -183,14 +183,14 @@ Test(messages, a_dry_run_writes_nothing)
 {
     /* It created the database and DB.locks/ (and refused a read-only database). */
     write_text("dup.ini", DUPLICATE);
-    int rc = sh("%s run dup.ini --db new.db --dry-run", RV_REVBENCH);
+    int rc = run_in_dir("%s run dup.ini --db new.db --dry-run", RV_REVBENCH);
     cr_expect_eq(rc, 0, "exit %d: %s", rc, slurp("err"));
     cr_expect(strstr(slurp("out"), "to run") != NULL, "%s", slurp("out"));
     cr_expect(!exists("new.db") && !exists("new.db.locks"), "the dry run wrote files");
     /* On an existing database: the states are read, nothing is added. */
-    cr_assert_eq(sh("%s run dup.ini --db r.db", RV_REVBENCH), 0, "%s", slurp("err"));
-    cr_assert_eq(sh("rm -rf r.db.locks"), 0);
-    rc = sh("%s run dup.ini --db r.db --dry-run", RV_REVBENCH);
+    cr_assert_eq(run_in_dir("%s run dup.ini --db r.db", RV_REVBENCH), 0, "%s", slurp("err"));
+    cr_assert_eq(run_in_dir("rm -rf r.db.locks"), 0);
+    rc = run_in_dir("%s run dup.ini --db r.db --dry-run", RV_REVBENCH);
     cr_expect_eq(rc, 0, "exit %d: %s", rc, slurp("err"));
     cr_expect(strstr(slurp("out"), "2 finished, 0 to do") != NULL, "%s", slurp("out"));
     cr_expect(!exists("r.db.locks"), "the dry run made lock files");
@@ -202,7 +202,7 @@ Test(messages, a_dry_run_writes_nothing)
  * g_dir/mnt. Returns the child's exit status; 97 means no namespace could be made. */
 static int in_namespace(int size_kb, int (*fn)(void))
 {
-    cr_assert_eq(sh("mkdir -p mnt"), 0);
+    cr_assert_eq(run_in_dir("mkdir -p mnt"), 0);
     fflush(NULL);
     pid_t pid = fork();
     cr_assert_neq(pid, -1);
@@ -225,8 +225,8 @@ static int in_namespace(int size_kb, int (*fn)(void))
 static int fill_then_open(void)
 {
     /* 64 KiB, all but 8 KiB taken: SQLite creates the file, then fails to write the rest. */
-    if (sh("dd if=/dev/zero of=mnt/fill bs=1k count=56 2>/dev/null") != 0) return 90;
-    return sh("%s --db mnt/r.db", TRAIN);
+    if (run_in_dir("dd if=/dev/zero of=mnt/fill bs=1k count=56 2>/dev/null") != 0) return 90;
+    return run_in_dir("%s --db mnt/r.db", TRAIN);
 }
 
 Test(messages, a_full_disk_at_open_is_called_full)
@@ -241,11 +241,11 @@ static int open_on_read_only_mount(void)
 {
     char mnt[PATH_MAX + 16];
     snprintf(mnt, sizeof mnt, "%s/mnt", g_dir);
-    if (sh("%s --db mnt/r.db", TRAIN) != 0) return 91;
+    if (run_in_dir("%s --db mnt/r.db", TRAIN) != 0) return 91;
     if (mount(NULL, mnt, NULL, MS_REMOUNT | MS_RDONLY, NULL) != 0) return 97;
     /* (sh sends stderr to g_dir/err; the subshell keeps each message apart.) */
-    if (sh("(%s --db mnt/r.db 2> err-existing)", TRAIN) != 1) return 92;
-    if (sh("(%s --db mnt/new.db 2> err-new)", TRAIN) != 1) return 94;
+    if (run_in_dir("(%s --db mnt/r.db 2> err-existing)", TRAIN) != 1) return 92;
+    if (run_in_dir("(%s --db mnt/new.db 2> err-new)", TRAIN) != 1) return 94;
     /* A dry run reads a database it cannot write. */
     char ini[PATH_MAX + 16];
     snprintf(ini, sizeof ini, "%s/one.ini", g_dir);
@@ -255,7 +255,7 @@ static int open_on_read_only_mount(void)
           "train_subset = 8\ntest_subset = 8\nthreads = 1\n[matrix]\narchs = resnet-basic-1\n"
           "datasets = fashion-mnist\n", f);
     fclose(f);
-    return sh("%s run one.ini --db mnt/r.db --dry-run", RV_REVBENCH) == 0 ? 0 : 95;
+    return run_in_dir("%s run one.ini --db mnt/r.db --dry-run", RV_REVBENCH) == 0 ? 0 : 95;
 }
 
 Test(messages, a_read_only_mount_is_not_told_to_chmod)

@@ -19,6 +19,7 @@
 #include "db/db.h"
 #include "db/db_ext.h"
 #include "reporting/report.h"
+#include "scratch_dir.h"
 
 static char dir[256], db_path[320];
 
@@ -34,18 +35,6 @@ static void teardown(void)
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     cr_expect_eq(system(cmd), 0);
-}
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
 static char *slurp(const char *path)

@@ -104,22 +104,25 @@ static const struct {
     { "ResNet-101 / RevNet-104", "resnet-101", "revnet-104", "imagenet", 4 },
 };
 
+/* Binds texts to parameters 1..n. */
+static void bind_texts(sqlite3_stmt *st, const char *const *texts, int n)
+{
+    for (int k = 0; k < n; k++) sqlite3_bind_text(st, k + 1, texts[k], -1, SQLITE_STATIC);
+}
+
 static void bind_paper_row(sqlite3_stmt *st, size_t i)
 {
-    sqlite3_bind_text(st, 1, ROWS[i].tbl, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, ROWS[i].arch, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, ROWS[i].dataset, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, ROWS[i].quantity, -1, SQLITE_STATIC);
+    const char *const texts[] = { ROWS[i].tbl, ROWS[i].arch, ROWS[i].dataset, ROWS[i].quantity };
+    bind_texts(st, texts, 4);
     sqlite3_bind_double(st, 5, ROWS[i].value);
     sqlite3_bind_text(st, 6, ROWS[i].source, -1, SQLITE_STATIC);
 }
 
 static void bind_pair_row(sqlite3_stmt *st, size_t i)
 {
-    sqlite3_bind_text(st, 1, PAIRS[i].pair, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, PAIRS[i].resnet, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, PAIRS[i].revnet, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, PAIRS[i].domain, -1, SQLITE_STATIC);
+    const char *const texts[] = { PAIRS[i].pair, PAIRS[i].resnet, PAIRS[i].revnet,
+                                  PAIRS[i].domain };
+    bind_texts(st, texts, 4);
     sqlite3_bind_int(st, 5, PAIRS[i].ord);
 }
 

@@ -78,30 +78,18 @@ static int get(ckpt_stream *s, void *buf, size_t n)
     return 0;
 }
 
-static uint32_t get_u32(ckpt_stream *s)
-{
-    uint32_t v = 0;
-    get(s, &v, sizeof v);
-    return v;
-}
-static uint64_t get_u64(ckpt_stream *s)
-{
-    uint64_t v = 0;
-    get(s, &v, sizeof v);
-    return v;
-}
-static int64_t get_i64(ckpt_stream *s)
-{
-    int64_t v = 0;
-    get(s, &v, sizeof v);
-    return v;
-}
-static double get_f64(ckpt_stream *s)
-{
-    double v = 0;
-    get(s, &v, sizeof v);
-    return v;
-}
+/* Readers of one value each; a failed read leaves 0 and marks the stream failed. */
+#define CKPT_GETTER(name, type)                                                           \
+    static type name(ckpt_stream *s)                                                      \
+    {                                                                                     \
+        type v = 0;                                                                       \
+        get(s, &v, sizeof v);                                                             \
+        return v;                                                                         \
+    }
+CKPT_GETTER(get_u32, uint32_t)
+CKPT_GETTER(get_u64, uint64_t)
+CKPT_GETTER(get_i64, int64_t)
+CKPT_GETTER(get_f64, double)
 
 static void put_progress(ckpt_stream *s, const rb_ckpt_progress *p)
 {

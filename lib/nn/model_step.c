@@ -39,6 +39,15 @@ static size_t stem_out_floats(const rv_model *m)
 }
 
 /* Forward of any unit into a fresh output buffer, keeping intermediates or not. */
+/* The end of every schedule: the stem's backward pass, then the stem's input and the gradient
+ * that reached it go back to the planner. */
+static rv_status stem_backward_release(rv_model *m, float *d, float *x)
+{
+    TRY(rv_stem_backward(m, d, x));
+    TRY(rv_model_release(m, d));
+    return rv_model_release(m, x);
+}
+
 static rv_status unit_forward(rv_model *m, rv_unit *u, float *y, const float *x, rv_bn_mode bn,
                               int keep, rv_mem_category cat)
 {
@@ -88,9 +97,7 @@ static rv_status step_standard(rv_model *m, rv_bn_mode bn)
         STEP(unit_backward(m, &m->units[i], &d, act[i], act[i + 1]));
         STEP(rv_model_release(m, act[i + 1]));
     }
-    STEP(rv_stem_backward(m, d, act[0]));
-    STEP(rv_model_release(m, d));
-    STEP(rv_model_release(m, act[0]));
+    STEP(stem_backward_release(m, d, act[0]));
     st = RV_OK;
 fail:
     free(act);
@@ -198,9 +205,7 @@ static rv_status step_checkpoint(rv_model *m, rv_bn_mode bn)
         if (s > 0) STEP(rv_model_release(m, act[s]));
     }
     STEP(rv_stem_forward(m, act[0], RV_BN_RECOMPUTE, 1, RV_MEM_TRANSIENT));
-    STEP(rv_stem_backward(m, d, act[0]));
-    STEP(rv_model_release(m, d));
-    STEP(rv_model_release(m, act[0]));
+    STEP(stem_backward_release(m, d, act[0]));
     st = RV_OK;
 fail:
     free(act);

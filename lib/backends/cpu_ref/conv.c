@@ -338,21 +338,32 @@ static void conv_groups(rv_ctx *ctx, float *out, const float *in, const float *w
     blas_single_end(saved);
 }
 
+/* A 1x1 stride-1 conv is one GEMM per image on the image itself (no columns):
+ *   dst_n[M][PQ] = op(w) * src_n[Kin][PQ] + beta * dst_n, op(w) = w (forward) or w^T
+ *   (backward-data), w stored K x CRS either way; images are handed out to threads whole. */
+static void pointwise_gemm(rv_ctx *ctx, const rv_conv_desc *d, CBLAS_TRANSPOSE op_w, int M,
+                           int Kin, const float *w, const float *src, size_t src_img,
+                           float *dst, size_t dst_img, float beta)
+{
+    const int CRS = d->C * d->R * d->S, PQ = d->P * d->Q;
+    int nthr = conv_threads(ctx), saved = blas_single_begin();
+#pragma omp parallel num_threads(nthr)
+    {
+#pragma omp for schedule(dynamic, 1)
+        for (int n = 0; n < d->N; n++)
+            cblas_sgemm(CblasRowMajor, op_w, CblasNoTrans, M, PQ, Kin, 1.0f, w, CRS,
+                        src + n * src_img, PQ, beta, dst + n * dst_img, PQ);
+    }
+    blas_single_end(saved);
+}
+
 rv_status rv_cpu_conv_forward(rv_ctx *ctx, float *out, const float *in, const float *w,
                               const rv_conv_desc *d, void *ws)
 {
     const int K = d->K, CRS = d->C * d->R * d->S, PQ = d->P * d->Q;
     const size_t in_img = (size_t)d->C * d->H * d->W, out_img = (size_t)K * PQ;
     if (is_pointwise(d)) {
-        int nthr = conv_threads(ctx), saved = blas_single_begin();
-#pragma omp parallel num_threads(nthr)
-        {
-#pragma omp for schedule(dynamic, 1)
-            for (int n = 0; n < d->N; n++)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, PQ, CRS, 1.0f, w, CRS,
-                            in + n * in_img, PQ, 0.0f, out + n * out_img, PQ);
-        }
-        blas_single_end(saved);
+        pointwise_gemm(ctx, d, CblasNoTrans, K, CRS, w, in, in_img, out, out_img, 0.0f);
         return RV_OK;
     }
     ws_layout l = layout_of(d);
@@ -366,15 +377,7 @@ rv_status rv_cpu_conv_backward_data(rv_ctx *ctx, float *d_in, const float *d_out
     const int K = d->K, CRS = d->C * d->R * d->S, PQ = d->P * d->Q;
     const size_t in_img = (size_t)d->C * d->H * d->W, out_img = (size_t)K * PQ;
     if (is_pointwise(d)) {
-        int nthr = conv_threads(ctx), saved = blas_single_begin();
-#pragma omp parallel num_threads(nthr)
-        {
-#pragma omp for schedule(dynamic, 1)
-            for (int n = 0; n < d->N; n++)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CRS, PQ, K, 1.0f, w, CRS,
-                            d_out + n * out_img, PQ, beta, d_in + n * in_img, PQ);
-        }
-        blas_single_end(saved);
+        pointwise_gemm(ctx, d, CblasTrans, CRS, K, w, d_out, out_img, d_in, in_img, beta);
         return RV_OK;
     }
     ws_layout l = layout_of(d);

@@ -392,6 +392,23 @@ static rv_status pad_input(rv_ctx *ctx, const rv_cuda_conv_plan *p, float *xp, c
 
 /* ---------------------------------------------------------------- the three passes -------- */
 
+/* What forward and backward-filter share before calling cuDNN: the shape's plan, the split of
+ * the workspace, and, where the plan pads, the input copied into its padded buffer (*in then
+ * points there). */
+static rv_status conv_prepare(rv_ctx *ctx, const rv_conv_desc *d, void *ws, const char *what,
+                              const rv_cuda_conv_plan **p, const float **in, void **cws)
+{
+    rv_status s = plan_get(ctx, d, p);
+    if (s != RV_OK) return s;
+    float *xp;
+    if ((s = ws_split(ctx, *p, ws, &xp, cws, what)) != RV_OK) return s;
+    if ((*p)->padded) {
+        if ((s = pad_input(ctx, *p, xp, *in)) != RV_OK) return s;
+        *in = xp;
+    }
+    return RV_OK;
+}
+
 size_t rv_cuda_conv_workspace_bytes(rv_ctx *ctx, const rv_conv_desc *d)
 {
     /* A failed search leaves its message on ctx and reports 0; the convolution calls for this
@@ -405,16 +422,9 @@ rv_status rv_cuda_conv_forward(rv_ctx *ctx, float *out, const float *in, const f
 {
     rv_cuda_state *st = rv_cuda_st(ctx);
     const rv_cuda_conv_plan *p;
-    rv_status s = plan_get(ctx, d, &p);
-    if (s != RV_OK) return s;
-    float *xp;
     void *cws;
-    s = ws_split(ctx, p, ws, &xp, &cws, "conv_forward");
+    rv_status s = conv_prepare(ctx, d, ws, "conv_forward", &p, &in, &cws);
     if (s != RV_OK) return s;
-    if (p->padded) {
-        if ((s = pad_input(ctx, p, xp, in)) != RV_OK) return s;
-        in = xp;
-    }
     const float one = 1.0f, zero = 0.0f;
     const rv_cuda_conv_choice *c = &p->pass[RV_CUDA_FWD];
     if ((s = rv_cudnn_check(ctx, cudnnSetConvolutionMathType(p->conv_desc,
@@ -461,16 +471,9 @@ rv_status rv_cuda_conv_backward_filter(rv_ctx *ctx, float *d_w, const float *d_o
 {
     rv_cuda_state *st = rv_cuda_st(ctx);
     const rv_cuda_conv_plan *p;
-    rv_status s = plan_get(ctx, d, &p);
-    if (s != RV_OK) return s;
-    float *xp;
     void *cws;
-    s = ws_split(ctx, p, ws, &xp, &cws, "conv_backward_filter");
+    rv_status s = conv_prepare(ctx, d, ws, "conv_backward_filter", &p, &in, &cws);
     if (s != RV_OK) return s;
-    if (p->padded) {
-        if ((s = pad_input(ctx, p, xp, in)) != RV_OK) return s;
-        in = xp;
-    }
     /* beta 1: parameter gradients accumulate (conv.h). */
     const float one = 1.0f;
     const rv_cuda_conv_choice *c = &p->pass[RV_CUDA_BWD_FILTER];
