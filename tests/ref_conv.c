@@ -43,6 +43,9 @@ void rv_ref_conv_forward(double *out, const float *in, const float *w, const rv_
                 }
 }
 
+/* The two gradients spell out the forward's seven loops again rather than share a loop nest:
+ * a reference is read against its equation, one sum per direction, and a clever shared
+ * iterator would be as much in need of checking as the code it checks (a deliberate repeat). */
 void rv_ref_conv_backward_data(double *d_in, const float *d_out, const float *w,
                                const rv_conv_desc *d)
 {

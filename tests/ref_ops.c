@@ -124,22 +124,31 @@ double ref_grad_check(ref_loss_fn f, void *ud, float *p, const float *grad, size
     return worst_ratio;
 }
 
+/* Mean and biased variance of channel c, two passes in double. */
+static void ref_channel_stats(const float *x, int N, int C, int HW, int c, double *mean,
+                              double *var)
+{
+    const double M = (double)N * HW;
+    double s = 0.0;
+    for (int n = 0; n < N; n++)
+        for (int i = 0; i < HW; i++) s += x[((size_t)n * C + c) * HW + i];
+    const double mu = s / M;
+    double v = 0.0;
+    for (int n = 0; n < N; n++)
+        for (int i = 0; i < HW; i++) {
+            double d = x[((size_t)n * C + c) * HW + i] - mu;
+            v += d * d;
+        }
+    *mean = mu;
+    *var = v / M;
+}
+
 void ref_bn_forward(double *y, double *mean, double *var, const float *x, const float *gamma,
                     const float *beta, int N, int C, int HW, double eps)
 {
-    const double M = (double)N * HW;
     for (int c = 0; c < C; c++) {
-        double s = 0.0;
-        for (int n = 0; n < N; n++)
-            for (int i = 0; i < HW; i++) s += x[((size_t)n * C + c) * HW + i];
-        const double mu = s / M;
-        double v = 0.0;
-        for (int n = 0; n < N; n++)
-            for (int i = 0; i < HW; i++) {
-                double d = x[((size_t)n * C + c) * HW + i] - mu;
-                v += d * d;
-            }
-        v /= M;
+        double mu, v;
+        ref_channel_stats(x, N, C, HW, c, &mu, &v);
         if (mean) mean[c] = mu;
         if (var) var[c] = v;
         for (int n = 0; n < N; n++)
@@ -155,17 +164,8 @@ void ref_bn_backward(double *d_x, double *d_gamma, double *d_beta, const float *
 {
     const double M = (double)N * HW;
     for (int c = 0; c < C; c++) {
-        double s = 0.0;
-        for (int n = 0; n < N; n++)
-            for (int i = 0; i < HW; i++) s += x[((size_t)n * C + c) * HW + i];
-        const double mu = s / M;
-        double v = 0.0;
-        for (int n = 0; n < N; n++)
-            for (int i = 0; i < HW; i++) {
-                double d = x[((size_t)n * C + c) * HW + i] - mu;
-                v += d * d;
-            }
-        v /= M;
+        double mu, v;
+        ref_channel_stats(x, N, C, HW, c, &mu, &v);
         const double is = 1.0 / sqrt(v + eps);
         /* Chain rule through xhat, var and mean separately (the textbook derivation), rather
          * than the folded formula the library uses. */

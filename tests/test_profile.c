@@ -171,14 +171,22 @@ static const char *text_of(const cJSON *obj, const char *key)
     return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, key));
 }
 
-Test(bench_step, json_fields_and_the_breakdown_add_up, .timeout = 300)
+/* `revbench ARGS`, which must succeed and print one JSON object: that object (cJSON_Delete). */
+static cJSON *revbench_json(const char *args)
 {
     char *text;
-    int rc = run_revbench("bench step --arch revnet-basic-1 --batch 4 --steps 2 --threads 1 "
-                          "--json", &text);
+    int rc = run_revbench(args, &text);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, text);
     cJSON *f = cJSON_Parse(text);
     cr_assert(cJSON_IsObject(f), "not a JSON object: %s", text);
+    free(text);
+    return f;
+}
+
+Test(bench_step, json_fields_and_the_breakdown_add_up, .timeout = 300)
+{
+    cJSON *f = revbench_json("bench step --arch revnet-basic-1 --batch 4 --steps 2 --threads 1 "
+                             "--json");
 
     const char *t = text_of(f, "benchmark");
     cr_assert(t && strcmp(t, "step") == 0);
@@ -232,24 +240,18 @@ Test(bench_step, json_fields_and_the_breakdown_add_up, .timeout = 300)
     cr_expect(saw_filter);
     expect_close(op_sum, ops, "sum of the per-op rows against ops_ms_per_step");
     cJSON_Delete(f);
-    free(text);
 }
 
 Test(bench_step, no_breakdown_runs_plain_steps_only, .timeout = 300)
 {
-    char *text;
-    int rc = run_revbench("bench step --arch resnet-basic-1 --batch 2 --steps 1 --threads 1 "
-                          "--no-breakdown --json", &text);
-    cr_assert_eq(rc, 0, "exit %d: %s", rc, text);
-    cJSON *f = cJSON_Parse(text);
-    cr_assert(cJSON_IsObject(f), "not a JSON object: %s", text);
+    cJSON *f = revbench_json("bench step --arch resnet-basic-1 --batch 2 --steps 1 --threads 1 "
+                             "--no-breakdown --json");
     cr_expect_gt(num(f, "images_per_sec", -1), 0);
     cr_expect_null(cJSON_GetObjectItemCaseSensitive(f, "profiled_ms_per_step"));
     cr_expect_null(cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(f, "breakdown_ms_per_step"), "conv_fwd"));
     cr_expect_null(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(f, "ops"), 0));
     cJSON_Delete(f);
-    free(text);
 }
 
 Test(bench_step, bad_arguments_are_usage_errors)

@@ -242,7 +242,8 @@ static int plan_entries(const rb_experiment *e, const rb_slurm_opts *o, const ru
         free(key);
         snprintf(pl->shard, sizeof pl->shard, "%s/shards/%s/shard.db", p->run_dir, pl->label);
         pl->cpus = o->cpus_per_task > 0 ? (int)o->cpus_per_task : x->set.threads;
-        pl->gpus = o->gpus_per_task >= 0 ? (int)o->gpus_per_task : !strcmp(x->device, rv_device_name(RV_DEVICE_CUDA));
+        pl->gpus = o->gpus_per_task >= 0 ? (int)o->gpus_per_task
+                                         : !strcmp(x->device, rv_device_name(RV_DEVICE_CUDA));
         long minutes, mem;
         estimate(e, x, &minutes, &mem);
         pl->minutes = o->time ? 0 : minutes;

@@ -168,6 +168,8 @@ rv_status rv_cpu_maxpool3s2_forward(rv_ctx *ctx, float *y, const float *x, int N
     return RV_OK;
 }
 
+/* Walks the windows with the forward's set-up and order on purpose (a deliberate repeat of
+ * its first lines): the gradient goes to the first maximum the forward found. */
 rv_status rv_cpu_maxpool3s2_backward(rv_ctx *ctx, float *d_x, const float *d_y, const float *x,
                                      const float *y, int N, int C, int H, int W)
 {
