@@ -5,8 +5,9 @@
  * Beyond "no crash, no leak, no undefined behaviour" (the sanitizers), it checks the parser's
  * contract: a refusal names the file (and says something), an accepted file expands to
  * 1..10000 entries whose strings are terminated, and the work stays linear in the text
- * (rb_experiment_parse_work: at most 3 bytes copied per byte of text, the bound
- * test_experiment.c holds it to).
+ * (rb_experiment_parse_work: at most 4 bytes copied per byte of text, the bound derived in
+ * test_experiment.c: once by the line reader, once into a value, under twice more by the
+ * doubling growth of values; the fuzzer found 3.02x, past an earlier, underived 3x).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rb_experiment e;
     char err[512] = "";
     int rc = rb_experiment_parse_work(&e, "fuzz.ini", text, err, sizeof err, &work);
-    fuzz_check(work <= 3 * len, "copied %zu bytes for a %zu-byte text", work, len);
+    fuzz_check(work <= 4 * len, "copied %zu bytes for a %zu-byte text", work, len);
     if (rc != 0) {
         fuzz_check(rc == -1, "returned %d", rc);
         fuzz_check(strncmp(err, "fuzz.ini", 8) == 0 && strlen(err) > 10,
