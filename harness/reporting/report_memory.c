@@ -229,7 +229,8 @@ int rb_report_memory(const rb_report_ctx *c, const char *out, FILE *md)
     mem_key *keys = NULL;
     int n = 0, cap = 0;
     for (int s = 0; s < c->n; s++) n = collect_keys(c->src[s].h, &keys, n, &cap);
-    qsort(keys, (size_t)n, sizeof *keys, mem_key_cmp);
+    /* keys is NULL when no source holds a memory run (qsort's pointer must not be NULL). */
+    if (n > 1) qsort(keys, (size_t)n, sizeof *keys, mem_key_cmp);
     for (int i = 0; i < n; i++) {
         char cells[14][64];
         const char *row[14];
