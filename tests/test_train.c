@@ -275,27 +275,7 @@ Test(train, a_run_in_use_is_not_resumed_twice, .init = scratch_dir_make, .fini =
     cr_assert_str_eq(r.status, "interrupted", "%s", r.reason);
 
     /* Another process holds the run's lock (as a live training process would). */
-    char lock[PATH_MAX + 64];
-    ckpt_path(db, g_ckpt_dir, r.run_id, lock, sizeof lock);
-    strcat(lock, ".lock");
-    int ready[2];
-    cr_assert_eq(pipe(ready), 0);
-    pid_t pid = fork();
-    cr_assert_neq(pid, -1);
-    if (pid == 0) {
-        int fd = open(lock, O_RDWR);
-        struct flock fl;
-        memset(&fl, 0, sizeof fl);
-        fl.l_type = F_WRLCK;
-        fl.l_whence = SEEK_SET;
-        char ok = (fd >= 0 && fcntl(fd, F_SETLK, &fl) == 0) ? 'y' : 'n';
-        if (write(ready[1], &ok, 1) != 1) _exit(1);
-        pause();
-        _exit(0);
-    }
-    char ok = 0;
-    cr_assert_eq(read(ready[0], &ok, 1), 1);
-    cr_assert_eq(ok, 'y', "the helper could not take the lock");
+    pid_t pid = hold_run_lock(db, g_ckpt_dir, r.run_id);
     c.resume = 1;
     c.stop_after = 0;
     rb_train_result r2;
@@ -307,8 +287,6 @@ Test(train, a_run_in_use_is_not_resumed_twice, .init = scratch_dir_make, .fini =
     rb_train_result r3;
     cr_assert_eq(rb_train_run(&c, db, &r3), RB_EXIT_OK, "%s", r3.reason);
     cr_assert_eq(r3.run_id, r.run_id);
-    close(ready[0]);
-    close(ready[1]);
     rb_db_close(db);
 }
 

@@ -162,27 +162,7 @@ Test(identity, two_databases_train_at_once, .init = scratch_dir_make,
     rb_db *a = open_db("a.db"), *b = open_db("b.db");
     c.stop_after = 2;
     rb_train_result ra = train(&c, a, "interrupted");
-    char lock[PATH_MAX + 64];
-    ckpt_path(a, g_ckpt_dir, ra.run_id, lock, sizeof lock);
-    strcat(lock, ".lock");
-    int ready[2];
-    cr_assert_eq(pipe(ready), 0);
-    pid_t pid = fork();
-    cr_assert_neq(pid, -1);
-    if (pid == 0) {
-        int fd = open(lock, O_RDWR);
-        struct flock fl;
-        memset(&fl, 0, sizeof fl);
-        fl.l_type = F_WRLCK;
-        fl.l_whence = SEEK_SET;
-        char ok = (fd >= 0 && fcntl(fd, F_SETLK, &fl) == 0) ? 'y' : 'n';
-        if (write(ready[1], &ok, 1) != 1) _exit(1);
-        pause();
-        _exit(0);
-    }
-    char ok = 0;
-    cr_assert_eq(read(ready[0], &ok, 1), 1);
-    cr_assert_eq(ok, 'y', "the helper could not take a's lock");
+    pid_t pid = hold_run_lock(a, g_ckpt_dir, ra.run_id);
     c.stop_after = 0;
     rb_train_result rb;
     int code = rb_train_run(&c, b, &rb);
@@ -190,8 +170,6 @@ Test(identity, two_databases_train_at_once, .init = scratch_dir_make,
     waitpid(pid, NULL, 0);
     cr_assert_eq(code, RB_EXIT_OK, "b: %s: %s", rb.status, rb.reason);
     assert_status(b, rb.run_id, "finished");
-    close(ready[0]);
-    close(ready[1]);
     rb_db_close(a);
     rb_db_close(b);
 }

@@ -2,6 +2,8 @@
 #include "train_fixture.h"
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,4 +190,32 @@ void ckpt_path(rb_db *db, const char *dir, int64_t run_id, char *out, size_t len
     cr_assert_eq(rb_run_files_init(ctx, &f, dir, rb_db_identity(db), run_id), RV_OK);
     snprintf(out, len, "%s", f.ckpt);
     rv_ctx_destroy(ctx);
+}
+
+pid_t hold_run_lock(rb_db *db, const char *dir, int64_t run_id)
+{
+    char lock[PATH_MAX + 64];
+    ckpt_path(db, dir, run_id, lock, sizeof lock);
+    strcat(lock, ".lock");
+    int ready[2];
+    cr_assert_eq(pipe(ready), 0);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        int fd = open(lock, O_RDWR);
+        struct flock fl;
+        memset(&fl, 0, sizeof fl);
+        fl.l_type = F_WRLCK;
+        fl.l_whence = SEEK_SET;
+        char ok = (fd >= 0 && fcntl(fd, F_SETLK, &fl) == 0) ? 'y' : 'n';
+        if (write(ready[1], &ok, 1) != 1) _exit(1);
+        pause();
+        _exit(0);
+    }
+    char ok = 0;
+    cr_assert_eq(read(ready[0], &ok, 1), 1);
+    close(ready[0]);
+    close(ready[1]);
+    cr_assert_eq(ok, 'y', "the helper could not take the lock %s", lock);
+    return pid;
 }

@@ -7,6 +7,7 @@
 #ifndef RV_TEST_TRAIN_FIXTURE_H
 #define RV_TEST_TRAIN_FIXTURE_H
 
+#include <sys/types.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,5 +44,10 @@ int64_t reference_run(rb_train_config *c, char *ref_ckpt, size_t len, rb_db **re
 int wait_for_file(const char *path, int timeout_ms);
 /* The checkpoint path of run run_id of db under checkpoint folder dir. */
 void ckpt_path(rb_db *db, const char *dir, int64_t run_id, char *out, size_t len);
+
+/* Forks a child that takes the write lock on run run_id's lock file, as a live training
+ * process would, and returns its pid once it holds the lock (the test fails otherwise).
+ * The caller ends it with kill(pid, SIGKILL) and waitpid. */
+pid_t hold_run_lock(rb_db *db, const char *dir, int64_t run_id);
 
 #endif
