@@ -43,13 +43,13 @@ void rv_ref_conv_forward(double *out, const float *in, const float *w, const rv_
                 }
 }
 
-/* The two gradients spell out the forward's seven loops again rather than share a loop nest:
- * a reference is read against its equation, one sum per direction, and a clever shared
- * iterator would be as much in need of checking as the code it checks (a deliberate repeat). */
-void rv_ref_conv_backward_data(double *d_in, const float *d_out, const float *w,
-                               const rv_conv_desc *d)
+/* Both gradients come from the one product term of the forward, w[k,c,r,s] * in[i]: d_in
+ * takes it with respect to in, d_w with respect to w. One loop nest computes either (the other
+ * pointer NULL), so the two adjoints are read against the same sum; each output is still
+ * accumulated in the same order as a loop of its own would. */
+static void backward(double *d_in, double *d_w, const float *d_out, const float *in,
+                     const float *w, const rv_conv_desc *d)
 {
-    memset(d_in, 0, (size_t)d->N * d->C * d->H * d->W * sizeof(double));
     for (int n = 0; n < d->N; n++)
         for (int k = 0; k < d->K; k++)
             for (int p = 0; p < d->P; p++)
@@ -58,26 +58,23 @@ void rv_ref_conv_backward_data(double *d_in, const float *d_out, const float *w,
                         for (int r = 0; r < d->R; r++)
                             for (int s = 0; s < d->S; s++) {
                                 long i = tap(d, n, c, p, q, r, s);
-                                if (i >= 0)
-                                    d_in[i] += (double)w[widx(d, k, c, r, s)] *
-                                               d_out[oidx(d, n, k, p, q)];
+                                if (i < 0) continue;
+                                double g = d_out[oidx(d, n, k, p, q)];
+                                if (d_in) d_in[i] += (double)w[widx(d, k, c, r, s)] * g;
+                                if (d_w) d_w[widx(d, k, c, r, s)] += g * in[i];
                             }
+}
+
+void rv_ref_conv_backward_data(double *d_in, const float *d_out, const float *w,
+                               const rv_conv_desc *d)
+{
+    memset(d_in, 0, (size_t)d->N * d->C * d->H * d->W * sizeof(double));
+    backward(d_in, NULL, d_out, NULL, w, d);
 }
 
 void rv_ref_conv_backward_filter(double *d_w, const float *d_out, const float *in,
                                  const rv_conv_desc *d)
 {
     memset(d_w, 0, (size_t)d->K * d->C * d->R * d->S * sizeof(double));
-    for (int n = 0; n < d->N; n++)
-        for (int k = 0; k < d->K; k++)
-            for (int p = 0; p < d->P; p++)
-                for (int q = 0; q < d->Q; q++)
-                    for (int c = 0; c < d->C; c++)
-                        for (int r = 0; r < d->R; r++)
-                            for (int s = 0; s < d->S; s++) {
-                                long i = tap(d, n, c, p, q, r, s);
-                                if (i >= 0)
-                                    d_w[widx(d, k, c, r, s)] +=
-                                        (double)d_out[oidx(d, n, k, p, q)] * in[i];
-                            }
+    backward(NULL, d_w, d_out, in, NULL, d);
 }
