@@ -7,14 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-rv_ctx *ref_cpu_ctx(void)
-{
-    char msg[256] = "";
-    rv_ctx *ctx = NULL;
-    rv_status s = rv_ctx_create(&ctx, NULL, msg, sizeof msg);
-    cr_assert_eq(s, RV_OK, "rv_ctx_create: %s", msg);
-    return ctx;
-}
+rv_ctx *ref_cpu_ctx(void) { return ref_cpu_ctx_threads(0); }
 
 rv_ctx *ref_cpu_ctx_threads(int n_threads)
 {

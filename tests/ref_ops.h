@@ -1,6 +1,8 @@
 /*
- * ref_ops.h: helpers shared by test_batchnorm.c and test_ops.c: a seeded generator, naive
- * double-precision references for the ops, central finite differences, comparisons.
+ * ref_ops.h: helpers shared by the op tests (test_batchnorm.c, test_ops.c, and for their
+ * contexts and inputs test_conv.c and the CUDA tests): a seeded generator, naive
+ * double-precision references for the ops, central finite differences, comparisons, and the
+ * check of a refused call.
  *
  * The references are written for clarity, not speed, and independently of the library code
  * (different loop order, different formulation where there is one), so a shared mistake is
@@ -11,13 +13,24 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <revnet/context.h>
 
 /* A CPU context; the test fails (with the reason) if it cannot be made. */
 rv_ctx *ref_cpu_ctx(void);
-/* A CPU context with a fixed OpenMP/BLAS thread count. */
+/* A CPU context with a fixed OpenMP/BLAS thread count (0: the default, as ref_cpu_ctx). */
 rv_ctx *ref_cpu_ctx_threads(int n_threads);
+
+/* A bad call returns RV_ERR_ARG and leaves a message that names the op (opname). For use in a
+ * Criterion test. */
+#define EXPECT_ARG(ctx, call, opname)                                                    \
+    do {                                                                                 \
+        rv_ctx_clear_error(ctx);                                                         \
+        cr_expect_eq((call), RV_ERR_ARG, "%s should be refused", #call);                 \
+        cr_expect_not_null(strstr(rv_ctx_message(ctx), opname), "message: '%s'",         \
+                           rv_ctx_message(ctx));                                         \
+    } while (0)
 
 /* Deterministic uniform floats in [lo, hi) from a 64-bit seed (splitmix64). */
 void ref_fill_uniform(float *x, size_t n, uint64_t seed, float lo, float hi);

@@ -45,62 +45,55 @@ static const shape SHAPES[] = {
 
 static size_t numel(shape s) { return (size_t)s.N * s.C * s.HW; }
 
-/* One batch norm problem with its buffers, filled from a seed. */
+/* One batch norm problem with its buffers, filled from a seed, and the CPU context it runs on
+ * (n_threads threads, 0 for the default); bn_case_free releases both. */
 typedef struct {
     shape s;
     float *x, *y, *gamma, *beta, *mean, *invstd, *rmean, *rvar, *r;
     rv_ctx *ctx;
 } bn_case;
 
-static void bn_case_init(bn_case *t, rv_ctx *ctx, shape s, uint64_t seed, float offset)
+static bn_case bn_case_make(shape s, uint64_t seed, float offset, int n_threads)
 {
     size_t n = numel(s);
-    t->s = s;
-    t->ctx = ctx;
-    t->x = ref_alloc(n);
-    t->y = ref_alloc(n);
-    t->r = ref_alloc(n);
-    t->gamma = ref_alloc(s.C);
-    t->beta = ref_alloc(s.C);
-    t->mean = ref_alloc(s.C);
-    t->invstd = ref_alloc(s.C);
-    t->rmean = ref_alloc(s.C);
-    t->rvar = ref_alloc(s.C);
-    ref_fill_uniform(t->x, n, seed, offset - 1.0f, offset + 1.0f);
-    ref_fill_uniform(t->r, n, seed + 1, -1.0f, 1.0f);
-    ref_fill_uniform(t->gamma, s.C, seed + 2, 0.5f, 2.0f);
-    ref_fill_uniform(t->beta, s.C, seed + 3, -1.0f, 1.0f);
-    ref_fill_uniform(t->rmean, s.C, seed + 4, -0.5f, 0.5f);
-    ref_fill_uniform(t->rvar, s.C, seed + 5, 0.5f, 2.0f);
+    bn_case t = { .s = s, .ctx = ref_cpu_ctx_threads(n_threads) };
+    t.x = ref_alloc(n);
+    t.y = ref_alloc(n);
+    t.r = ref_alloc(n);
+    t.gamma = ref_alloc(s.C);
+    t.beta = ref_alloc(s.C);
+    t.mean = ref_alloc(s.C);
+    t.invstd = ref_alloc(s.C);
+    t.rmean = ref_alloc(s.C);
+    t.rvar = ref_alloc(s.C);
+    ref_fill_uniform(t.x, n, seed, offset - 1.0f, offset + 1.0f);
+    ref_fill_uniform(t.r, n, seed + 1, -1.0f, 1.0f);
+    ref_fill_uniform(t.gamma, s.C, seed + 2, 0.5f, 2.0f);
+    ref_fill_uniform(t.beta, s.C, seed + 3, -1.0f, 1.0f);
+    ref_fill_uniform(t.rmean, s.C, seed + 4, -0.5f, 0.5f);
+    ref_fill_uniform(t.rvar, s.C, seed + 5, 0.5f, 2.0f);
+    return t;
 }
 
 static void bn_case_free(bn_case *t)
 {
-    free(t->x);
-    free(t->y);
-    free(t->r);
-    free(t->gamma);
-    free(t->beta);
-    free(t->mean);
-    free(t->invstd);
-    free(t->rmean);
-    free(t->rvar);
+    float *bufs[] = { t->x, t->y, t->r, t->gamma, t->beta, t->mean, t->invstd, t->rmean, t->rvar };
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+    rv_ctx_destroy(t->ctx);
 }
 
 static void check_forward(shape s, float offset, double atol)
 {
-    rv_ctx *ctx = ref_cpu_ctx();
-    bn_case t;
-    bn_case_init(&t, ctx, s, 11 + (uint64_t)s.N * 7 + s.C, offset);
+    bn_case t = bn_case_make(s, 11 + (uint64_t)s.N * 7 + s.C, offset, 0);
     size_t n = numel(s);
     double *ry = malloc(n * sizeof *ry), *rm = malloc(s.C * sizeof *rm),
            *rv = malloc(s.C * sizeof *rv);
     cr_assert(ry && rm && rv);
     ref_bn_forward(ry, rm, rv, t.x, t.gamma, t.beta, s.N, s.C, s.HW, RV_BN_EPS);
 
-    cr_assert_eq(rv_bn_forward(ctx, t.y, t.mean, t.invstd, t.rmean, t.rvar, t.x, t.gamma,
+    cr_assert_eq(rv_bn_forward(t.ctx, t.y, t.mean, t.invstd, t.rmean, t.rvar, t.x, t.gamma,
                                t.beta, s.N, s.C, s.HW, RV_BN_TRAIN),
-                 RV_OK, "%s", rv_ctx_message(ctx));
+                 RV_OK, "%s", rv_ctx_message(t.ctx));
     double err = ref_max_abs_diff(t.y, ry, n);
     cr_expect_leq(err, atol, "y off by %g for N=%d C=%d HW=%d offset %g", err, s.N, s.C, s.HW,
                   (double)offset);
@@ -115,7 +108,6 @@ static void check_forward(shape s, float offset, double atol)
     free(rm);
     free(rv);
     bn_case_free(&t);
-    rv_ctx_destroy(ctx);
 }
 
 Test(bn, forward_matches_two_pass_reference)
@@ -145,17 +137,15 @@ Test(bn, forward_constant_channel_is_beta)
 
 Test(bn, train_updates_running_averages_with_decay)
 {
-    rv_ctx *ctx = ref_cpu_ctx();
     shape s = { 4, 3, 10 };
-    bn_case t;
-    bn_case_init(&t, ctx, s, 5, 0.3f);
+    bn_case t = bn_case_make(s, 5, 0.3f, 0);
     float rm0[3], rv0[3];
     memcpy(rm0, t.rmean, sizeof rm0);
     memcpy(rv0, t.rvar, sizeof rv0);
     double *ry = malloc(numel(s) * sizeof *ry), bm[3], bv[3];
     cr_assert_not_null(ry);
     ref_bn_forward(ry, bm, bv, t.x, t.gamma, t.beta, s.N, s.C, s.HW, RV_BN_EPS);
-    cr_assert_eq(rv_bn_forward(ctx, t.y, t.mean, t.invstd, t.rmean, t.rvar, t.x, t.gamma,
+    cr_assert_eq(rv_bn_forward(t.ctx, t.y, t.mean, t.invstd, t.rmean, t.rvar, t.x, t.gamma,
                                t.beta, s.N, s.C, s.HW, RV_BN_TRAIN),
                  RV_OK);
     for (int c = 0; c < 3; c++) {
@@ -170,22 +160,19 @@ Test(bn, train_updates_running_averages_with_decay)
     }
     free(ry);
     bn_case_free(&t);
-    rv_ctx_destroy(ctx);
 }
 
 Test(bn, recompute_leaves_running_averages_bit_identical)
 {
-    rv_ctx *ctx = ref_cpu_ctx();
     shape s = { 3, 5, 7 };
     size_t n = numel(s);
-    bn_case t;
-    bn_case_init(&t, ctx, s, 77, 0.0f);
+    bn_case t = bn_case_make(s, 77, 0.0f, 0);
     float rm0[5], rv0[5], m_tr[5], is_tr[5];
     memcpy(rm0, t.rmean, sizeof rm0);
     memcpy(rv0, t.rvar, sizeof rv0);
     float *y_tr = ref_alloc(n);
 
-    cr_assert_eq(rv_bn_forward(ctx, t.y, t.mean, t.invstd, t.rmean, t.rvar, t.x, t.gamma,
+    cr_assert_eq(rv_bn_forward(t.ctx, t.y, t.mean, t.invstd, t.rmean, t.rvar, t.x, t.gamma,
                                t.beta, s.N, s.C, s.HW, RV_BN_RECOMPUTE),
                  RV_OK);
     cr_expect_eq(memcmp(t.rmean, rm0, sizeof rm0), 0, "RECOMPUTE changed run_mean");
@@ -196,7 +183,7 @@ Test(bn, recompute_leaves_running_averages_bit_identical)
     float rm_copy[5], rv_copy[5];
     memcpy(rm_copy, rm0, sizeof rm0);
     memcpy(rv_copy, rv0, sizeof rv0);
-    cr_assert_eq(rv_bn_forward(ctx, y_tr, m_tr, is_tr, rm_copy, rv_copy, t.x, t.gamma, t.beta,
+    cr_assert_eq(rv_bn_forward(t.ctx, y_tr, m_tr, is_tr, rm_copy, rv_copy, t.x, t.gamma, t.beta,
                                s.N, s.C, s.HW, RV_BN_TRAIN),
                  RV_OK);
     cr_expect_eq(memcmp(y_tr, t.y, n * sizeof *y_tr), 0, "RECOMPUTE y differs from TRAIN y");
@@ -205,12 +192,11 @@ Test(bn, recompute_leaves_running_averages_bit_identical)
     cr_expect_neq(memcmp(rm_copy, rm0, sizeof rm0), 0, "TRAIN should have moved run_mean");
 
     /* RECOMPUTE does not need the running averages at all. */
-    cr_expect_eq(rv_bn_forward(ctx, t.y, t.mean, t.invstd, NULL, NULL, t.x, t.gamma, t.beta,
+    cr_expect_eq(rv_bn_forward(t.ctx, t.y, t.mean, t.invstd, NULL, NULL, t.x, t.gamma, t.beta,
                                s.N, s.C, s.HW, RV_BN_RECOMPUTE),
                  RV_OK);
     free(y_tr);
     bn_case_free(&t);
-    rv_ctx_destroy(ctx);
 }
 
 Test(bn, eval_uses_running_averages)
@@ -239,23 +225,20 @@ Test(bn, eval_uses_running_averages)
 
 Test(bn, forward_in_place_equals_out_of_place)
 {
-    rv_ctx *ctx = ref_cpu_ctx();
     shape s = { 4, 16, 64 };
     size_t n = numel(s);
-    bn_case t;
-    bn_case_init(&t, ctx, s, 9, 0.0f);
+    bn_case t = bn_case_make(s, 9, 0.0f, 0);
     float *xc = ref_alloc(n);
     memcpy(xc, t.x, n * sizeof *xc);
-    cr_assert_eq(rv_bn_forward(ctx, t.y, t.mean, t.invstd, NULL, NULL, t.x, t.gamma, t.beta,
+    cr_assert_eq(rv_bn_forward(t.ctx, t.y, t.mean, t.invstd, NULL, NULL, t.x, t.gamma, t.beta,
                                s.N, s.C, s.HW, RV_BN_RECOMPUTE),
                  RV_OK);
-    cr_assert_eq(rv_bn_forward(ctx, xc, t.mean, t.invstd, NULL, NULL, xc, t.gamma, t.beta, s.N,
+    cr_assert_eq(rv_bn_forward(t.ctx, xc, t.mean, t.invstd, NULL, NULL, xc, t.gamma, t.beta, s.N,
                                s.C, s.HW, RV_BN_RECOMPUTE),
                  RV_OK);
     cr_expect_eq(memcmp(xc, t.y, n * sizeof *xc), 0, "in-place forward differs");
     free(xc);
     bn_case_free(&t);
-    rv_ctx_destroy(ctx);
 }
 
 /* Finite differences: the loss is sum(r * y) with y from a RECOMPUTE forward, so its gradient
@@ -271,19 +254,17 @@ static double bn_loss(void *ud)
 
 static void check_backward(shape s)
 {
-    rv_ctx *ctx = ref_cpu_ctx();
     size_t n = numel(s);
-    bn_case t;
-    bn_case_init(&t, ctx, s, 1000 + (uint64_t)s.HW, 0.0f);
+    bn_case t = bn_case_make(s, 1000 + (uint64_t)s.HW, 0.0f, 0);
     float *dx = ref_alloc(n), *dg = ref_alloc(s.C), *db = ref_alloc(s.C);
     memset(dg, 0, s.C * sizeof *dg);
     memset(db, 0, s.C * sizeof *db);
-    cr_assert_eq(rv_bn_forward(ctx, t.y, t.mean, t.invstd, NULL, NULL, t.x, t.gamma, t.beta,
+    cr_assert_eq(rv_bn_forward(t.ctx, t.y, t.mean, t.invstd, NULL, NULL, t.x, t.gamma, t.beta,
                                s.N, s.C, s.HW, RV_BN_RECOMPUTE),
                  RV_OK);
-    cr_assert_eq(rv_bn_backward(ctx, dx, dg, db, t.r, t.x, t.mean, t.invstd, t.gamma, s.N, s.C,
+    cr_assert_eq(rv_bn_backward(t.ctx, dx, dg, db, t.r, t.x, t.mean, t.invstd, t.gamma, s.N, s.C,
                                 s.HW, 0.0f),
-                 RV_OK, "%s", rv_ctx_message(ctx));
+                 RV_OK, "%s", rv_ctx_message(t.ctx));
 
     double *rdx = malloc(n * sizeof *rdx), *rdg = malloc(s.C * sizeof *rdg),
            *rdb = malloc(s.C * sizeof *rdb);
@@ -313,7 +294,6 @@ static void check_backward(shape s)
     free(dg);
     free(db);
     bn_case_free(&t);
-    rv_ctx_destroy(ctx);
 }
 
 Test(bn, backward_matches_reference_and_finite_differences)
@@ -323,12 +303,10 @@ Test(bn, backward_matches_reference_and_finite_differences)
 
 Test(bn, backward_accumulates_and_runs_in_place)
 {
-    rv_ctx *ctx = ref_cpu_ctx();
     shape s = { 3, 4, 11 };
     size_t n = numel(s);
-    bn_case t;
-    bn_case_init(&t, ctx, s, 31, 0.0f);
-    cr_assert_eq(rv_bn_forward(ctx, t.y, t.mean, t.invstd, NULL, NULL, t.x, t.gamma, t.beta,
+    bn_case t = bn_case_make(s, 31, 0.0f, 0);
+    cr_assert_eq(rv_bn_forward(t.ctx, t.y, t.mean, t.invstd, NULL, NULL, t.x, t.gamma, t.beta,
                                s.N, s.C, s.HW, RV_BN_RECOMPUTE),
                  RV_OK);
     float *dx0 = ref_alloc(n), *dx1 = ref_alloc(n), *prev = ref_alloc(n), *dyc = ref_alloc(n);
@@ -342,7 +320,7 @@ Test(bn, backward_accumulates_and_runs_in_place)
 
     /* Fresh gradient, overwriting garbage (NaN) in d_x: beta_acc 0 must not read it. */
     for (size_t i = 0; i < n; i++) dx0[i] = NAN;
-    cr_assert_eq(rv_bn_backward(ctx, dx0, dg0, db0, t.r, t.x, t.mean, t.invstd, t.gamma, s.N,
+    cr_assert_eq(rv_bn_backward(t.ctx, dx0, dg0, db0, t.r, t.x, t.mean, t.invstd, t.gamma, s.N,
                                 s.C, s.HW, 0.0f),
                  RV_OK);
     for (size_t i = 0; i < n; i++) cr_assert(isfinite(dx0[i]), "d_x[%zu] not finite", i);
@@ -350,7 +328,7 @@ Test(bn, backward_accumulates_and_runs_in_place)
     /* beta_acc 1: d_x = prev + fresh; d_gamma, d_beta += fresh. Each is one float add of the
      * same fresh value, so the results are exact to one rounding: 1e-6 on O(1) values. */
     memcpy(dx1, prev, n * sizeof *dx1);
-    cr_assert_eq(rv_bn_backward(ctx, dx1, dg1, db1, t.r, t.x, t.mean, t.invstd, t.gamma, s.N,
+    cr_assert_eq(rv_bn_backward(t.ctx, dx1, dg1, db1, t.r, t.x, t.mean, t.invstd, t.gamma, s.N,
                                 s.C, s.HW, 1.0f),
                  RV_OK);
     for (size_t i = 0; i < n; i++)
@@ -362,7 +340,7 @@ Test(bn, backward_accumulates_and_runs_in_place)
 
     /* In place: d_x == d_y with beta_acc 0 gives the same bits as out of place. */
     memcpy(dyc, t.r, n * sizeof *dyc);
-    cr_assert_eq(rv_bn_backward(ctx, dyc, dg2, db2, dyc, t.x, t.mean, t.invstd, t.gamma, s.N,
+    cr_assert_eq(rv_bn_backward(t.ctx, dyc, dg2, db2, dyc, t.x, t.mean, t.invstd, t.gamma, s.N,
                                 s.C, s.HW, 0.0f),
                  RV_OK);
     cr_expect_eq(memcmp(dyc, dx0, n * sizeof *dyc), 0, "in-place backward differs");
@@ -374,7 +352,6 @@ Test(bn, backward_accumulates_and_runs_in_place)
     free(prev);
     free(dyc);
     bn_case_free(&t);
-    rv_ctx_destroy(ctx);
 }
 
 Test(bn, result_independent_of_thread_count)
@@ -383,21 +360,18 @@ Test(bn, result_independent_of_thread_count)
     size_t n = numel(s);
     float *y[2], *dx[2], dg[2][16], db[2][16], m[2][16], is[2][16];
     for (int k = 0; k < 2; k++) {
-        rv_ctx *ctx = ref_cpu_ctx_threads(k + 1);
-        bn_case t;
-        bn_case_init(&t, ctx, s, 4242, 0.0f);
+        bn_case t = bn_case_make(s, 4242, 0.0f, k + 1);
         y[k] = ref_alloc(n);
         dx[k] = ref_alloc(n);
         memset(dg[k], 0, sizeof dg[k]);
         memset(db[k], 0, sizeof db[k]);
-        cr_assert_eq(rv_bn_forward(ctx, y[k], m[k], is[k], t.rmean, t.rvar, t.x, t.gamma,
+        cr_assert_eq(rv_bn_forward(t.ctx, y[k], m[k], is[k], t.rmean, t.rvar, t.x, t.gamma,
                                    t.beta, s.N, s.C, s.HW, RV_BN_TRAIN),
                      RV_OK);
-        cr_assert_eq(rv_bn_backward(ctx, dx[k], dg[k], db[k], t.r, t.x, m[k], is[k], t.gamma,
+        cr_assert_eq(rv_bn_backward(t.ctx, dx[k], dg[k], db[k], t.r, t.x, m[k], is[k], t.gamma,
                                     s.N, s.C, s.HW, 0.0f),
                      RV_OK);
         bn_case_free(&t);
-        rv_ctx_destroy(ctx);
     }
     cr_expect_eq(memcmp(y[0], y[1], n * sizeof(float)), 0, "forward depends on threads");
     cr_expect_eq(memcmp(dx[0], dx[1], n * sizeof(float)), 0, "backward depends on threads");
@@ -408,15 +382,6 @@ Test(bn, result_independent_of_thread_count)
         free(dx[k]);
     }
 }
-
-/* A bad call returns RV_ERR_ARG and leaves a message that names the op. */
-#define EXPECT_ARG(ctx, call, opname)                                                    \
-    do {                                                                                 \
-        rv_ctx_clear_error(ctx);                                                         \
-        cr_expect_eq((call), RV_ERR_ARG, "%s should be refused", #call);                 \
-        cr_expect_not_null(strstr(rv_ctx_message(ctx), opname), "message: '%s'",         \
-                           rv_ctx_message(ctx));                                         \
-    } while (0)
 
 Test(bn, bad_arguments_are_refused)
 {
