@@ -4,7 +4,10 @@
  */
 #include "ref_conv.h"
 
+#include <criterion/criterion.h>
+#include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Input index of tap (r, s) for output (p, q), or -1 when it falls in the padding. */
@@ -77,4 +80,23 @@ void rv_ref_conv_backward_filter(double *d_w, const float *d_out, const float *i
 {
     memset(d_w, 0, (size_t)d->K * d->C * d->R * d->S * sizeof(double));
     backward(NULL, d_w, d_out, in, NULL, d);
+}
+
+float *ref_conv_rand_buf(uint64_t *state, size_t n)
+{
+    float *p = malloc((n + 1) * sizeof *p);
+    cr_assert_not_null(p);
+    for (size_t i = 0; i < n; i++) {
+        *state = *state * 6364136223846793005ull + 1442695040888963407ull;
+        p[i] = (float)((*state >> 40) / (double)(1ull << 24)) * 2.0f - 1.0f;
+    }
+    return p;
+}
+
+float *ref_conv_abs_copy(const float *x, size_t n)
+{
+    float *a = malloc((n + 1) * sizeof *a);
+    cr_assert_not_null(a);
+    for (size_t i = 0; i < n; i++) a[i] = fabsf(x[i]);
+    return a;
 }

@@ -17,6 +17,7 @@
 #include <revnet/conv.h>
 #include <revnet/context.h>
 #include "ref_conv.h"
+#include "ref_ops.h"
 
 /* Unit roundoff of float32. */
 #define U32 (FLT_EPSILON / 2.0)
@@ -45,21 +46,9 @@ typedef struct {
     int N, C, H, W, K, R, stride, threads;
 } shape;
 
-/* Deterministic uniform values in [-1, 1). */
+/* Deterministic uniform values in [-1, 1) (ref_conv.h), from this file's own seed. */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-static float urand(void)
-{
-    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)((rng_state >> 40) / (double)(1ull << 24)) * 2.0f - 1.0f;
-}
-
-static float *rand_buf(size_t n)
-{
-    float *p = malloc(n * sizeof *p + 1);
-    cr_assert_not_null(p);
-    for (size_t i = 0; i < n; i++) p[i] = urand();
-    return p;
-}
+static float *rand_buf(size_t n) { return ref_conv_rand_buf(&rng_state, n); }
 
 /* The workspace is filled with NaN so that any read of a stale value shows in the results. */
 static void *nan_ws(size_t bytes)
@@ -68,24 +57,6 @@ static void *nan_ws(size_t bytes)
     cr_assert_not_null(p);
     for (size_t i = 0; i <= bytes / sizeof(float); i++) p[i] = NAN;
     return p;
-}
-
-static float *abs_copy(const float *x, size_t n)
-{
-    float *a = malloc(n * sizeof *a + 1);
-    cr_assert_not_null(a);
-    for (size_t i = 0; i < n; i++) a[i] = fabsf(x[i]);
-    return a;
-}
-
-static rv_ctx *make_ctx(int threads)
-{
-    rv_ctx_options o = rv_ctx_default_options();
-    o.n_threads = threads;
-    rv_ctx *ctx = NULL;
-    char msg[256];
-    cr_assert_eq(rv_ctx_create(&ctx, &o, msg, sizeof msg), RV_OK, "rv_ctx_create: %s", msg);
-    return ctx;
 }
 
 /* got[i] vs base[i] + ref[i], with the bound REF_BOUND_FACTOR * gamma_{terms+2} *
@@ -140,7 +111,7 @@ ParameterizedTestParameters(conv, matches_reference)
 
 ParameterizedTest(shape *sh, conv, matches_reference)
 {
-    rv_ctx *ctx = make_ctx(sh->threads);
+    rv_ctx *ctx = ref_cpu_ctx_threads(sh->threads);
     rv_conv_desc d;
     cr_assert_eq(rv_conv_desc_init(ctx, &d, sh->N, sh->C, sh->H, sh->W, sh->K, sh->R,
                                    sh->stride), RV_OK, "%s", rv_ctx_message(ctx));
@@ -150,7 +121,8 @@ ParameterizedTest(shape *sh, conv, matches_reference)
     float *out = rand_buf(n_out), *d_in = rand_buf(n_in), *d_w = rand_buf(n_w);
     float *d_w0 = malloc(n_w * sizeof *d_w0 + 1), *d_in0 = rand_buf(n_in);
     memcpy(d_w0, d_w, n_w * sizeof *d_w);
-    float *a_in = abs_copy(in, n_in), *a_w = abs_copy(w, n_w), *a_dy = abs_copy(dy, n_out);
+    float *a_in = ref_conv_abs_copy(in, n_in), *a_w = ref_conv_abs_copy(w, n_w);
+    float *a_dy = ref_conv_abs_copy(dy, n_out);
     double *ref = malloc((n_in + n_out + n_w) * sizeof *ref);
     double *aref = malloc((n_in + n_out + n_w) * sizeof *aref);
     void *ws = nan_ws(rv_conv_workspace_bytes(ctx, &d));
@@ -190,7 +162,7 @@ ParameterizedTest(shape *sh, conv, matches_reference)
 
 Test(conv, same_padding_values)
 {
-    rv_ctx *ctx = make_ctx(0);
+    rv_ctx *ctx = ref_cpu_ctx_threads(0);
     rv_conv_desc d;
     /* 3x3 stride 2 on an even size: total padding (16-1)*2 + 3 - 32 = 1, all of it at the
      * bottom/right. */
@@ -215,7 +187,7 @@ Test(conv, same_padding_values)
 
 Test(conv, macs)
 {
-    rv_ctx *ctx = make_ctx(0);
+    rv_ctx *ctx = ref_cpu_ctx_threads(0);
     rv_conv_desc d;
     cr_assert_eq(rv_conv_desc_init(ctx, &d, 100, 16, 32, 32, 32, 3, 2), RV_OK);
     cr_expect_eq(rv_conv_macs(&d), 100.0 * 32 * 16 * 16 * 16 * 3 * 3);
@@ -226,7 +198,7 @@ Test(conv, macs)
  * what the project measures), is at least one image's columns, and is 0 for a 1x1/1 conv. */
 Test(conv, workspace_is_small)
 {
-    rv_ctx *ctx = make_ctx(2);
+    rv_ctx *ctx = ref_cpu_ctx_threads(2);
     const int shapes[][4] = { { 3, 32, 16, 1 }, { 16, 32, 16, 1 }, { 16, 32, 32, 2 },
                               { 32, 16, 32, 1 }, { 32, 16, 56, 2 }, { 56, 8, 56, 1 },
                               { 64, 8, 64, 1 } };
@@ -247,52 +219,63 @@ Test(conv, workspace_is_small)
 
 /* ------------------------------------------------------------------ finite differences */
 
+/* One finite-difference problem: the convolution d on in and w, the loss weights g, and the
+ * buffers its forward passes use. */
+typedef struct {
+    rv_ctx *ctx;
+    rv_conv_desc d;
+    float *in, *w, *g, *out;
+    void *ws;
+} fd_problem;
+
 /* L = sum_i out_i * g_i, accumulated in double. */
-static double loss(rv_ctx *ctx, float *out, const float *in, const float *w, const float *g,
-                   const rv_conv_desc *d, void *ws)
+static double loss(const fd_problem *f)
 {
-    cr_assert_eq(rv_conv_forward(ctx, out, in, w, d, ws), RV_OK);
+    cr_assert_eq(rv_conv_forward(f->ctx, f->out, f->in, f->w, &f->d, f->ws), RV_OK);
+    const rv_conv_desc *d = &f->d;
     double l = 0.0;
-    for (size_t i = 0; i < (size_t)d->N * d->K * d->P * d->Q; i++) l += (double)out[i] * g[i];
+    for (size_t i = 0; i < (size_t)d->N * d->K * d->P * d->Q; i++)
+        l += (double)f->out[i] * f->g[i];
     return l;
+}
+
+/* Each element of p (f's input or weights, n of them) moved by +-FD_STEP: the central
+ * difference of L against the analytic gradient grad (named name in messages). */
+static void fd_compare(const fd_problem *f, float *p, const float *grad, size_t n,
+                       const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        float x = p[i];
+        p[i] = x + FD_STEP;
+        double lp = loss(f);
+        p[i] = x - FD_STEP;
+        double lm = loss(f);
+        p[i] = x;
+        double fd = (lp - lm) / (2.0 * FD_STEP);
+        cr_assert(fabs(fd - grad[i]) <= FD_TOL, "stride %d %s[%zu]: analytic %.7g, FD %.7g",
+                  f->d.stride, name, i, (double)grad[i], fd);
+    }
 }
 
 static void fd_check(int stride)
 {
-    rv_ctx *ctx = make_ctx(0);
-    rv_conv_desc d;
-    cr_assert_eq(rv_conv_desc_init(ctx, &d, 2, 2, 5, 6, 3, 3, stride), RV_OK);
-    size_t n_in = (size_t)d.N * d.C * d.H * d.W, n_out = (size_t)d.N * d.K * d.P * d.Q;
-    size_t n_w = (size_t)d.K * d.C * d.R * d.S;
-    float *in = rand_buf(n_in), *w = rand_buf(n_w), *g = rand_buf(n_out), *out = rand_buf(n_out);
+    fd_problem f = { .ctx = ref_cpu_ctx_threads(0) };
+    rv_conv_desc *d = &f.d;
+    cr_assert_eq(rv_conv_desc_init(f.ctx, d, 2, 2, 5, 6, 3, 3, stride), RV_OK);
+    size_t n_in = (size_t)d->N * d->C * d->H * d->W, n_out = (size_t)d->N * d->K * d->P * d->Q;
+    size_t n_w = (size_t)d->K * d->C * d->R * d->S;
+    f.in = rand_buf(n_in);
+    f.w = rand_buf(n_w);
+    f.g = rand_buf(n_out);
+    f.out = rand_buf(n_out);
     float *d_in = rand_buf(n_in), *d_w = calloc(n_w, sizeof *d_w);
-    void *ws = nan_ws(rv_conv_workspace_bytes(ctx, &d));
-    cr_assert_eq(rv_conv_backward_data(ctx, d_in, g, w, &d, 0.0f, ws), RV_OK);
-    cr_assert_eq(rv_conv_backward_filter(ctx, d_w, g, in, &d, ws), RV_OK);
-    for (size_t i = 0; i < n_in; i++) {
-        float x = in[i];
-        in[i] = x + FD_STEP;
-        double lp = loss(ctx, out, in, w, g, &d, ws);
-        in[i] = x - FD_STEP;
-        double lm = loss(ctx, out, in, w, g, &d, ws);
-        in[i] = x;
-        double fd = (lp - lm) / (2.0 * FD_STEP);
-        cr_assert(fabs(fd - d_in[i]) <= FD_TOL, "stride %d d_in[%zu]: analytic %.7g, FD %.7g",
-                  stride, i, (double)d_in[i], fd);
-    }
-    for (size_t i = 0; i < n_w; i++) {
-        float x = w[i];
-        w[i] = x + FD_STEP;
-        double lp = loss(ctx, out, in, w, g, &d, ws);
-        w[i] = x - FD_STEP;
-        double lm = loss(ctx, out, in, w, g, &d, ws);
-        w[i] = x;
-        double fd = (lp - lm) / (2.0 * FD_STEP);
-        cr_assert(fabs(fd - d_w[i]) <= FD_TOL, "stride %d d_w[%zu]: analytic %.7g, FD %.7g",
-                  stride, i, (double)d_w[i], fd);
-    }
-    free(in); free(w); free(g); free(out); free(d_in); free(d_w); free(ws);
-    rv_ctx_destroy(ctx);
+    f.ws = nan_ws(rv_conv_workspace_bytes(f.ctx, d));
+    cr_assert_eq(rv_conv_backward_data(f.ctx, d_in, f.g, f.w, d, 0.0f, f.ws), RV_OK);
+    cr_assert_eq(rv_conv_backward_filter(f.ctx, d_w, f.g, f.in, d, f.ws), RV_OK);
+    fd_compare(&f, f.in, d_in, n_in, "d_in");
+    fd_compare(&f, f.w, d_w, n_w, "d_w");
+    free(f.in); free(f.w); free(f.g); free(f.out); free(d_in); free(d_w); free(f.ws);
+    rv_ctx_destroy(f.ctx);
 }
 
 Test(conv, finite_differences_stride1) { fd_check(1); }
@@ -309,7 +292,7 @@ static void expect_arg_error(rv_ctx *ctx, rv_status s, const char *what)
 
 Test(conv, bad_arguments)
 {
-    rv_ctx *ctx = make_ctx(0);
+    rv_ctx *ctx = ref_cpu_ctx_threads(0);
     rv_conv_desc d;
     expect_arg_error(ctx, rv_conv_desc_init(ctx, &d, 0, 1, 4, 4, 1, 3, 1), "N = 0");
     expect_arg_error(ctx, rv_conv_desc_init(ctx, &d, 1, 1, 4, -4, 1, 3, 1), "W < 0");
@@ -345,7 +328,7 @@ Test(conv, bad_arguments)
  * RV_OK without touching any buffer. */
 Test(conv, dry_run_touches_nothing)
 {
-    rv_ctx *ctx = make_ctx(0);
+    rv_ctx *ctx = ref_cpu_ctx_threads(0);
     rv_conv_desc d;
     cr_assert_eq(rv_conv_desc_init(ctx, &d, 2, 3, 6, 6, 4, 3, 1), RV_OK);
     size_t n_in = (size_t)d.N * d.C * d.H * d.W, n_out = (size_t)d.N * d.K * d.P * d.Q;
@@ -395,7 +378,7 @@ static float *run_all(rv_ctx *ctx, const rv_conv_desc *d, const float *in, const
  * each image on one thread, so they do not depend on the thread count at all. */
 Test(conv, bit_identical_repeats)
 {
-    rv_ctx *c1 = make_ctx(1), *c2 = make_ctx(2);
+    rv_ctx *c1 = ref_cpu_ctx_threads(1), *c2 = ref_cpu_ctx_threads(2);
     rv_conv_desc d;
     cr_assert_eq(rv_conv_desc_init(c2, &d, 6, 8, 12, 12, 8, 3, 1), RV_OK);
     size_t n_in = (size_t)d.N * d.C * d.H * d.W, n_out = (size_t)d.N * d.K * d.P * d.Q;

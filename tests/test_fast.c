@@ -97,27 +97,9 @@ static void teardown(void)
 
 TestSuite(fast, .init = setup, .fini = teardown, .timeout = 300);
 
+/* Deterministic uniform values in [-1, 1) (ref_conv.h), from this file's own seed. */
 static uint64_t rng_state = 0x243f6a8885a308d3ull;
-static float urand(void)
-{
-    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)((rng_state >> 40) / (double)(1ull << 24)) * 2.0f - 1.0f;
-}
-
-static float *rand_buf(size_t n)
-{
-    float *p = malloc(n * sizeof *p + 4);
-    cr_assert_not_null(p);
-    for (size_t i = 0; i < n; i++) p[i] = urand();
-    return p;
-}
-
-static float *abs_copy(const float *x, size_t n)
-{
-    float *a = malloc(n * sizeof *a + 4);
-    for (size_t i = 0; i < n; i++) a[i] = fabsf(x[i]);
-    return a;
-}
+static float *rand_buf(size_t n) { return ref_conv_rand_buf(&rng_state, n); }
 
 /* A fast-backend activation holding host NCHW values h (padding zeroed by the upload). */
 static float *up(const float *h, int N, int C, int HW)
@@ -195,7 +177,8 @@ static void conv_case(const cshape *s)
     size_t n_in = (size_t)s->N * s->C * HW, n_out = (size_t)s->N * s->K * PQ;
     size_t n_w = (size_t)s->K * s->C * s->R * s->R;
     float *x = rand_buf(n_in), *w = rand_buf(n_w), *g = rand_buf(n_out);
-    float *ax = abs_copy(x, n_in), *aw = abs_copy(w, n_w), *ag = abs_copy(g, n_out);
+    float *ax = ref_conv_abs_copy(x, n_in), *aw = ref_conv_abs_copy(w, n_w);
+    float *ag = ref_conv_abs_copy(g, n_out);
     double *exact = malloc((n_in + n_out + n_w) * sizeof *exact);
     double *scale = malloc((n_in + n_out + n_w) * sizeof *scale);
     size_t ws_bytes = rv_conv_workspace_bytes(fast, &d);
