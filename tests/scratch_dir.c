@@ -40,6 +40,15 @@ static void remove_tree(const char *dir)
 
 void scratch_dir_remove(void) { remove_tree(g_dir); }
 
+char *path_in(const char *name)
+{
+    static char bufs[8][PATH_MAX + 64];
+    static int next;
+    char *p = bufs[next++ % 8];
+    snprintf(p, PATH_MAX + 64, "%s/%s", g_dir, name);
+    return p;
+}
+
 unsigned char *read_all(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -60,7 +69,35 @@ void write_all(const char *path, const unsigned char *buf, size_t len)
     FILE *f = fopen(path, "wb");
     cr_assert_not_null(f, "cannot write %s: %s", path, strerror(errno));
     cr_assert_eq(fwrite(buf, 1, len, f), len);
+    cr_assert_eq(fclose(f), 0, "cannot write %s: %s", path, strerror(errno));
+}
+
+void write_text(const char *path, const char *text)
+{
+    write_all(path, (const unsigned char *)text, strlen(text));
+}
+
+char *read_text(const char *path)
+{
+    size_t len;
+    char *text = (char *)read_all(path, &len);
+    text[len] = '\0'; /* read_all allocates one byte more */
+    return text;
+}
+
+char *read_output(const char *path)
+{
+    enum { CAP = 1 << 16 };
+    static char bufs[3][CAP];
+    static int next;
+    char *b = bufs[next++ % 3];
+    b[0] = '\0';
+    FILE *f = fopen(path, "rb");
+    if (!f) return b;
+    size_t n = fread(b, 1, CAP - 1, f);
+    b[n] = '\0';
     fclose(f);
+    return b;
 }
 
 int sh(const char *fmt, ...)

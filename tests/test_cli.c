@@ -185,14 +185,6 @@ static const char MEM[] =
     "[experiment]\nname = memtiny\nkind = mem\n[mem]\nsteps = 1\nbatch = 2\nthreads = 1\n"
     "[matrix]\narchs = revnet-basic-1\n";
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f, "%s", path);
-    fputs(text, f);
-    cr_assert_eq(fclose(f), 0);
-}
-
 /* Runs rb_cmd_run on FILE --db DB in a child whose stdout and stderr go to files in g_dir,
  * with the nth calloc of that child failing (0: none) and, with no_proc, an empty /proc.
  * argv is a heap array with nothing before argv[0], as a caller other than main may pass.
@@ -236,19 +228,6 @@ static int run_child(const char *file, const char *db, long nth, int no_proc)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 200 + WTERMSIG(st);
 }
 
-static char *slurp(const char *name)
-{
-    static char buf[1 << 16];
-    char p[PATH_MAX + 16];
-    snprintf(p, sizeof p, "%s/%s", g_dir, name);
-    FILE *f = fopen(p, "rb");
-    if (!f) return strcpy(buf, "");
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
 /* Number of finished runs in the database at path (0 when there is no such file). */
 static int finished_runs(const char *path)
 {
@@ -277,13 +256,13 @@ Test(run, a_failed_calloc_never_reports_success, .init = scratch_dir_make,
 {
     char ini[PATH_MAX + 16];
     snprintf(ini, sizeof ini, "%s/tiny.ini", g_dir);
-    write_file(ini, TINY);
+    write_text(ini, TINY);
     long nth;
     for (nth = 1; nth <= MAX_CALLOC_SWEEP; nth++) {
         char db[PATH_MAX + 32];
         snprintf(db, sizeof db, "%s/r%ld.db", g_dir, nth);
         int code = run_child(ini, db, nth, 0);
-        const char *err = slurp("stderr");
+        const char *err = read_output(path_in("stderr"));
         if (code == RB_EXIT_OK) {
             cr_assert_eq(finished_runs(db), 1, "calloc %ld failed: exit 0 but the entry did not "
                          "run; stderr: %s", nth, err);
@@ -305,7 +284,7 @@ Test(run, no_proc_fails_a_memory_entry_with_a_message, .init = scratch_dir_make,
     char ini[PATH_MAX + 16], db[PATH_MAX + 16];
     snprintf(ini, sizeof ini, "%s/mem.ini", g_dir);
     snprintf(db, sizeof db, "%s/r.db", g_dir);
-    write_file(ini, MEM);
+    write_text(ini, MEM);
     fflush(NULL);
     /* The namespace is made in a child so the test process keeps its /proc. */
     pid_t pid = fork();
@@ -319,7 +298,7 @@ Test(run, no_proc_fails_a_memory_entry_with_a_message, .init = scratch_dir_make,
     cr_assert_eq(waitpid(pid, &st, 0), pid);
     int code = WIFEXITED(st) ? WEXITSTATUS(st) : 200 + WTERMSIG(st);
     if (code == 97 || code == 98) cr_skip_test("no private mount namespace here (unshare/mount)");
-    const char *err = slurp("stderr");
+    const char *err = read_output(path_in("stderr"));
     cr_assert_eq(code, RB_EXIT_FAIL, "exit %d; stderr: %s", code, err);
     cr_expect_not_null(strstr(err, "cannot run /proc/self/exe"), "%s", err);
 }

@@ -29,15 +29,6 @@
  * loaded 2-core machine; it only bounds a failure, a passing run waits far less. */
 #define PAUSE_WAIT_TENTHS 600
 
-static char *path_in(const char *name)
-{
-    static char bufs[8][PATH_MAX + 64];
-    static int next;
-    char *p = bufs[next++ % 8];
-    snprintf(p, PATH_MAX + 64, "%s/%s", g_dir, name);
-    return p;
-}
-
 static void exec_sql(sqlite3 *h, const char *sql)
 {
     char *e = NULL;
@@ -141,6 +132,13 @@ static int merge(const char *into, const char *const *shards, int n, rb_merge_co
     return rc;
 }
 
+/* Merges the n shards into main.db, which must succeed; the counts in *total. */
+static void merge_into_main(const char *const *shards, int n, rb_merge_counts *total)
+{
+    char err[1024];
+    cr_assert_eq(merge(path_in("main.db"), shards, n, total, err, sizeof err), 0, "%s", err);
+}
+
 /* The standard setup: main.db with one run of its own, shard a (two finished runs and one
  * interrupted) and shard b (one finished run); every run is run 1.. of its own file. */
 static void standard_setup(void)
@@ -162,8 +160,7 @@ Test(merge, finished_runs_get_new_ids_with_their_rows)
     standard_setup();
     const char *shards[] = { path_in("a.db"), path_in("b.db") };
     rb_merge_counts total;
-    char err[1024];
-    cr_assert_eq(merge(path_in("main.db"), shards, 2, &total, err, sizeof err), 0, "%s", err);
+    merge_into_main(shards, 2, &total);
     cr_expect_eq(total.n_added, 3);
     cr_expect_eq(total.n_present, 0);
     cr_expect_eq(total.n_unfinished, 1);
@@ -198,15 +195,14 @@ Test(merge, merging_twice_adds_nothing)
     standard_setup();
     const char *shards[] = { path_in("a.db"), path_in("b.db") };
     rb_merge_counts total;
-    char err[1024];
-    cr_assert_eq(merge(path_in("main.db"), shards, 2, &total, err, sizeof err), 0, "%s", err);
+    merge_into_main(shards, 2, &total);
     char *once = dump(path_in("main.db"));
-    cr_assert_eq(merge(path_in("main.db"), shards, 2, &total, err, sizeof err), 0, "%s", err);
+    merge_into_main(shards, 2, &total);
     cr_expect_eq(total.n_added, 0);
     cr_expect_eq(total.n_present, 3);
     /* One shard twice in one merge: the second copy is recognised too. */
     const char *twice[] = { path_in("b.db"), path_in("b.db") };
-    cr_assert_eq(merge(path_in("main.db"), twice, 2, &total, err, sizeof err), 0, "%s", err);
+    merge_into_main(twice, 2, &total);
     cr_expect_eq(total.n_added, 0);
     char *again = dump(path_in("main.db"));
     cr_expect_str_eq(again, once);
@@ -219,15 +215,14 @@ Test(merge, shard_finished_later_is_added_then)
     standard_setup();
     const char *shards[] = { path_in("a.db") };
     rb_merge_counts total;
-    char err[1024];
-    cr_assert_eq(merge(path_in("main.db"), shards, 1, &total, err, sizeof err), 0, "%s", err);
+    merge_into_main(shards, 1, &total);
     cr_expect_eq(total.n_unfinished, 1);
     /* The interrupted run resumes in its shard and finishes; the next merge takes it. */
     sqlite3 *h = NULL;
     cr_assert_eq(sqlite3_open(path_in("a.db"), &h), SQLITE_OK);
     exec_sql(h, "UPDATE runs SET status = 'finished' WHERE seed = 3");
     sqlite3_close(h);
-    cr_assert_eq(merge(path_in("main.db"), shards, 1, &total, err, sizeof err), 0, "%s", err);
+    merge_into_main(shards, 1, &total);
     cr_expect_eq(total.n_added, 1);
     cr_expect_eq(total.n_present, 2);
     cr_expect_eq(count_rows(path_in("main.db"), "SELECT count(*) FROM runs"), 4);
@@ -317,17 +312,16 @@ Test(merge, two_finished_runs_of_one_configuration_are_refused)
     /* Against a run merged earlier, too. */
     const char *first[] = { path_in("a.db") };
     rb_merge_counts total;
-    char err[1024];
-    cr_assert_eq(merge(path_in("main.db"), first, 1, &total, err, sizeof err), 0, "%s", err);
+    merge_into_main(first, 1, &total);
     const char *later[] = { path_in("c.db") };
     expect_refused(later, 1, "two finished runs of one configuration");
     /* An unfinished run of the configuration in main is no conflict: the shard finished it. */
     const run_spec d[] = { { "revnet-basic-1", 1, "interrupted", "2026-02-02T00:00:00.000Z", 1 } };
     make_db(path_in("d.db"), d, 1);
     const char *db_d[] = { path_in("d.db") };
-    cr_assert_eq(merge(path_in("main.db"), db_d, 1, &total, err, sizeof err), 0, "%s", err);
+    merge_into_main(db_d, 1, &total);
     const char *db_b[] = { path_in("b.db") };
-    cr_assert_eq(merge(path_in("main.db"), db_b, 1, &total, err, sizeof err), 0, "%s", err);
+    merge_into_main(db_b, 1, &total);
     cr_expect_eq(total.n_added, 1);
 }
 

@@ -41,21 +41,8 @@ static int run_in_dir(const char *fmt, ...)
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
-static char *slurp(const char *name)
-{
-    static char buf[3][1 << 16];
-    static int k;
-    char *b = buf[k++ % 3];
-    char p[PATH_MAX + 64];
-    snprintf(p, sizeof p, "%s/%s", g_dir, name);
-    FILE *f = fopen(p, "rb");
-    b[0] = '\0';
-    if (!f) return b;
-    size_t n = fread(b, 1, (1 << 16) - 1, f);
-    b[n] = '\0';
-    fclose(f);
-    return b;
-}
+/* The text of g_dir/name ("" when there is none). */
+static char *slurp(const char *name) { return read_output(path_in(name)); }
 
 static int exists(const char *name)
 {
@@ -156,18 +143,11 @@ static const char DUPLICATE[] =
     "[matrix.a]\narchs = resnet-basic-1\ndatasets = fashion-mnist\n"
     "[matrix.b]\narchs = resnet-basic-1 revnet-basic-1\ndatasets = fashion-mnist\n";
 
-static void write_text(const char *name, const char *text)
-{
-    char p[PATH_MAX + 64];
-    snprintf(p, sizeof p, "%s/%s", g_dir, name);
-    write_all(p, (const unsigned char *)text, strlen(text));
-}
-
 Test(messages, a_run_listed_twice_runs_once_and_is_not_called_busy)
 {
     /* With --jobs 2 the second listing found the first's lock: "1 entry running in another
      * process were left to it", when no other process existed. */
-    write_text("dup.ini", DUPLICATE);
+    write_text(path_in("dup.ini"), DUPLICATE);
     int rc = run_in_dir("%s run dup.ini --db r.db --jobs 2", RV_REVBENCH);
     char out[1 << 12];
     snprintf(out, sizeof out, "%s", slurp("out"));
@@ -182,7 +162,7 @@ Test(messages, a_run_listed_twice_runs_once_and_is_not_called_busy)
 Test(messages, a_dry_run_writes_nothing)
 {
     /* It created the database and DB.locks/ (and refused a read-only database). */
-    write_text("dup.ini", DUPLICATE);
+    write_text(path_in("dup.ini"), DUPLICATE);
     int rc = run_in_dir("%s run dup.ini --db new.db --dry-run", RV_REVBENCH);
     cr_expect_eq(rc, 0, "exit %d: %s", rc, slurp("err"));
     cr_expect(strstr(slurp("out"), "to run") != NULL, "%s", slurp("out"));

@@ -7,15 +7,14 @@
  * second besides gnuplot.
  */
 #include <criterion/criterion.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "db/db.h"
+#include "scratch_dir.h"
 
 static char dir[256], db_path[320], figs[320];
 
@@ -35,18 +34,6 @@ static void teardown(void)
 }
 
 TestSuite(plots, .init = setup, .fini = teardown, .timeout = 120);
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 static char *slurp(const char *name)
 {

@@ -37,16 +37,6 @@ static long long scalar(rb_db *db, const char *sql)
     return v;
 }
 
-static char *read_text(const char *path)
-{
-    size_t n = 0;
-    unsigned char *b = read_all(path, &n);
-    char *s = realloc(b, n + 1);
-    cr_assert_not_null(s);
-    s[n] = '\0';
-    return s;
-}
-
 /* Every file of dump a equals the one of dump b, byte for byte. */
 static void expect_same_dump(const char *a, const char *b)
 {

@@ -90,10 +90,7 @@ Test(report, real_runs_then_report_and_plots)
     /* 1. Real training through the runner, twice: the second finds both entries finished. */
     char ini[400];
     snprintf(ini, sizeof ini, "%s/tiny.ini", dir);
-    FILE *f = fopen(ini, "w");
-    cr_assert_not_null(f);
-    fputs(TINY, f);
-    fclose(f);
+    write_text(ini, TINY);
     char p[600];
     snprintf(p, sizeof p, "%s/run1.txt", dir);
     int run_rc = sh("%s run %s --db %s --jobs 2 > %s 2>&1", RV_REVBENCH, ini, db_path, p);
@@ -105,9 +102,7 @@ Test(report, real_runs_then_report_and_plots)
     cr_expect(strstr(dry, "2 entries, 2 finished, 0 to do") != NULL, "%s", dry);
     /* A bad file is a usage error (status 2) naming the line. */
     snprintf(p, sizeof p, "%s/bad.ini", dir);
-    f = fopen(p, "w");
-    fputs("[experiment]\nname = x\nkind = train\n[matrix]\narchs = resnet-7\n", f);
-    fclose(f);
+    write_text(p, "[experiment]\nname = x\nkind = train\n[matrix]\narchs = resnet-7\n");
     cr_expect_eq(sh("%s run %s --db %s --dry-run 2> %s/bad.txt", RV_REVBENCH, p, db_path, dir),
                  2);
     snprintf(p, sizeof p, "%s/bad.txt", dir);
@@ -262,10 +257,7 @@ Test(report, two_runs_of_one_file_never_run_an_entry_twice)
 {
     char ini[400];
     snprintf(ini, sizeof ini, "%s/mem.ini", dir);
-    FILE *f = fopen(ini, "w");
-    cr_assert_not_null(f);
-    fputs(MEMS, f);
-    fclose(f);
+    write_text(ini, MEMS);
     /* Create the database first so that both start from the same file. */
     rb_db *db = NULL;
     char err[512];

@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "scratch_dir.h"
+
 static char dir[256], db_path[320], ini[320], out_path[320];
 
 static void setup(void)
@@ -49,10 +51,7 @@ static const char TWO_ENTRIES[] =
  * group when own_group (as a shell starts a foreground job). */
 static pid_t start_run(int own_group)
 {
-    FILE *f = fopen(ini, "w");
-    cr_assert_not_null(f);
-    fputs(TWO_ENTRIES, f);
-    fclose(f);
+    write_text(ini, TWO_ENTRIES);
     fflush(NULL);
     pid_t pid = fork();
     cr_assert_neq(pid, -1);
@@ -101,22 +100,11 @@ static void wait_until_both_train(pid_t pid)
     cr_assert_fail("the two entries did not start training");
 }
 
-static char *slurp(const char *path)
-{
-    static char buf[1 << 16];
-    FILE *f = fopen(path, "rb");
-    if (!f) return strcpy(buf, "");
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
 /* Both entries stopped part way, 'interrupted' with the signal named, each with its
  * checkpoint on disk; `run` said so and exited 1. */
 static void expect_both_interrupted(int wstatus, const char *signame)
 {
-    const char *out = slurp(out_path);
+    const char *out = read_output(out_path);
     cr_assert(WIFEXITED(wstatus), "run died of signal %d; output:\n%s",
               WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0, out);
     cr_expect_eq(WEXITSTATUS(wstatus), 1, "exit %d; output:\n%s", WEXITSTATUS(wstatus), out);

@@ -34,25 +34,6 @@
 
 static int g_cluster_up;
 
-static char *path_in(const char *name)
-{
-    static char bufs[8][PATH_MAX + 64];
-    static int next;
-    char *p = bufs[next++ % 8];
-    snprintf(p, PATH_MAX + 64, "%s/%s", g_dir, name);
-    return p;
-}
-
-static char *slurp(const char *path)
-{
-    size_t len;
-    char *buf = (char *)read_all(path, &len);
-    buf = realloc(buf, len + 1);
-    cr_assert_not_null(buf);
-    buf[len] = '\0';
-    return buf;
-}
-
 static void tenth_second(void) { nanosleep(&(struct timespec){ 0, 100000000 }, NULL); }
 
 static void teardown(void)
@@ -95,11 +76,11 @@ static void cluster_up(void)
     int rc = sh("%s/scripts/slurm-local.sh up %s/cluster > %s 2> %s", RV_SOURCE_DIR, g_dir,
                 path_in("up.out"), path_in("up.err"));
     if (rc == 3) {
-        char *why = slurp(path_in("up.err"));
+        char *why = read_text(path_in("up.err"));
         cr_skip_test("no local Slurm cluster here: %s", why);
     }
     g_cluster_up = 1;
-    cr_assert_eq(rc, 0, "scripts/slurm-local.sh up failed:\n%s", slurp(path_in("up.err")));
+    cr_assert_eq(rc, 0, "scripts/slurm-local.sh up failed:\n%s", read_text(path_in("up.err")));
     char conf[PATH_MAX + 64];
     snprintf(conf, sizeof conf, "%s/cluster/slurm.conf", g_dir);
     setenv("SLURM_CONF", conf, 1);
@@ -110,15 +91,25 @@ static void wait_queue_empty(void)
 {
     for (int i = 0; i < WAIT_QUEUE_TENTHS; i++) {
         cr_assert_eq(sh("squeue -h > %s 2>&1", path_in("queue.txt")), 0, "squeue failed: %s",
-                     slurp(path_in("queue.txt")));
-        char *q = slurp(path_in("queue.txt"));
+                     read_text(path_in("queue.txt")));
+        char *q = read_text(path_in("queue.txt"));
         int empty = q[0] == '\0';
         free(q);
         if (empty) return;
         tenth_second();
     }
     cr_assert_fail("jobs still queued after %d s: %s", WAIT_QUEUE_TENTHS / 10,
-                   slurp(path_in("queue.txt")));
+                   read_text(path_in("queue.txt")));
+}
+
+/* Runs `revbench run ini --db db flags`, which must exit 0, with its output to g_dir/out_name;
+ * returns that output (malloc'ed). */
+static char *revbench_run(const char *ini, const char *db, const char *flags, const char *out_name)
+{
+    const char *out = path_in(out_name);
+    cr_assert_eq(sh("%s run %s --db %s %s > %s 2>&1", RV_REVBENCH, ini, db, flags, out), 0, "%s",
+                 read_text(out));
+    return read_text(out);
 }
 
 /* One text value of a query on a database file (malloc'ed), "" for no row. */
@@ -170,20 +161,14 @@ Test(slurm, cancelled_task_resumes_and_the_merge_equals_a_plain_run, .timeout = 
                  path_in("plain.db"), path_in("plain.out"));
         _exit(system(cmd) == 0 ? 0 : 1);
     }
-    cr_assert_eq(sh("%s run %s --db %s --slurm > %s 2>&1", RV_REVBENCH, ini, main_db,
-                    path_in("submit1.out")),
-                 0, "%s", slurp(path_in("submit1.out")));
-    char *out = slurp(path_in("submit1.out"));
+    char *out = revbench_run(ini, main_db, "--slurm", "submit1.out");
     const char *at = strstr(out, "submitted job array ");
     cr_assert_not_null(at, "%s", out);
     int array = atoi(at + strlen("submitted job array "));
     cr_expect(strstr(out, "4 to submit in 1 job array") != NULL, "%s", out);
     free(out);
     /* Submitting again at once submits no entry twice: they are queued or running. */
-    cr_assert_eq(sh("%s run %s --db %s --slurm > %s 2>&1", RV_REVBENCH, ini, main_db,
-                    path_in("again.out")),
-                 0, "%s", slurp(path_in("again.out")));
-    out = slurp(path_in("again.out"));
+    out = revbench_run(ini, main_db, "--slurm", "again.out");
     cr_expect(strstr(out, " 0 to submit") != NULL, "%s", out);
     free(out);
 
@@ -216,17 +201,11 @@ Test(slurm, cancelled_task_resumes_and_the_merge_equals_a_plain_run, .timeout = 
     free(n);
 
     /* Submit again: only the cancelled entry runs, resumed from its shard's checkpoint. */
-    cr_assert_eq(sh("%s run %s --db %s --slurm > %s 2>&1", RV_REVBENCH, ini, main_db,
-                    path_in("submit2.out")),
-                 0, "%s", slurp(path_in("submit2.out")));
-    out = slurp(path_in("submit2.out"));
+    out = revbench_run(ini, main_db, "--slurm", "submit2.out");
     cr_expect(strstr(out, "1 to submit in 1 job array") != NULL, "%s", out);
     free(out);
     wait_queue_empty();
-    cr_assert_eq(sh("%s run %s --db %s --slurm --status > %s 2>&1", RV_REVBENCH, ini, main_db,
-                    path_in("status.out")),
-                 0);
-    out = slurp(path_in("status.out"));
+    out = revbench_run(ini, main_db, "--slurm --status", "status.out");
     cr_expect(strstr(out, "4 in the main database") != NULL, "%s", out);
     cr_expect(strstr(out, ": COMPLETED") != NULL, "the merge job: %s", out);
     free(out);
@@ -234,7 +213,7 @@ Test(slurm, cancelled_task_resumes_and_the_merge_equals_a_plain_run, .timeout = 
     int status;
     cr_assert_eq(waitpid(plain, &status, 0), plain);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "plain run: %s",
-              slurp(path_in("plain.out")));
+              read_text(path_in("plain.out")));
     /* Every entry exactly once, finished, the file intact, the metrics those of the plain run. */
     char *once = query(main_db, "SELECT count(*) || ' ' || count(DISTINCT config_key) || ' ' ||"
                                 " sum(status = 'finished') FROM runs");
@@ -259,9 +238,7 @@ Test(slurm, entry_runs_that_entry_only, .timeout = 120)
     snprintf(ini, sizeof ini, "%s", path_in("exp.ini"));
     snprintf(db, sizeof db, "%s", path_in("one.db"));
     write_experiment(ini);
-    cr_assert_eq(sh("%s run %s --db %s --entry 2 > %s 2>&1", RV_REVBENCH, ini, db,
-                    path_in("out.txt")),
-                 0, "%s", slurp(path_in("out.txt")));
+    free(revbench_run(ini, db, "--entry 2", "out.txt"));
     char *runs = query(db, "SELECT group_concat(arch || ' ' || seed || ' ' || status) FROM runs");
     cr_expect_str_eq(runs, "resnet-basic-1 2 finished");
     free(runs);
@@ -281,10 +258,7 @@ Test(slurm, dry_run_prints_one_array_per_resource_request)
     snprintf(ini, sizeof ini, "%s", path_in("dry.ini"));
     snprintf(db, sizeof db, "%s", path_in("dry.db"));
     write_all(ini, (const unsigned char *)TEXT, sizeof TEXT - 1);
-    cr_assert_eq(sh("%s run %s --db %s --slurm --dry-run --partition gpu > %s 2>&1",
-                    RV_REVBENCH, ini, db, path_in("dry.out")),
-                 0, "%s", slurp(path_in("dry.out")));
-    char *out = slurp(path_in("dry.out"));
+    char *out = revbench_run(ini, db, "--slurm --dry-run --partition gpu", "dry.out");
     cr_expect(strstr(out, "3 to submit in 2 job arrays") != NULL, "%s", out);
     cr_expect(strstr(out, "#SBATCH --gpus-per-task=1\n") != NULL, "cuda entry: %s", out);
     cr_expect(strstr(out, "#SBATCH --partition=gpu\n") != NULL, "%s", out);
@@ -310,10 +284,7 @@ Test(slurm, dry_run_prints_one_array_per_resource_request)
     snprintf(folder, sizeof folder, "%s.slurm", db);
     cr_expect_neq(stat(folder, &sb), 0, "a dry run wrote the run folder");
     /* Fixed resources for every task, and the flags that need --slurm. */
-    cr_assert_eq(sh("%s run %s --db %s --slurm --dry-run --time 1:00:00 --mem 3G > %s 2>&1",
-                    RV_REVBENCH, ini, db, path_in("fixed.out")),
-                 0);
-    out = slurp(path_in("fixed.out"));
+    out = revbench_run(ini, db, "--slurm --dry-run --time 1:00:00 --mem 3G", "fixed.out");
     cr_expect(strstr(out, "#SBATCH --time=1:00:00\n") && strstr(out, "#SBATCH --mem=3G\n"),
               "%s", out);
     free(out);
@@ -324,10 +295,7 @@ Test(slurm, dry_run_prints_one_array_per_resource_request)
     snprintf(with, sizeof TEXT + sizeof SECTION, "%s%s", TEXT, SECTION);
     write_all(ini, (const unsigned char *)with, strlen(with));
     free(with);
-    cr_assert_eq(sh("%s run %s --db %s --slurm --dry-run --mem 6G > %s 2>&1", RV_REVBENCH, ini,
-                    db, path_in("file.out")),
-                 0, "%s", slurp(path_in("file.out")));
-    out = slurp(path_in("file.out"));
+    out = revbench_run(ini, db, "--slurm --dry-run --mem 6G", "file.out");
     cr_expect(strstr(out, "#SBATCH --partition=long\n") && strstr(out, "#SBATCH --time=2:00:00\n") &&
                   strstr(out, "#SBATCH --mem=6G\n") && !strstr(out, "--mem=5G"),
               "%s", out);
