@@ -15,7 +15,6 @@
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,27 +37,24 @@
  * 1-unit-per-stage network at batch 16 in total. */
 #define TRAIN_TIMEOUT_S 120
 
-Test(train, loss_falls_and_schedule_is_logged, .init = scratch_dir_make, .fini = scratch_dir_remove,
-     .timeout = TRAIN_TIMEOUT_S)
+/* Every test trains in g_db, r.db of its own scratch folder (train_fixture.h). */
+TestSuite(train, .init = train_db_open, .fini = train_db_close, .timeout = TRAIN_TIMEOUT_S);
+
+Test(train, loss_falls_and_schedule_is_logged)
 {
-    rb_db *db = open_db("r.db");
-    rb_train_config c;
-    small_config(&c, "resnet-basic-1", 40);
+    rb_train_config c = small_config("resnet-basic-1", 40);
     /* One batch worth of images, seen again every step (augmented anew each time): the loss
      * of a network that learns falls far within 40 steps, whatever the seed or the rounding of
      * the BLAS kernel. On 512 images a 40-step run had barely left chance and its fall
      * depended on the trajectory: seed 7 ended at 0.8494 of its first window with
      * OPENBLAS_CORETYPE unset and at 0.8500 with Haswell, against a bound of 0.85. */
     c.train_subset = c.batch;
-    rb_train_result r;
-    int code = rb_train_run(&c, db, &r);
-    cr_assert_eq(code, RB_EXIT_OK, "run failed: %s", r.reason);
-    cr_assert_str_eq(r.status, "finished");
+    rb_train_result r = train_expect(&c, g_db, "finished");
     cr_assert_eq(r.steps_done, 40);
 
     long steps[16];
     double loss[16], lr[16];
-    int n = metric_series(db, r.run_id, "train_loss", steps, loss, 16);
+    int n = metric_series(g_db, r.run_id, "train_loss", steps, loss, 16);
     cr_assert_eq(n, 4, "train_loss rows: %d", n);
     cr_assert_eq(steps[0], 10);
     cr_assert_eq(steps[3], 40);
@@ -74,7 +70,7 @@ Test(train, loss_falls_and_schedule_is_logged, .init = scratch_dir_make, .fini =
     cr_assert_lt(loss[3], MAX_LOSS_RATIO * loss[0], "train loss %.4f -> %.4f did not fall",
                  loss[0], loss[3]);
     double err[16];
-    cr_assert_eq(metric_series(db, r.run_id, "train_error", NULL, err, 16), 4);
+    cr_assert_eq(metric_series(g_db, r.run_id, "train_error", NULL, err, 16), 4);
     /* Measured as above: 54-58% in the first window, 20-24% in the last (seeds 3 and 7, the
      * slowest two; synthetic data: 70-72% and 12-14%); an error that does not fall fails. */
     cr_assert_lt(err[3], err[0], "train error %.2f%% -> %.2f%% did not fall", err[0], err[3]);
@@ -86,43 +82,35 @@ Test(train, loss_falls_and_schedule_is_logged, .init = scratch_dir_make, .fini =
 
     /* lr0 for steps 0..19, lr0/10 for 20..29, lr0/100 for 30..39; the row at step k holds the
      * rate of step k - 1. */
-    cr_assert_eq(metric_series(db, r.run_id, "lr", NULL, lr, 16), 4);
+    cr_assert_eq(metric_series(g_db, r.run_id, "lr", NULL, lr, 16), 4);
     cr_assert_float_eq(lr[0], 0.05, 1e-12);
     cr_assert_float_eq(lr[1], 0.05, 1e-12);
     cr_assert_float_eq(lr[2], 0.005, 1e-12);
     cr_assert_float_eq(lr[3], 0.0005, 1e-12);
     double v[16];
-    cr_assert_eq(metric_series(db, r.run_id, "test_error", NULL, v, 16), 4);
-    cr_assert_eq(metric_series(db, r.run_id, "images_per_sec", NULL, v, 16), 4);
-    char status[32];
-    run_text(db, r.run_id, "status", status, sizeof status);
-    cr_assert_str_eq(status, "finished");
-    rb_db_close(db);
+    cr_assert_eq(metric_series(g_db, r.run_id, "test_error", NULL, v, 16), 4);
+    cr_assert_eq(metric_series(g_db, r.run_id, "images_per_sec", NULL, v, 16), 4);
+    assert_run_status(g_db, r.run_id, "finished");
 }
 
-Test(train, same_seed_gives_identical_losses, .init = scratch_dir_make, .fini = scratch_dir_remove,
-     .timeout = TRAIN_TIMEOUT_S)
+Test(train, same_seed_gives_identical_losses)
 {
-    rb_db *db = open_db("r.db");
-    rb_train_config c;
-    small_config(&c, "revnet-basic-1", 20);
-    rb_train_result a, b;
-    cr_assert_eq(rb_train_run(&c, db, &a), RB_EXIT_OK, "%s", a.reason);
-    cr_assert_eq(rb_train_run(&c, db, &b), RB_EXIT_OK, "%s", b.reason);
+    rb_train_config c = small_config("revnet-basic-1", 20);
+    rb_train_result a = train_expect(&c, g_db, "finished");
+    rb_train_result b = train_expect(&c, g_db, "finished");
     cr_assert_neq(a.run_id, b.run_id, "without --resume a second run is a new run");
-    assert_same_series(db, a.run_id, db, b.run_id, "train_loss");
-    assert_same_series(db, a.run_id, db, b.run_id, "test_loss");
-    assert_same_series(db, a.run_id, db, b.run_id, "test_error");
+    assert_same_series(g_db, a.run_id, g_db, b.run_id, "train_loss");
+    assert_same_series(g_db, a.run_id, g_db, b.run_id, "test_loss");
+    assert_same_series(g_db, a.run_id, g_db, b.run_id, "test_error");
     /* Measuring the gradient angle runs two extra passes on each measured batch with batch
      * norm in recompute mode; it must not change the trajectory at all. */
     c.angle_every = 3;
-    rb_train_result g;
-    cr_assert_eq(rb_train_run(&c, db, &g), RB_EXIT_OK, "%s", g.reason);
-    assert_same_series(db, a.run_id, db, g.run_id, "train_loss");
-    assert_same_series(db, a.run_id, db, g.run_id, "test_loss");
+    rb_train_result g = train_expect(&c, g_db, "finished");
+    assert_same_series(g_db, a.run_id, g_db, g.run_id, "train_loss");
+    assert_same_series(g_db, a.run_id, g_db, g.run_id, "test_loss");
     long ast[16];
     double ang[16];
-    int n_ang = metric_series(db, g.run_id, "grad_angle_deg", ast, ang, 16);
+    int n_ang = metric_series(g_db, g.run_id, "grad_angle_deg", ast, ang, 16);
     /* Measured before steps 1, 3, 6, 9, ..., 18 (s = 0 and every s + 1 divisible by 3). */
     cr_assert_eq(n_ang, 7, "%d angle rows", n_ang);
     cr_assert_eq(ast[0], 1);
@@ -137,56 +125,44 @@ Test(train, same_seed_gives_identical_losses, .init = scratch_dir_make, .fini = 
     c.angle_every = 0;
     /* And a different seed gives a different trajectory (the seed is really used). */
     c.seed = 8;
-    rb_train_result d;
-    cr_assert_eq(rb_train_run(&c, db, &d), RB_EXIT_OK, "%s", d.reason);
+    rb_train_result d = train_expect(&c, g_db, "finished");
     double la[4], ld[4];
-    cr_assert_eq(metric_series(db, a.run_id, "train_loss", NULL, la, 4), 2);
-    cr_assert_eq(metric_series(db, d.run_id, "train_loss", NULL, ld, 4), 2);
+    cr_assert_eq(metric_series(g_db, a.run_id, "train_loss", NULL, la, 4), 2);
+    cr_assert_eq(metric_series(g_db, d.run_id, "train_loss", NULL, ld, 4), 2);
     cr_assert(la[0] != ld[0], "seeds 7 and 8 gave the same loss %.17g", la[0]);
-    rb_db_close(db);
 }
 
-Test(train, resume_equals_uninterrupted, .init = scratch_dir_make, .fini = scratch_dir_remove,
-     .timeout = TRAIN_TIMEOUT_S)
+Test(train, resume_equals_uninterrupted)
 {
-    rb_train_config c;
-    small_config(&c, "revnet-basic-1", 30);
+    rb_train_config c = small_config("revnet-basic-1", 30);
     c.angle_every = 7;
     char ref_ckpt[PATH_MAX + 64];
     rb_db *ref_db;
     int64_t ref_id = reference_run(&c, ref_ckpt, sizeof ref_ckpt, &ref_db);
 
     /* Stop after 13 steps: between checkpoints, with an open metric window of 3 steps. */
-    rb_db *db = open_db("r.db");
-    rb_train_result r;
     c.stop_after = 13;
-    cr_assert_eq(rb_train_run(&c, db, &r), RB_EXIT_FAIL);
-    cr_assert_str_eq(r.status, "interrupted", "%s", r.reason);
+    rb_train_result r = train_expect(&c, g_db, "interrupted");
     cr_assert_eq(r.steps_done, 13);
-    char status[32];
-    run_text(db, r.run_id, "status", status, sizeof status);
-    cr_assert_str_eq(status, "interrupted");
+    assert_run_status(g_db, r.run_id, "interrupted");
 
     /* Resume in two more slices (13 -> 26 -> 30), each from its own checkpoint. */
     c.resume = 1;
-    rb_train_result r2;
-    cr_assert_eq(rb_train_run(&c, db, &r2), RB_EXIT_FAIL, "%s", r2.reason);
+    rb_train_result r2 = train_expect(&c, g_db, "interrupted");
     cr_assert_eq(r2.run_id, r.run_id, "resume must continue the same run");
     cr_assert_eq(r2.steps_done, 26);
     c.stop_after = 0;
-    rb_train_result r3;
-    cr_assert_eq(rb_train_run(&c, db, &r3), RB_EXIT_OK, "%s", r3.reason);
+    rb_train_result r3 = train_expect(&c, g_db, "finished");
     cr_assert_eq(r3.run_id, r.run_id);
     cr_assert_eq(r3.steps_done, 30);
 
     const char *names[] = { "train_loss", "train_error", "test_loss", "test_error", "lr",
                             "grad_angle_deg" };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        assert_same_series(ref_db, ref_id, db, r.run_id, names[i]);
+        assert_same_series(ref_db, ref_id, g_db, r.run_id, names[i]);
     char ckpt[PATH_MAX + 64];
-    ckpt_path(db, g_ckpt_dir, r.run_id, ckpt, sizeof ckpt);
+    ckpt_path(g_db, g_ckpt_dir, r.run_id, ckpt, sizeof ckpt);
     assert_same_checkpoint(ref_ckpt, ckpt);
-    rb_db_close(db);
     rb_db_close(ref_db);
 }
 
@@ -195,134 +171,103 @@ Test(train, resume_equals_uninterrupted, .init = scratch_dir_make, .fini = scrat
  * training images in batches of 16 every other batch starts a new epoch, so when the run
  * stops after step 6 the thread has already drawn epoch 4's order for batch 7. The checkpoint
  * there, and the resumed run, must be byte for byte those of the sequential loader. */
-Test(train, loader_thread_checkpoints_like_the_sequential_loader, .init = scratch_dir_make,
-     .fini = scratch_dir_remove, .timeout = TRAIN_TIMEOUT_S)
+Test(train, loader_thread_checkpoints_like_the_sequential_loader)
 {
-    rb_train_config c;
-    small_config(&c, "resnet-basic-1", 12);
+    rb_train_config c = small_config("resnet-basic-1", 12);
     c.train_subset = 40;
     c.stop_after = 6;
     static char ref_dir[PATH_MAX + 32];
     snprintf(ref_dir, sizeof ref_dir, "%s/checkpoints-ref", g_dir);
-    rb_db *ref_db = open_db("ref.db"), *db = open_db("r.db");
-    rb_train_result ref, thr;
+    rb_db *ref_db = open_db("ref.db");
 
     c.sequential_loader = 1;
     c.checkpoint_dir = ref_dir;
-    cr_assert_eq(rb_train_run(&c, ref_db, &ref), RB_EXIT_FAIL, "%s", ref.reason);
+    rb_train_result ref = train_expect(&c, ref_db, "interrupted");
     c.sequential_loader = 0;
     c.checkpoint_dir = g_ckpt_dir;
-    cr_assert_eq(rb_train_run(&c, db, &thr), RB_EXIT_FAIL, "%s", thr.reason);
+    rb_train_result thr = train_expect(&c, g_db, "interrupted");
     cr_assert_eq(thr.steps_done, 6, "%s", thr.reason);
     char a[PATH_MAX + 64], b[PATH_MAX + 64];
     ckpt_path(ref_db, ref_dir, ref.run_id, a, sizeof a);
-    ckpt_path(db, g_ckpt_dir, thr.run_id, b, sizeof b);
+    ckpt_path(g_db, g_ckpt_dir, thr.run_id, b, sizeof b);
     assert_same_checkpoint(a, b);
 
     c.resume = 1;
     c.stop_after = 0;
     c.sequential_loader = 1;
     c.checkpoint_dir = ref_dir;
-    cr_assert_eq(rb_train_run(&c, ref_db, &ref), RB_EXIT_OK, "%s", ref.reason);
+    ref = train_expect(&c, ref_db, "finished");
     c.sequential_loader = 0;
     c.checkpoint_dir = g_ckpt_dir;
-    cr_assert_eq(rb_train_run(&c, db, &thr), RB_EXIT_OK, "%s", thr.reason);
+    thr = train_expect(&c, g_db, "finished");
     const char *names[] = { "train_loss", "train_error", "test_loss", "test_error" };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        assert_same_series(ref_db, ref.run_id, db, thr.run_id, names[i]);
+        assert_same_series(ref_db, ref.run_id, g_db, thr.run_id, names[i]);
     assert_same_checkpoint(a, b);
-    rb_db_close(db);
     rb_db_close(ref_db);
 }
 
-Test(train, finished_run_is_not_rerun, .init = scratch_dir_make, .fini = scratch_dir_remove,
-     .timeout = TRAIN_TIMEOUT_S)
+Test(train, finished_run_is_not_rerun)
 {
-    rb_db *db = open_db("r.db");
-    rb_train_config c;
-    small_config(&c, "resnet-basic-1", 10);
+    rb_train_config c = small_config("resnet-basic-1", 10);
     c.resume = 1;
-    rb_train_result a, b;
-    cr_assert_eq(rb_train_run(&c, db, &a), RB_EXIT_OK, "%s", a.reason);
-    cr_assert_eq(rb_train_run(&c, db, &b), RB_EXIT_OK, "%s", b.reason);
+    rb_train_result a = train_expect(&c, g_db, "finished");
+    rb_train_result b = train_expect(&c, g_db, "finished");
     cr_assert_eq(b.run_id, a.run_id);
-    cr_assert_str_eq(b.status, "finished");
     cr_assert_not_null(strstr(b.reason, "already finished"), "%s", b.reason);
     cr_assert(memcmp(&a.final_test_error, &b.final_test_error, sizeof(double)) == 0,
               "reported %.17g, the run logged %.17g", b.final_test_error, a.final_test_error);
-    cr_assert_eq(count_rows(db, "SELECT COUNT(*) FROM runs"), 1);
+    cr_assert_eq(count_rows(g_db, "SELECT COUNT(*) FROM runs"), 1);
     /* The identity rb_train_identify gives is the one the run was recorded under. */
     rb_train_identity id;
     char why[256] = "";
     cr_assert_eq(rb_train_identify(&c, &id, why, sizeof why), RB_EXIT_OK, "%s", why);
     int64_t found_id = -1;
     char found_status[16] = "";
-    cr_assert_eq(rb_db_find_run(db, &id.rc, &found_id, found_status), 1);
+    cr_assert_eq(rb_db_find_run(g_db, &id.rc, &found_id, found_status), 1);
     cr_assert_eq(found_id, a.run_id);
     cr_assert_str_eq(found_status, "finished");
-    rb_db_close(db);
 }
 
-Test(train, a_run_in_use_is_not_resumed_twice, .init = scratch_dir_make, .fini = scratch_dir_remove,
-     .timeout = TRAIN_TIMEOUT_S)
+Test(train, a_run_in_use_is_not_resumed_twice)
 {
-    rb_db *db = open_db("r.db");
-    rb_train_config c;
-    small_config(&c, "resnet-basic-1", 10);
+    rb_train_config c = small_config("resnet-basic-1", 10);
     c.stop_after = 2;
-    rb_train_result r;
-    cr_assert_eq(rb_train_run(&c, db, &r), RB_EXIT_FAIL);
-    cr_assert_str_eq(r.status, "interrupted", "%s", r.reason);
+    rb_train_result r = train_expect(&c, g_db, "interrupted");
 
     /* Another process holds the run's lock (as a live training process would). */
-    pid_t pid = hold_run_lock(db, g_ckpt_dir, r.run_id);
+    pid_t pid = hold_run_lock(g_db, g_ckpt_dir, r.run_id);
     c.resume = 1;
     c.stop_after = 0;
-    rb_train_result r2;
-    cr_assert_eq(rb_train_run(&c, db, &r2), RB_EXIT_FAIL);
-    cr_assert_not_null(strstr(r2.reason, "another process"), "%s", r2.reason);
+    train_expect_refusal(&c, g_db, "another process");
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     /* Once the holder is gone, the resume goes through. */
-    rb_train_result r3;
-    cr_assert_eq(rb_train_run(&c, db, &r3), RB_EXIT_OK, "%s", r3.reason);
+    rb_train_result r3 = train_expect(&c, g_db, "finished");
     cr_assert_eq(r3.run_id, r.run_id);
-    rb_db_close(db);
 }
 
-Test(train, divergence_fails_the_run_with_a_reason, .init = scratch_dir_make, .fini = scratch_dir_remove,
-     .timeout = TRAIN_TIMEOUT_S)
+Test(train, divergence_fails_the_run_with_a_reason)
 {
-    rb_db *db = open_db("r.db");
-    rb_train_config c;
-    small_config(&c, "resnet-basic-1", 30);
+    rb_train_config c = small_config("resnet-basic-1", 30);
     /* Weight decay times this rate overflows float within two steps: lr * wd * w = 2e56. */
     c.lr = 1e30;
-    rb_train_result r;
-    cr_assert_eq(rb_train_run(&c, db, &r), RB_EXIT_FAIL);
-    cr_assert_str_eq(r.status, "failed");
+    rb_train_result r = train_expect(&c, g_db, "failed");
     cr_assert_not_null(strstr(r.reason, "diverged"), "%s", r.reason);
     cr_assert_lt(r.steps_done, 30);
-    char status[32], reason[256];
-    run_text(db, r.run_id, "status", status, sizeof status);
-    cr_assert_str_eq(status, "failed");
-    run_text(db, r.run_id, "reason", reason, sizeof reason);
+    assert_run_status(g_db, r.run_id, "failed");
+    char reason[256];
+    run_text(g_db, r.run_id, "reason", reason, sizeof reason);
     cr_assert_not_null(strstr(reason, "diverged"), "stored reason: '%s'", reason);
-    rb_db_close(db);
 }
 
-Test(train, corrupt_checkpoint_stops_the_resume, .init = scratch_dir_make, .fini = scratch_dir_remove,
-     .timeout = TRAIN_TIMEOUT_S)
+Test(train, corrupt_checkpoint_stops_the_resume)
 {
-    rb_db *db = open_db("r.db");
-    rb_train_config c;
-    small_config(&c, "resnet-basic-1", 20);
+    rb_train_config c = small_config("resnet-basic-1", 20);
     c.stop_after = 5;
-    rb_train_result r;
-    cr_assert_eq(rb_train_run(&c, db, &r), RB_EXIT_FAIL);
-    cr_assert_str_eq(r.status, "interrupted", "%s", r.reason);
+    rb_train_result r = train_expect(&c, g_db, "interrupted");
     char ckpt[PATH_MAX + 64];
-    ckpt_path(db, g_ckpt_dir, r.run_id, ckpt, sizeof ckpt);
+    ckpt_path(g_db, g_ckpt_dir, r.run_id, ckpt, sizeof ckpt);
     size_t len;
     unsigned char *buf = read_all(ckpt, &len);
     buf[len - 100] ^= 0x01;
@@ -331,22 +276,19 @@ Test(train, corrupt_checkpoint_stops_the_resume, .init = scratch_dir_make, .fini
 
     c.resume = 1;
     c.stop_after = 0;
-    rb_train_result r2;
-    cr_assert_eq(rb_train_run(&c, db, &r2), RB_EXIT_FAIL);
-    cr_assert_not_null(strstr(r2.reason, "checksum"), "%s", r2.reason);
+    train_expect_refusal(&c, g_db, "checksum");
     /* The run is left as it was, for a person to look at; no new run was made. */
-    char status[32];
-    run_text(db, r.run_id, "status", status, sizeof status);
-    cr_assert_str_eq(status, "interrupted");
-    cr_assert_eq(count_rows(db, "SELECT COUNT(*) FROM runs"), 1);
-    rb_db_close(db);
+    assert_run_status(g_db, r.run_id, "interrupted");
+    cr_assert_eq(count_rows(g_db, "SELECT COUNT(*) FROM runs"), 1);
 }
 
-Test(train, sigkill_leaves_a_sound_resumable_db, .init = scratch_dir_make, .fini = scratch_dir_remove,
-     .timeout = TRAIN_TIMEOUT_S)
+/* This test opens r.db itself, before and after the child it kills, as a new process would. */
+TestSuite(crash, .init = scratch_dir_make, .fini = scratch_dir_remove,
+          .timeout = TRAIN_TIMEOUT_S);
+
+Test(crash, sigkill_leaves_a_sound_resumable_db)
 {
-    rb_train_config c;
-    small_config(&c, "resnet-basic-1", 60);
+    rb_train_config c = small_config("resnet-basic-1", 60);
     c.checkpoint_every = 5;
     c.eval_every = 5;
     char ckpt[PATH_MAX + 64];
@@ -377,19 +319,12 @@ Test(train, sigkill_leaves_a_sound_resumable_db, .init = scratch_dir_make, .fini
               "the child ended before the kill (status %d): make the run longer", wstatus);
 
     rb_db *db = open_db("r.db");
-    sqlite3_stmt *q = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(rb_db_handle(db), "PRAGMA integrity_check", -1, &q, NULL),
-                 SQLITE_OK);
-    cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
-    cr_assert_str_eq((const char *)sqlite3_column_text(q, 0), "ok");
-    sqlite3_finalize(q);
-    char status[32];
-    run_text(db, 1, "status", status, sizeof status);
-    cr_assert_str_eq(status, "running", "a killed run cannot have ended itself");
+    assert_db_intact(db);
+    /* A killed run cannot have ended itself. */
+    assert_run_status(db, 1, "running");
 
     c.resume = 1;
-    rb_train_result r;
-    cr_assert_eq(rb_train_run(&c, db, &r), RB_EXIT_OK, "%s", r.reason);
+    rb_train_result r = train_expect(&c, db, "finished");
     cr_assert_eq(r.run_id, 1);
     /* Exactly one row per evaluation step: nothing doubled by the resume. */
     cr_assert_eq(count_rows(db, "SELECT COUNT(*) FROM metrics WHERE run_id = 1 AND "
@@ -410,6 +345,8 @@ Test(train, sigkill_leaves_a_sound_resumable_db, .init = scratch_dir_make, .fini
 
 /* ---------------------------------------------------------------------------------------- */
 /* The command                                                                              */
+
+TestSuite(cmd, .init = scratch_dir_make, .fini = scratch_dir_remove);
 
 /* Runs `revbench train ARGS` in a child with stdout and stderr sent to files in g_dir;
  * returns its exit status (-1 if it died of a signal). With sig, sends it once the file
@@ -441,17 +378,7 @@ static int run_cmd(char **argv, int argc, int sig, const char *wait_path)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static char *slurp(const char *name)
-{
-    char p[PATH_MAX + 16];
-    snprintf(p, sizeof p, "%s/%s", g_dir, name);
-    size_t len;
-    unsigned char *b = read_all(p, &len);
-    b[len] = '\0';
-    return (char *)b;
-}
-
-Test(cmd, usage_errors_exit_2_with_the_valid_choices, .init = scratch_dir_make, .fini = scratch_dir_remove)
+Test(cmd, usage_errors_exit_2_with_the_valid_choices)
 {
     char db[PATH_MAX + 16];
     snprintf(db, sizeof db, "%s/sub/r.db", g_dir);
@@ -478,7 +405,7 @@ Test(cmd, usage_errors_exit_2_with_the_valid_choices, .init = scratch_dir_make, 
         argv[argc++] = db;
         argv[argc] = NULL;
         int code = run_cmd(argv, argc, 0, NULL);
-        char *e = slurp("stderr");
+        char *e = read_text(path_in("stderr"));
         cr_assert_eq(code, RB_EXIT_USAGE, "case %zu: exit %d, stderr: %s", i, code, e);
         cr_assert_not_null(strstr(e, cases[i].needle), "case %zu: '%s' not in: %s", i,
                            cases[i].needle, e);
@@ -490,8 +417,7 @@ Test(cmd, usage_errors_exit_2_with_the_valid_choices, .init = scratch_dir_make, 
     cr_assert_neq(access(sub, F_OK), 0, "a usage error created %s", sub);
 }
 
-Test(cmd, json_result_and_sigint_resume, .init = scratch_dir_make, .fini = scratch_dir_remove,
-     .timeout = TRAIN_TIMEOUT_S)
+Test(cmd, json_result_and_sigint_resume, .timeout = TRAIN_TIMEOUT_S)
 {
     char db[PATH_MAX + 16], ckpt[PATH_MAX + 64];
     snprintf(db, sizeof db, "%s/results/r.db", g_dir);
@@ -513,7 +439,7 @@ Test(cmd, json_result_and_sigint_resume, .init = scratch_dir_make, .fini = scrat
     /* SIGINT once the first checkpoint exists: the run stops after a step, checkpoints and
      * exits 128 + SIGINT. */
     int code = run_cmd(argv, argc, SIGINT, ckpt);
-    char *out = slurp("stdout"), *err = slurp("stderr");
+    char *out = read_text(path_in("stdout")), *err = read_text(path_in("stderr"));
     cr_assert_eq(code, 128 + SIGINT, "exit %d; stderr: %s", code, err);
     cr_assert_not_null(strstr(out, "\"status\":\"interrupted\""), "%s", out);
     cr_assert_not_null(strstr(err, "SIGINT"), "%s", err);
@@ -526,8 +452,8 @@ Test(cmd, json_result_and_sigint_resume, .init = scratch_dir_make, .fini = scrat
     argv2[argc] = "--resume";
     argv2[argc + 1] = NULL;
     code = run_cmd(argv2, argc + 1, 0, NULL);
-    out = slurp("stdout");
-    err = slurp("stderr");
+    out = read_text(path_in("stdout"));
+    err = read_text(path_in("stderr"));
     cr_assert_eq(code, 0, "exit %d; stderr: %s", code, err);
     size_t len = strlen(out);
     cr_assert(len > 2 && out[0] == '{' && out[len - 2] == '}' && out[len - 1] == '\n',

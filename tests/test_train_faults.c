@@ -44,34 +44,6 @@ static void assert_same_run(rb_db *da, int64_t ra, rb_db *dbb, int64_t rb)
         assert_same_series(da, ra, dbb, rb, SERIES[i]);
 }
 
-static void assert_status(rb_db *db, int64_t run_id, const char *want)
-{
-    char status[32];
-    run_text(db, run_id, "status", status, sizeof status);
-    cr_assert_str_eq(status, want, "run %lld is '%s', expected '%s'", (long long)run_id, status,
-                     want);
-}
-
-static void assert_intact(rb_db *db)
-{
-    sqlite3_stmt *q = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(rb_db_handle(db), "PRAGMA integrity_check", -1, &q, NULL),
-                 SQLITE_OK);
-    cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
-    cr_assert_str_eq((const char *)sqlite3_column_text(q, 0), "ok");
-    sqlite3_finalize(q);
-}
-
-/* Runs c in db, expecting status want ("finished" or "interrupted"); returns the result. */
-static rb_train_result train(rb_train_config *c, rb_db *db, const char *want)
-{
-    rb_train_result r;
-    int code = rb_train_run(c, db, &r);
-    cr_assert_str_eq(r.status, want, "status '%s' (exit %d): %s", r.status, code, r.reason);
-    cr_assert_eq(code, strcmp(want, "finished") ? RB_EXIT_FAIL : RB_EXIT_OK, "%s", r.reason);
-    return r;
-}
-
 /* The state a run is left in when its process is killed before its first checkpoint: a row
  * 'running' under the configuration's key, and no checkpoint of its own anywhere. */
 static int64_t killed_before_first_checkpoint(const rb_train_config *c, rb_db *db)
@@ -97,102 +69,97 @@ static void remove_db(const char *name)
 /* ---------------------------------------------------------------------------------------- */
 /* Checkpoints belong to their database (issue 11, item 0)                                  */
 
+/* Every test works in its own scratch folder (scratch_dir.h). */
+TestSuite(identity, .init = scratch_dir_make, .fini = scratch_dir_remove,
+          .timeout = FAULT_TIMEOUT_S);
+
+/* a.db and b.db side by side in the scratch folder, for the tests of two databases in one
+ * folder: their .init and .fini (after the suite's, which make and remove the folder). */
+static rb_db *db_a, *db_b;
+static void open_a_and_b(void) { db_a = open_db("a.db"); db_b = open_db("b.db"); }
+static void close_a_and_b(void) { rb_db_close(db_a); rb_db_close(db_b); }
+
 /* a.db and b.db in one folder, same configuration: a finishes; b is killed before its first
  * checkpoint and resumed. b must start again from step 0 (same seed: the same numbers as a),
  * not take a's final checkpoint and report it as its own result with exit 0. */
-Test(identity, a_finished_run_of_another_database_is_not_taken_over, .init = scratch_dir_make,
-     .fini = scratch_dir_remove, .timeout = FAULT_TIMEOUT_S)
+Test(identity, a_finished_run_of_another_database_is_not_taken_over, .init = open_a_and_b,
+     .fini = close_a_and_b)
 {
-    rb_train_config c;
-    small_config(&c, "resnet-basic-1", STEPS);
-    rb_db *a = open_db("a.db"), *b = open_db("b.db");
-    rb_train_result ra = train(&c, a, "finished");
-    int64_t b_id = killed_before_first_checkpoint(&c, b);
+    rb_train_config c = small_config("resnet-basic-1", STEPS);
+    rb_train_result ra = train_expect(&c, db_a, "finished");
+    int64_t b_id = killed_before_first_checkpoint(&c, db_b);
     cr_assert_eq(b_id, ra.run_id, "both databases number their first run 1");
     c.resume = 1;
-    rb_train_result rb2 = train(&c, b, "finished");
+    rb_train_result rb2 = train_expect(&c, db_b, "finished");
     cr_assert_eq(rb2.run_id, b_id);
     cr_assert_eq(rb2.steps_done, STEPS);
     cr_assert(isfinite(rb2.images_per_sec), "the resumed run trained no step");
-    cr_assert_eq(count_rows(b, "SELECT COUNT(*) FROM metrics WHERE name = 'test_error'"),
+    cr_assert_eq(count_rows(db_b, "SELECT COUNT(*) FROM metrics WHERE name = 'test_error'"),
                  N_EVALS);
-    assert_same_run(a, ra.run_id, b, b_id);
-    rb_db_close(a);
-    rb_db_close(b);
+    assert_same_run(db_a, ra.run_id, db_b, b_id);
 }
 
 /* a.db interrupted; b.db (another seed) then trains its run 1 in the same folder. a's resume
  * must find its own checkpoint, not one overwritten by b. */
-Test(identity, another_database_does_not_overwrite_a_checkpoint, .init = scratch_dir_make,
-     .fini = scratch_dir_remove, .timeout = FAULT_TIMEOUT_S)
+Test(identity, another_database_does_not_overwrite_a_checkpoint, .init = open_a_and_b,
+     .fini = close_a_and_b)
 {
-    rb_train_config c;
-    small_config(&c, "resnet-basic-1", STEPS);
-    rb_db *a = open_db("a.db"), *b = open_db("b.db");
+    rb_train_config c = small_config("resnet-basic-1", STEPS);
     c.stop_after = EVAL_EVERY;
-    train(&c, a, "interrupted");
+    train_expect(&c, db_a, "interrupted");
     rb_train_config other = c;
     other.seed = c.seed + 1;
     other.stop_after = 0;
-    train(&other, b, "finished");
+    train_expect(&other, db_b, "finished");
     c.stop_after = 0;
     c.resume = 1;
-    rb_train_result r = train(&c, a, "finished");
+    rb_train_result r = train_expect(&c, db_a, "finished");
     cr_assert_eq(r.steps_done, STEPS);
     /* The reference: the same configuration uninterrupted. */
     char ref_ckpt[PATH_MAX + 64], ckpt[PATH_MAX + 64];
     rb_db *ref;
     c.resume = 0;
     int64_t ref_id = reference_run(&c, ref_ckpt, sizeof ref_ckpt, &ref);
-    assert_same_run(ref, ref_id, a, r.run_id);
-    ckpt_path(a, g_ckpt_dir, r.run_id, ckpt, sizeof ckpt);
+    assert_same_run(ref, ref_id, db_a, r.run_id);
+    ckpt_path(db_a, g_ckpt_dir, r.run_id, ckpt, sizeof ckpt);
     assert_same_checkpoint(ref_ckpt, ckpt);
     rb_db_close(ref);
-    rb_db_close(a);
-    rb_db_close(b);
 }
 
 /* a.db and b.db training at the same time in one folder: b's run 1 is not a's run 1, so a's
  * lock (held here by a helper process, as a live trainer holds it) must not stop b. */
-Test(identity, two_databases_train_at_once, .init = scratch_dir_make,
-     .fini = scratch_dir_remove, .timeout = FAULT_TIMEOUT_S)
+Test(identity, two_databases_train_at_once, .init = open_a_and_b, .fini = close_a_and_b)
 {
-    rb_train_config c;
-    small_config(&c, "resnet-basic-1", STEPS);
-    rb_db *a = open_db("a.db"), *b = open_db("b.db");
+    rb_train_config c = small_config("resnet-basic-1", STEPS);
     c.stop_after = 2;
-    rb_train_result ra = train(&c, a, "interrupted");
-    pid_t pid = hold_run_lock(a, g_ckpt_dir, ra.run_id);
+    rb_train_result ra = train_expect(&c, db_a, "interrupted");
+    pid_t pid = hold_run_lock(db_a, g_ckpt_dir, ra.run_id);
     c.stop_after = 0;
     rb_train_result rb;
-    int code = rb_train_run(&c, b, &rb);
+    int code = rb_train_run(&c, db_b, &rb);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     cr_assert_eq(code, RB_EXIT_OK, "b: %s: %s", rb.status, rb.reason);
-    assert_status(b, rb.run_id, "finished");
-    rb_db_close(a);
-    rb_db_close(b);
+    assert_run_status(db_b, rb.run_id, "finished");
 }
 
 /* `rm results.db` with the old checkpoints/ left in place: the new database's run 1, killed
  * before its first checkpoint, must not take the old run 1's final checkpoint. */
-Test(identity, a_database_made_again_ignores_old_checkpoints, .init = scratch_dir_make,
-     .fini = scratch_dir_remove, .timeout = FAULT_TIMEOUT_S)
+Test(identity, a_database_made_again_ignores_old_checkpoints)
 {
-    rb_train_config c;
-    small_config(&c, "resnet-basic-1", STEPS);
+    rb_train_config c = small_config("resnet-basic-1", STEPS);
     rb_db *old = open_db("ref.db");
-    rb_train_result first = train(&c, old, "finished");
+    rb_train_result first = train_expect(&c, old, "finished");
     /* The first database stays open for comparison; a new one takes the name it had in the
      * user's folder (r.db), beside the same checkpoints/. */
     rb_db *db = open_db("r.db");
-    train(&c, db, "finished");
+    train_expect(&c, db, "finished");
     rb_db_close(db);
     remove_db("r.db");
     db = open_db("r.db");
     cr_assert_eq(killed_before_first_checkpoint(&c, db), 1);
     c.resume = 1;
-    rb_train_result r2 = train(&c, db, "finished");
+    rb_train_result r2 = train_expect(&c, db, "finished");
     cr_assert_eq(r2.run_id, 1);
     cr_assert(isfinite(r2.images_per_sec), "the resumed run trained no step");
     cr_assert_eq(count_rows(db, "SELECT COUNT(*) FROM metrics WHERE name = 'test_error'"),
@@ -205,27 +172,23 @@ Test(identity, a_database_made_again_ignores_old_checkpoints, .init = scratch_di
 /* A checkpoint file copied (or moved by hand) from another database's folder is refused with
  * a message that says so, and one of the format before database identities is refused too;
  * the run is left as it was. */
-Test(identity, checkpoints_of_another_database_or_version_are_refused, .init = scratch_dir_make,
-     .fini = scratch_dir_remove, .timeout = FAULT_TIMEOUT_S)
+Test(identity, checkpoints_of_another_database_or_version_are_refused, .init = open_a_and_b,
+     .fini = close_a_and_b)
 {
-    rb_train_config c;
-    small_config(&c, "resnet-basic-1", STEPS);
-    rb_db *a = open_db("a.db"), *b = open_db("b.db");
+    rb_train_config c = small_config("resnet-basic-1", STEPS);
     c.stop_after = 3;
-    rb_train_result ra = train(&c, a, "interrupted");
-    rb_train_result rb = train(&c, b, "interrupted");
+    rb_train_result ra = train_expect(&c, db_a, "interrupted");
+    rb_train_result rb = train_expect(&c, db_b, "interrupted");
     char from[PATH_MAX + 64], to[PATH_MAX + 64];
-    ckpt_path(a, g_ckpt_dir, ra.run_id, from, sizeof from);
-    ckpt_path(b, g_ckpt_dir, rb.run_id, to, sizeof to);
+    ckpt_path(db_a, g_ckpt_dir, ra.run_id, from, sizeof from);
+    ckpt_path(db_b, g_ckpt_dir, rb.run_id, to, sizeof to);
     size_t len;
     unsigned char *bytes = read_all(from, &len);
     write_all(to, bytes, len);
     c.stop_after = 0;
     c.resume = 1;
-    rb_train_result r;
-    cr_assert_eq(rb_train_run(&c, b, &r), RB_EXIT_FAIL);
-    cr_assert_not_null(strstr(r.reason, "belongs to another results database"), "%s", r.reason);
-    assert_status(b, rb.run_id, "interrupted");
+    train_expect_refusal(&c, db_b, "belongs to another results database");
+    assert_run_status(db_b, rb.run_id, "interrupted");
 
     /* Version 1 (written before identities) where the row says its checkpoint is: the path
      * an older revbench used, checkpoints/run-N.ckpt. */
@@ -237,29 +200,28 @@ Test(identity, checkpoints_of_another_database_or_version_are_refused, .init = s
     free(bytes);
     cr_assert_eq(unlink(to), 0);
     sqlite3_stmt *q = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(rb_db_handle(b), "UPDATE runs SET checkpoint = ?1", -1, &q,
-                                    NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(rb_db_handle(db_b), "UPDATE runs SET checkpoint = ?1", -1,
+                                    &q, NULL),
+                 SQLITE_OK);
     sqlite3_bind_text(q, 1, legacy, -1, SQLITE_STATIC);
     cr_assert_eq(sqlite3_step(q), SQLITE_DONE);
     sqlite3_finalize(q);
-    cr_assert_eq(rb_train_run(&c, b, &r), RB_EXIT_FAIL);
-    cr_assert_not_null(strstr(r.reason, "format version 1"), "%s", r.reason);
-    assert_status(b, rb.run_id, "interrupted");
-    rb_db_close(a);
-    rb_db_close(b);
+    train_expect_refusal(&c, db_b, "format version 1");
+    assert_run_status(db_b, rb.run_id, "interrupted");
 }
 
 /* ---------------------------------------------------------------------------------------- */
 /* Temporaries of a killed checkpoint writer (item 7)                                       */
 
-Test(stale, temporaries_of_dead_writers_are_removed_on_the_next_start, .init = scratch_dir_make,
-     .fini = scratch_dir_remove, .timeout = FAULT_TIMEOUT_S)
+TestSuite(stale, .init = scratch_dir_make, .fini = scratch_dir_remove,
+          .timeout = FAULT_TIMEOUT_S);
+
+Test(stale, temporaries_of_dead_writers_are_removed_on_the_next_start)
 {
-    rb_train_config c;
-    small_config(&c, "resnet-basic-1", STEPS);
+    rb_train_config c = small_config("resnet-basic-1", STEPS);
     rb_db *db = open_db("r.db");
     c.stop_after = 3;
-    rb_train_result r = train(&c, db, "interrupted");
+    rb_train_result r = train_expect(&c, db, "interrupted");
     /* What kill -9 in the middle of rb_checkpoint_save leaves: a full-size temporary named by
      * the dead writer's pid. A live writer's (the test runner, this process's parent, stands in
      * for one) must stay. */
@@ -281,7 +243,7 @@ Test(stale, temporaries_of_dead_writers_are_removed_on_the_next_start, .init = s
     free(bytes);
     c.stop_after = 0;
     c.resume = 1;
-    train(&c, db, "finished");
+    train_expect(&c, db, "finished");
     cr_expect_neq(access(stale, F_OK), 0, "%s was left", stale);
     cr_expect_neq(access(old, F_OK), 0, "%s was left", old);
     cr_expect_eq(access(live, F_OK), 0, "a live writer's %s was removed", live);
@@ -295,6 +257,9 @@ Test(stale, temporaries_of_dead_writers_are_removed_on_the_next_start, .init = s
  * enough for SQLite's busy handler to retry a few times, short enough to cost nothing. */
 #define LOCK_WAIT_MS 200
 
+TestSuite(dbfault, .init = scratch_dir_make, .fini = scratch_dir_remove,
+          .timeout = FAULT_TIMEOUT_S);
+
 typedef struct {
     int code;
     char status[16];
@@ -306,11 +271,9 @@ typedef struct {
  * record that, say that the database could not record it (the row still says 'running', which
  * is then what the message says too), and the next run of the configuration records it and
  * resumes from the last checkpoint. */
-Test(dbfault, a_locked_database_stops_the_run_and_its_end_is_recorded_later,
-     .init = scratch_dir_make, .fini = scratch_dir_remove, .timeout = FAULT_TIMEOUT_S)
+Test(dbfault, a_locked_database_stops_the_run_and_its_end_is_recorded_later)
 {
-    rb_train_config c;
-    small_config(&c, "resnet-basic-1", STEPS);
+    rb_train_config c = small_config("resnet-basic-1", STEPS);
     /* Checkpoints every 2 steps, one evaluation at the end: the lock is taken at the first
      * checkpoint and the run's next write is 18 steps later, time enough for this process to
      * take the lock first even on a loaded machine. */
@@ -364,11 +327,11 @@ Test(dbfault, a_locked_database_stops_the_run_and_its_end_is_recorded_later,
     cr_assert_not_null(strstr(res.reason, "not waited for a second time"), "%s", res.reason);
     cr_assert_not_null(strstr(res.reason, "still shows it 'running'"), "%s", res.reason);
     db = open_db("r.db");
-    assert_status(db, 1, "running");
+    assert_run_status(db, 1, "running");
 
     /* The database is writable again: the next run records what happened, then resumes. */
     c.resume = 1;
-    rb_train_result r = train(&c, db, "finished");
+    rb_train_result r = train_expect(&c, db, "finished");
     cr_assert_eq(r.run_id, 1);
     cr_assert_not_null(strstr(r.note, "run 1 ended interrupted"), "note: '%s'", r.note);
     cr_assert_not_null(strstr(r.note, "locked"), "note: '%s'", r.note);
@@ -385,13 +348,14 @@ Test(dbfault, a_locked_database_stops_the_run_and_its_end_is_recorded_later,
 /* The quick configuration of the fault sweep: 4 steps, evaluated and checkpointed every 2, on
  * a small test subset of the synthetic set (no file to decompress), so that each case costs
  * well under a second. */
-static void sweep_config(rb_train_config *c)
+static rb_train_config sweep_config(void)
 {
-    small_config(c, "resnet-basic-1", 4);
-    c->dataset = "synthetic";
-    c->eval_every = 2;
-    c->checkpoint_every = 2;
-    c->test_subset = 32;
+    rb_train_config c = small_config("resnet-basic-1", 4);
+    c.dataset = "synthetic";
+    c.eval_every = 2;
+    c.checkpoint_every = 2;
+    c.test_subset = 32;
+    return c;
 }
 
 typedef struct {
@@ -405,8 +369,7 @@ typedef struct {
  * reference run's bit for bit (resumed, recorded late, or made again after a failure). */
 static void sweep_case(fault_kind kind, long n, rb_db *ref, int64_t ref_id, sweep_tally *t)
 {
-    rb_train_config c;
-    sweep_config(&c);
+    rb_train_config c = sweep_config();
     c.resume = 1;
     char name[64], path[PATH_MAX + 80], err[512] = "";
     snprintf(name, sizeof name, "f%d-%ld.db", (int)kind, n);
@@ -421,13 +384,13 @@ static void sweep_case(fault_kind kind, long n, rb_db *ref, int64_t ref_id, swee
     }
     fault_vfs_arm(FAULT_NONE, 0);
     db = open_db(name);
-    assert_intact(db);
+    assert_db_intact(db);
     if (code < 0) {
         t->open_failed++;
         cr_assert(err[0] != '\0', "case %d/%ld: open failed without a message", kind, n);
     } else if (code == RB_EXIT_OK) {
         t->finished++;
-        assert_status(db, r.run_id, "finished");
+        assert_run_status(db, r.run_id, "finished");
     } else {
         cr_assert_eq(code, RB_EXIT_FAIL, "case %d/%ld: exit %d: %s", kind, n, code, r.reason);
         cr_assert(strstr(r.reason, "results database") || strstr(r.reason, "database"),
@@ -456,16 +419,14 @@ static void sweep_case(fault_kind kind, long n, rb_db *ref, int64_t ref_id, swee
 /* Fails the Nth SQLite write once (an I/O error), from the Nth on (a full disk), or the Nth
  * fsync once, for N spread over every write and sync that making a database and training in
  * it does (counted first on a clean run). */
-Test(dbfault, failing_writes_and_fsyncs_leave_a_sound_resumable_database,
-     .init = scratch_dir_make, .fini = scratch_dir_remove, .timeout = FAULT_TIMEOUT_S)
+Test(dbfault, failing_writes_and_fsyncs_leave_a_sound_resumable_database)
 {
-    rb_train_config c;
-    sweep_config(&c);
+    rb_train_config c = sweep_config();
     fault_vfs_install();
     fault_vfs_arm(FAULT_NONE, 0);
     rb_db *ref = open_db("ref.db");
     long w_open = fault_vfs_writes(), s_open = fault_vfs_syncs();
-    rb_train_result rr = train(&c, ref, "finished");
+    rb_train_result rr = train_expect(&c, ref, "finished");
     long w_run = fault_vfs_writes();
     rb_db_close(ref);
     long n_writes = fault_vfs_writes(), n_syncs = fault_vfs_syncs();

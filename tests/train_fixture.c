@@ -16,6 +16,7 @@
 #include "training/run_files.h"
 
 char g_ckpt_dir[PATH_MAX + 32];
+rb_db *g_db;
 
 /* The dataset the training tests use: Fashion-MNIST when it is installed or under
  * REVBENCH_DATA, otherwise the synthetic set (the mechanics under test are the same). */
@@ -33,23 +34,25 @@ const char *test_dataset(void)
 }
 
 /* A small, quick configuration: 1 thread, 512 training and 128 test images. */
-void small_config(rb_train_config *c, const char *arch, long steps)
+rb_train_config small_config(const char *arch, long steps)
 {
-    rb_train_config_defaults(c);
+    rb_train_config c;
+    rb_train_config_defaults(&c);
     snprintf(g_ckpt_dir, sizeof g_ckpt_dir, "%s/checkpoints", g_dir);
-    c->arch = arch;
-    c->dataset = test_dataset();
-    c->steps = steps;
-    c->batch = 16;
-    c->seed = 7;
-    c->eval_every = 10;
-    c->checkpoint_every = 10;
-    c->train_subset = 512;
-    c->test_subset = 128;
-    c->lr = 0.05;
-    c->threads = 1;
-    c->progress = 0;
-    c->checkpoint_dir = g_ckpt_dir;
+    c.arch = arch;
+    c.dataset = test_dataset();
+    c.steps = steps;
+    c.batch = 16;
+    c.seed = 7;
+    c.eval_every = 10;
+    c.checkpoint_every = 10;
+    c.train_subset = 512;
+    c.test_subset = 128;
+    c.lr = 0.05;
+    c.threads = 1;
+    c.progress = 0;
+    c.checkpoint_dir = g_ckpt_dir;
+    return c;
 }
 
 rb_db *open_db(const char *name)
@@ -59,6 +62,19 @@ rb_db *open_db(const char *name)
     rb_db *db = NULL;
     cr_assert_eq(rb_db_open(&db, path, err, sizeof err), 0, "rb_db_open: %s", err);
     return db;
+}
+
+void train_db_open(void)
+{
+    scratch_dir_make();
+    g_db = open_db("r.db");
+}
+
+void train_db_close(void)
+{
+    rb_db_close(g_db);
+    g_db = NULL;
+    scratch_dir_remove();
 }
 
 /* The values of metric `name` of a run, by step; returns the count (at most cap). */
@@ -166,6 +182,40 @@ int64_t reference_run(rb_train_config *c, char *ref_ckpt, size_t len, rb_db **re
     ckpt_path(*ref_db, dir, r.run_id, ref_ckpt, len);
     c->checkpoint_dir = saved;
     return r.run_id;
+}
+
+rb_train_result train_expect(rb_train_config *c, rb_db *db, const char *want)
+{
+    rb_train_result r;
+    int code = rb_train_run(c, db, &r);
+    cr_assert_str_eq(r.status, want, "status '%s' (exit %d): %s", r.status, code, r.reason);
+    cr_assert_eq(code, strcmp(want, "finished") ? RB_EXIT_FAIL : RB_EXIT_OK, "%s", r.reason);
+    return r;
+}
+
+void train_expect_refusal(rb_train_config *c, rb_db *db, const char *why)
+{
+    rb_train_result r;
+    cr_assert_eq(rb_train_run(c, db, &r), RB_EXIT_FAIL, "%s: %s", r.status, r.reason);
+    cr_assert_not_null(strstr(r.reason, why), "%s", r.reason);
+}
+
+void assert_run_status(rb_db *db, int64_t run_id, const char *want)
+{
+    char status[32];
+    run_text(db, run_id, "status", status, sizeof status);
+    cr_assert_str_eq(status, want, "run %lld is '%s', expected '%s'", (long long)run_id, status,
+                     want);
+}
+
+void assert_db_intact(rb_db *db)
+{
+    sqlite3_stmt *q = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(rb_db_handle(db), "PRAGMA integrity_check", -1, &q, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
+    cr_assert_str_eq((const char *)sqlite3_column_text(q, 0), "ok");
+    sqlite3_finalize(q);
 }
 
 /* Waits (up to timeout_ms) until path exists. */

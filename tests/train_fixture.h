@@ -1,8 +1,8 @@
 /*
  * train_fixture.h: what the training tests share (test_train.c, test_train_faults.c): a small
- * quick configuration, the database in the scratch folder, metric series read back, and
- * bit-for-bit comparisons of two runs. Every helper fails the test (Criterion) when it cannot
- * do its part.
+ * quick configuration, the database in the scratch folder, runs with their expected end, metric
+ * series and rows read back, and bit-for-bit comparisons of two runs. Every helper fails the
+ * test (Criterion) when it cannot do its part.
  */
 #ifndef RV_TEST_TRAIN_FIXTURE_H
 #define RV_TEST_TRAIN_FIXTURE_H
@@ -18,12 +18,19 @@
 /* g_dir/checkpoints: the checkpoint folder of small_config. */
 extern char g_ckpt_dir[PATH_MAX + 32];
 
+/* The database most training tests run in: g_dir/r.db of a fresh scratch folder, made and
+ * opened by train_db_open and closed (the folder removed) by train_db_close; use them as a
+ * suite's .init and .fini. */
+extern rb_db *g_db;
+void train_db_open(void);
+void train_db_close(void);
+
 /* Fashion-MNIST when it is installed or under REVBENCH_DATA, otherwise the synthetic set (the
  * mechanics under test are the same). */
 const char *test_dataset(void);
 /* A small, quick configuration: 1 thread, 512 training and 128 test images, batch 16, seed 7,
  * evaluation and checkpoint every 10 steps, checkpoints in g_ckpt_dir. */
-void small_config(rb_train_config *c, const char *arch, long steps);
+rb_train_config small_config(const char *arch, long steps);
 /* Opens (creating) g_dir/name. */
 rb_db *open_db(const char *name);
 /* The values of metric `name` of a run, by step; returns the count (at most cap). */
@@ -44,6 +51,16 @@ int64_t reference_run(rb_train_config *c, char *ref_ckpt, size_t len, rb_db **re
 int wait_for_file(const char *path, int timeout_ms);
 /* The checkpoint path of run run_id of db under checkpoint folder dir. */
 void ckpt_path(rb_db *db, const char *dir, int64_t run_id, char *out, size_t len);
+
+/* Runs c in db and expects the run to end with status want ("finished", "interrupted" or
+ * "failed") and the exit status that goes with it; returns the result. */
+rb_train_result train_expect(rb_train_config *c, rb_db *db, const char *want);
+/* Runs c in db and expects it to be refused: exit RB_EXIT_FAIL with a reason containing why. */
+void train_expect_refusal(rb_train_config *c, rb_db *db, const char *why);
+/* The run's row says status want. */
+void assert_run_status(rb_db *db, int64_t run_id, const char *want);
+/* The database file passes SQLite's integrity_check. */
+void assert_db_intact(rb_db *db);
 
 /* Forks a child that takes the write lock on run run_id's lock file, as a live training
  * process would, and returns its pid once it holds the lock (the test fails otherwise).
