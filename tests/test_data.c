@@ -9,6 +9,7 @@
  */
 #define _XOPEN_SOURCE 700
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -130,19 +131,30 @@ static void poke_byte(const char *sub, const char *file, long long offset, unsig
     close(fd);
 }
 
-/* Loads and expects failure with status want and a message containing each of the strings. */
-static void expect_load_error(const char *name, int train, rv_status want, const char *s1,
-                              const char *s2)
+/* Loads the test split of name from the temp root: 10000 images, the last labelled last_label. */
+static void expect_test_split_loads(const char *name, int last_label)
+{
+    rv_dataset ds;
+    cr_assert_eq(rv_data_load(ctx, &ds, name, 0, tmp_root), RV_OK, "%s", rv_ctx_message(ctx));
+    cr_assert_eq(ds.n, 10000);
+    cr_assert_eq(ds.labels[9999], last_label);
+    rv_data_free(&ds);
+}
+
+/* Loads and expects failure with status want and a message containing each of the strings;
+ * what names the case in the failure messages. */
+static void expect_load_error(const char *what, const char *name, int train, rv_status want,
+                              const char *s1, const char *s2)
 {
     rv_dataset ds;
     rv_status st = rv_data_load(ctx, &ds, name, train, tmp_root);
     const char *msg = rv_ctx_message(ctx);
-    cr_assert_eq(st, want, "status %s, expected %s; message: %s", rv_status_name(st),
+    cr_assert_eq(st, want, "%s: status %s, expected %s; message: %s", what, rv_status_name(st),
                  rv_status_name(want), msg);
-    cr_assert_null(ds.pixels, "a failed load left pixels allocated");
-    cr_assert_null(strstr(msg, "%"), "unformatted message: %s", msg);
-    if (s1) cr_assert_not_null(strstr(msg, s1), "message lacks '%s': %s", s1, msg);
-    if (s2) cr_assert_not_null(strstr(msg, s2), "message lacks '%s': %s", s2, msg);
+    cr_assert_null(ds.pixels, "%s: a failed load left pixels allocated", what);
+    cr_assert_null(strstr(msg, "%"), "%s: unformatted message: %s", what, msg);
+    if (s1) cr_assert_not_null(strstr(msg, s1), "%s: message lacks '%s': %s", what, s1, msg);
+    if (s2) cr_assert_not_null(strstr(msg, s2), "%s: message lacks '%s': %s", what, s2, msg);
     rv_data_free(&ds);
 }
 
@@ -157,43 +169,7 @@ Test(cifar_corrupt, valid_zero_file_loads)
 {
     /* The base of the corrupt cases is valid; each case below differs from it in one way. */
     make_sparse(C10, "test_batch.bin", 10000LL * C10_REC);
-    rv_dataset ds;
-    cr_assert_eq(rv_data_load(ctx, &ds, "cifar10", 0, tmp_root), RV_OK, "%s",
-                 rv_ctx_message(ctx));
-    cr_assert_eq(ds.n, 10000);
-    cr_assert_eq(ds.labels[9999], 0);
-    rv_data_free(&ds);
-}
-
-Test(cifar_corrupt, truncated_by_one_byte)
-{
-    make_sparse(C10, "test_batch.bin", 10000LL * C10_REC - 1);
-    expect_load_error("cifar10", 0, RV_ERR_FORMAT, "test_batch.bin", "whole number");
-}
-
-Test(cifar_corrupt, oversized_by_a_record_fragment)
-{
-    make_sparse(C10, "test_batch.bin", 10000LL * C10_REC + 100);
-    expect_load_error("cifar10", 0, RV_ERR_FORMAT, "test_batch.bin", "3073-byte records");
-}
-
-Test(cifar_corrupt, one_record_too_many)
-{
-    make_sparse(C10, "test_batch.bin", 10001LL * C10_REC);
-    expect_load_error("cifar10", 0, RV_ERR_FORMAT, "test_batch.bin", "holds 10001 records");
-}
-
-Test(cifar_corrupt, label_200)
-{
-    make_sparse(C10, "test_batch.bin", 10000LL * C10_REC);
-    poke_byte(C10, "test_batch.bin", 1234LL * C10_REC, 200);
-    expect_load_error("cifar10", 0, RV_ERR_FORMAT, "test_batch.bin", "record 1234 has label 200");
-}
-
-Test(cifar_corrupt, empty_file)
-{
-    make_sparse(C10, "test_batch.bin", 0);
-    expect_load_error("cifar10", 0, RV_ERR_FORMAT, "test_batch.bin", "empty");
+    expect_test_split_loads("cifar10", 0);
 }
 
 Test(cifar_corrupt, missing_batch_file)
@@ -201,7 +177,8 @@ Test(cifar_corrupt, missing_batch_file)
     const char *present[] = { "data_batch_1.bin", "data_batch_2.bin", "data_batch_4.bin",
                               "data_batch_5.bin" };
     for (int i = 0; i < 4; i++) make_sparse(C10, present[i], 10000LL * C10_REC);
-    expect_load_error("cifar10", 1, RV_ERR_IO, "data_batch_3.bin", "fetch-cifar.sh");
+    expect_load_error("missing batch file", "cifar10", 1, RV_ERR_IO, "data_batch_3.bin",
+                      "fetch-cifar.sh");
 }
 
 Test(cifar_corrupt, bad_file_among_good_is_named)
@@ -211,38 +188,57 @@ Test(cifar_corrupt, bad_file_among_good_is_named)
         snprintf(f, sizeof f, "data_batch_%d.bin", i);
         make_sparse(C10, f, 10000LL * C10_REC - (i == 4 ? 3073 : 0));
     }
-    expect_load_error("cifar10", 1, RV_ERR_FORMAT, "data_batch_4.bin", "expected 10000");
+    expect_load_error("bad file among good", "cifar10", 1, RV_ERR_FORMAT, "data_batch_4.bin",
+                      "expected 10000");
 }
 
-Test(cifar_corrupt, missing_root_says_how_to_get_the_data)
+/* One file of zero bytes, or none (bytes < 0), with one byte set (poke_at >= 0); loading the
+ * dataset's training (train) or test split must fail with status want, naming s1 and s2.
+ * Strings are arrays: Criterion copies parameters into the test process. */
+typedef struct {
+    char name[40], sub[32], file[32];
+    long long bytes, poke_at;
+    unsigned char poke;
+    char dataset[16];
+    int train;
+    rv_status want;
+    char s1[32], s2[40];
+} damaged_file;
+
+ParameterizedTestParameters(cifar_corrupt, damaged_file_is_refused)
 {
-    expect_load_error("cifar10", 0, RV_ERR_IO, "test_batch.bin", "REVBENCH_DATA");
+    static damaged_file cases[] = {
+        { "truncated by one byte", C10, "test_batch.bin", 10000LL * C10_REC - 1, -1, 0,
+          "cifar10", 0, RV_ERR_FORMAT, "test_batch.bin", "whole number" },
+        { "oversized by a record fragment", C10, "test_batch.bin", 10000LL * C10_REC + 100, -1,
+          0, "cifar10", 0, RV_ERR_FORMAT, "test_batch.bin", "3073-byte records" },
+        { "one record too many", C10, "test_batch.bin", 10001LL * C10_REC, -1, 0, "cifar10", 0,
+          RV_ERR_FORMAT, "test_batch.bin", "holds 10001 records" },
+        { "label 200", C10, "test_batch.bin", 10000LL * C10_REC, 1234LL * C10_REC, 200,
+          "cifar10", 0, RV_ERR_FORMAT, "test_batch.bin", "record 1234 has label 200" },
+        { "empty file", C10, "test_batch.bin", 0, -1, 0, "cifar10", 0, RV_ERR_FORMAT,
+          "test_batch.bin", "empty" },
+        /* No file at all: the message says how to get the data. */
+        { "missing root", C10, "test_batch.bin", -1, -1, 0, "cifar10", 0, RV_ERR_IO,
+          "test_batch.bin", "REVBENCH_DATA" },
+        { "cifar100 fine label 100", C100, "test.bin", 10000LL * C100_REC, 42LL * C100_REC + 1,
+          100, "cifar100", 0, RV_ERR_FORMAT, "test.bin", "record 42 has label 100" },
+        { "cifar100 coarse label 20", C100, "test.bin", 10000LL * C100_REC, 7LL * C100_REC, 20,
+          "cifar100", 0, RV_ERR_FORMAT, "test.bin", "coarse label 20" },
+        /* A CIFAR-10 sized file where the CIFAR-100 training file should be. */
+        { "cifar100 train wrong count", C100, "train.bin", 10000LL * C100_REC, -1, 0,
+          "cifar100", 1, RV_ERR_FORMAT, "train.bin", "expected 50000" },
+        { "unknown dataset name", "", "", -1, -1, 0, "imagenet", 1, RV_ERR_ARG, "imagenet",
+          "cifar10" },
+    };
+    return cr_make_param_array(damaged_file, cases, sizeof cases / sizeof cases[0]);
 }
 
-Test(cifar_corrupt, cifar100_fine_label_100)
+ParameterizedTest(damaged_file *c, cifar_corrupt, damaged_file_is_refused)
 {
-    make_sparse(C100, "test.bin", 10000LL * C100_REC);
-    poke_byte(C100, "test.bin", 42LL * C100_REC + 1, 100);
-    expect_load_error("cifar100", 0, RV_ERR_FORMAT, "test.bin", "record 42 has label 100");
-}
-
-Test(cifar_corrupt, cifar100_coarse_label_20)
-{
-    make_sparse(C100, "test.bin", 10000LL * C100_REC);
-    poke_byte(C100, "test.bin", 7LL * C100_REC, 20);
-    expect_load_error("cifar100", 0, RV_ERR_FORMAT, "test.bin", "coarse label 20");
-}
-
-Test(cifar_corrupt, cifar100_train_wrong_count)
-{
-    /* A CIFAR-10 sized file where the CIFAR-100 training file should be. */
-    make_sparse(C100, "train.bin", 10000LL * C100_REC);
-    expect_load_error("cifar100", 1, RV_ERR_FORMAT, "train.bin", "expected 50000");
-}
-
-Test(cifar_corrupt, unknown_dataset_name)
-{
-    expect_load_error("imagenet", 1, RV_ERR_ARG, "imagenet", "cifar10");
+    if (c->bytes >= 0) make_sparse(c->sub, c->file, c->bytes);
+    if (c->poke_at >= 0) poke_byte(c->sub, c->file, c->poke_at, c->poke);
+    expect_load_error(c->name, c->dataset, c->train, c->want, c->s1, c->s2);
 }
 
 /* ---- CIFAR on the real files ------------------------------------------------------------- */
@@ -439,33 +435,33 @@ static void write_fashion_test(long images_missing, unsigned label_magic, unsign
 Test(fashion_corrupt, valid_synthetic_files_load)
 {
     write_fashion_test(0, 0x801, 3);
-    rv_dataset ds;
-    cr_assert_eq(rv_data_load(ctx, &ds, "fashion-mnist", 0, tmp_root), RV_OK, "%s",
-                 rv_ctx_message(ctx));
-    cr_assert_eq(ds.n, 10000);
-    cr_assert_eq(ds.labels[9999], 3);
-    rv_data_free(&ds);
+    expect_test_split_loads("fashion-mnist", 3);
 }
 
-Test(fashion_corrupt, bad_magic)
+/* The valid test split with one thing wrong: images_missing bytes short, the label file's magic
+ * or every label changed; loading it must fail naming the file (s1) and the fault (s2). */
+typedef struct {
+    char name[24];
+    long images_missing;
+    unsigned label_magic;
+    unsigned char label;
+    char s1[32], s2[24];
+} damaged_fashion;
+
+ParameterizedTestParameters(fashion_corrupt, damaged_split_is_refused)
 {
-    write_fashion_test(0, 0x802, 3);
-    expect_load_error("fashion-mnist", 0, RV_ERR_FORMAT, "t10k-labels-idx1-ubyte.gz",
-                      "magic 0x00000802");
+    static damaged_fashion cases[] = {
+        { "bad magic", 0, 0x802, 3, "t10k-labels-idx1-ubyte.gz", "magic 0x00000802" },
+        { "label 10", 0, 0x801, 10, "t10k-labels-idx1-ubyte.gz", "label 10" },
+        { "truncated images", 1, 0x801, 3, "t10k-images-idx3-ubyte.gz", "truncated" },
+    };
+    return cr_make_param_array(damaged_fashion, cases, sizeof cases / sizeof cases[0]);
 }
 
-Test(fashion_corrupt, label_10)
+ParameterizedTest(damaged_fashion *c, fashion_corrupt, damaged_split_is_refused)
 {
-    write_fashion_test(0, 0x801, 10);
-    expect_load_error("fashion-mnist", 0, RV_ERR_FORMAT, "t10k-labels-idx1-ubyte.gz",
-                      "label 10");
-}
-
-Test(fashion_corrupt, truncated_images)
-{
-    write_fashion_test(1, 0x801, 3);
-    expect_load_error("fashion-mnist", 0, RV_ERR_FORMAT, "t10k-images-idx3-ubyte.gz",
-                      "truncated");
+    write_fashion_test(c->images_missing, c->label_magic, c->label);
+    expect_load_error(c->name, "fashion-mnist", 0, RV_ERR_FORMAT, c->s1, c->s2);
 }
 
 Test(fashion_corrupt, wrong_image_size)
@@ -473,7 +469,8 @@ Test(fashion_corrupt, wrong_image_size)
     write_fashion_test(0, 0x801, 3);
     const unsigned img[4] = { 0x803, 10000, 32, 32 };
     write_idx_gz("t10k-images-idx3-ubyte.gz", img, 4, 10000L * 1024, 0);
-    expect_load_error("fashion-mnist", 0, RV_ERR_FORMAT, "t10k-images-idx3-ubyte.gz", "28x28");
+    expect_load_error("wrong image size", "fashion-mnist", 0, RV_ERR_FORMAT,
+                      "t10k-images-idx3-ubyte.gz", "28x28");
 }
 
 Test(fashion_corrupt, damaged_gzip_stream)
@@ -489,13 +486,14 @@ Test(fashion_corrupt, damaged_gzip_stream)
     memset(junk, 0xA5, sizeof junk);
     cr_assert_eq(pwrite(fd, junk, sizeof junk, sb.st_size / 2), (ssize_t)sizeof junk);
     close(fd);
-    expect_load_error("fashion-mnist", 0, RV_ERR_FORMAT, "t10k-images-idx3-ubyte.gz", NULL);
+    expect_load_error("damaged gzip stream", "fashion-mnist", 0, RV_ERR_FORMAT,
+                      "t10k-images-idx3-ubyte.gz", NULL);
 }
 
 Test(fashion_corrupt, missing_files)
 {
-    expect_load_error("fashion-mnist", 1, RV_ERR_IO, "train-labels-idx1-ubyte.gz",
-                      "dataset-fashion-mnist");
+    expect_load_error("missing files", "fashion-mnist", 1, RV_ERR_IO,
+                      "train-labels-idx1-ubyte.gz", "dataset-fashion-mnist");
 }
 
 /* ---- mean image, batches, augmentation (synthetic data) ---------------------------------- */
