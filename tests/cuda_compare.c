@@ -34,6 +34,12 @@ float *host(rv_ctx *g, const float *d, size_t n)
     return h;
 }
 
+void free_bufs(rv_ctx *g, float *const *dev, size_t n_dev, float *const *host, size_t n_host)
+{
+    for (size_t i = 0; i < n_dev; i++) rv_ctx_free(g, dev[i]);
+    for (size_t i = 0; i < n_host; i++) free(host[i]);
+}
+
 float *uniform(size_t n, uint64_t seed, float lo, float hi)
 {
     float *x = ref_alloc(n);

@@ -288,10 +288,8 @@ static void conv_case(rv_ctx *g, const conv_shape *s, double tol, uint64_t seed)
 
     rv_ctx_free(g, ws_g);
     free(ws_c);
-    float *bufs[] = { gx, gw, gdy, gy, gdx, gdw };
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rv_ctx_free(g, bufs[i]);
-    float *hb[] = { x, w, dy, dx0, dw, y, dx, nan_in };
-    for (size_t i = 0; i < sizeof hb / sizeof hb[0]; i++) free(hb[i]);
+    float *gb[] = { gx, gw, gdy, gy, gdx, gdw }, *hb[] = { x, w, dy, dx0, dw, y, dx, nan_in };
+    free_bufs(g, gb, 6, hb, 8);
 }
 
 Test(cuda, conv_against_cpu)
@@ -424,15 +422,12 @@ static void bn_case(bn_shape s, rv_bn_mode mode, float offset, double tol, uint6
         expect_dev_close(gpu, what, gdg, dg, C, BN_STATS_TOL);
         snprintf(what, sizeof what, "%s: d_beta", name);
         expect_dev_close(gpu, what, gdb, db, C, BN_STATS_TOL);
-        float *gb[] = { gdy, gdx, gdg, gdb };
-        for (int i = 0; i < 4; i++) rv_ctx_free(gpu, gb[i]);
-        float *hb[] = { dy, dx, dx0, dg, db };
-        for (int i = 0; i < 5; i++) free(hb[i]);
+        float *gb[] = { gdy, gdx, gdg, gdb }, *hb[] = { dy, dx, dx0, dg, db };
+        free_bufs(gpu, gb, 4, hb, 5);
     }
     float *gb[] = { gx, gy, ggamma, gbeta, grm, grv, gsm, gsi };
-    for (int i = 0; i < 8; i++) rv_ctx_free(gpu, gb[i]);
     float *hb[] = { x, y, gamma, beta, rm0, rv0, rm, rv, sm, si, sentinel };
-    for (int i = 0; i < 11; i++) free(hb[i]);
+    free_bufs(gpu, gb, 8, hb, 11);
 }
 
 Test(cuda, batchnorm_three_modes)
@@ -458,12 +453,8 @@ Test(cuda, batchnorm_in_place)
     OK(cpu, rv_bn_forward(cpu, y, sm, si, rm, rv, x, gamma, beta, N, C, HW, RV_BN_TRAIN));
     OK(gpu, rv_bn_forward(gpu, gx, gsm, gsi, grm, grv, gx, gg, gb, N, C, HW, RV_BN_TRAIN));
     expect_dev_close(gpu, "bn in place: y", gx, y, n, BN_TOL);
-    float *gbufs[] = { gx, gg, gb, grm, grv, gsm, gsi };
-    for (int i = 0; i < 7; i++) rv_ctx_free(gpu, gbufs[i]);
-    free(x);
-    free(y);
-    free(gamma);
-    free(beta);
+    float *gbufs[] = { gx, gg, gb, grm, grv, gsm, gsi }, *hb[] = { x, y, gamma, beta };
+    free_bufs(gpu, gbufs, 7, hb, 4);
 }
 
 /* ------------------------------------------------------------------------ pooling ------ */
@@ -503,10 +494,8 @@ Test(cuda, avgpool2_and_chpad)
     OK(gpu, rv_chpad_backward(gpu, gdx, gdp, N, C, C_out, HW, front, 0.0f));
     expect_dev_close(gpu, "chpad_backward (beta 0)", gdx, dx, n_in, EXACT_TOL);
 
-    float *gb[] = { gx, gy, gdy, gdx, gp, gdp };
-    for (int i = 0; i < 6; i++) rv_ctx_free(gpu, gb[i]);
-    float *hb[] = { x, y, dy, dx0, dx, p, dp };
-    for (int i = 0; i < 7; i++) free(hb[i]);
+    float *gb[] = { gx, gy, gdy, gdx, gp, gdp }, *hb[] = { x, y, dy, dx0, dx, p, dp };
+    free_bufs(gpu, gb, 6, hb, 7);
 }
 
 Test(cuda, global_average_pool)
@@ -526,12 +515,8 @@ Test(cuda, global_average_pool)
         OK(cpu, rv_gap_backward(cpu, dx, dy, N, C, HW));
         OK(gpu, rv_gap_backward(gpu, gdx, gdy, N, C, HW));
         expect_dev_close(gpu, "gap_backward", gdx, dx, n, EXACT_TOL);
-        float *gb[] = { gx, gy, gdy, gdx };
-        for (int i = 0; i < 4; i++) rv_ctx_free(gpu, gb[i]);
-        free(x);
-        free(y);
-        free(dy);
-        free(dx);
+        float *gb[] = { gx, gy, gdy, gdx }, *hb[] = { x, y, dy, dx };
+        free_bufs(gpu, gb, 4, hb, 4);
     }
 }
 
@@ -564,12 +549,8 @@ Test(cuda, maxpool3s2)
          * order, but allow the ulp of a different association. */
         expect_dev_close(gpu, k == 2 ? "maxpool3s2_backward (ties)" : "maxpool3s2_backward",
                          gdx, dx, n, ELEMENTWISE_TOL);
-        float *gb[] = { gx, gy, gdy, gdx };
-        for (int i = 0; i < 4; i++) rv_ctx_free(gpu, gb[i]);
-        free(x);
-        free(y);
-        free(dy);
-        free(dx);
+        float *gb[] = { gx, gy, gdy, gdx }, *hb[] = { x, y, dy, dx };
+        free_bufs(gpu, gb, 4, hb, 4);
     }
 }
 
@@ -605,10 +586,8 @@ Test(cuda, linear)
     OK(gpu, rv_linear_backward(gpu, NULL, gdw, NULL, gdy, gx, gw, N, I, O));
     expect_dev_close(gpu, "linear_backward d_w (second step)", gdw, dw, nw, LINEAR_TOL);
 
-    float *gbufs[] = { gx, gw, gb, gy, gdy, gdx, gdw, gdb };
-    for (int i = 0; i < 8; i++) rv_ctx_free(gpu, gbufs[i]);
-    float *hb[] = { x, w, b, y, dy, dx, dw, db };
-    for (int i = 0; i < 8; i++) free(hb[i]);
+    float *gbufs[] = { gx, gw, gb, gy, gdy, gdx, gdw, gdb }, *hb[] = { x, w, b, y, dy, dx, dw, db };
+    free_bufs(gpu, gbufs, 8, hb, 8);
 }
 
 Test(cuda, softmax_xent)

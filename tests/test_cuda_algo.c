@@ -21,6 +21,18 @@ static rv_cuda_algo_perf entry(int algo, rv_cuda_math math, int deterministic, s
 
 #define LIMIT ((size_t)256 << 20)
 
+/* rv_cuda_algo_pick over n entries (all of those requested returned) within LIMIT, which must
+ * succeed: the index it took (-1 for none), and in *nondet (when not NULL) whether that one is
+ * nondeterministic. */
+static int pick(const rv_cuda_algo_perf *perf, int n, int allow_tf32, rv_cuda_algo_policy policy,
+                int *nondet)
+{
+    int idx = -7, nd = 0;
+    cr_assert_eq(rv_cuda_algo_pick(perf, n, n, LIMIT, allow_tf32, policy, &idx, &nd), RV_OK);
+    if (nondet) *nondet = nd;
+    return idx;
+}
+
 Test(cuda_algo, tf32_off_searches_and_takes_fma_only)
 {
     cr_expect_eq(rv_cuda_search_math(0), RV_CUDA_MATH_FMA);
@@ -28,9 +40,8 @@ Test(cuda_algo, tf32_off_searches_and_takes_fma_only)
                                  entry(2, RV_CUDA_MATH_DEFAULT, 1, 0),
                                  entry(3, RV_CUDA_MATH_TENSOR_OP_ALLOW_CONVERSION, 1, 0),
                                  entry(4, RV_CUDA_MATH_FMA, 1, 0) };
-    int idx = -7, nondet = 0;
-    cr_assert_eq(rv_cuda_algo_pick(perf, 4, 4, LIMIT, 0, RV_CUDA_ALGO_SEARCH, &idx, &nondet),
-                 RV_OK);
+    int nondet;
+    int idx = pick(perf, 4, 0, RV_CUDA_ALGO_SEARCH, &nondet);
     cr_expect_eq(idx, 3, "TF32 off took entry %d", idx);
     cr_expect_eq(nondet, 0);
 }
@@ -46,9 +57,7 @@ Test(cuda_algo, tf32_on_takes_tensor_op_but_never_fp16_conversion)
     rv_cuda_algo_perf perf[] = { entry(1, RV_CUDA_MATH_TENSOR_OP_ALLOW_CONVERSION, 1, 0),
                                  entry(2, RV_CUDA_MATH_TENSOR_OP, 1, 0),
                                  entry(3, RV_CUDA_MATH_FMA, 1, 0) };
-    int idx = -7, nondet = 0;
-    cr_assert_eq(rv_cuda_algo_pick(perf, 3, 3, LIMIT, 1, RV_CUDA_ALGO_SEARCH, &idx, &nondet),
-                 RV_OK);
+    int idx = pick(perf, 3, 1, RV_CUDA_ALGO_SEARCH, NULL);
     cr_expect_eq(idx, 1, "TF32 on took entry %d", idx);
 }
 
@@ -56,17 +65,12 @@ Test(cuda_algo, search_falls_back_to_nondeterministic_and_says_so)
 {
     rv_cuda_algo_perf perf[] = { entry(1, RV_CUDA_MATH_FMA, 0, 0),
                                  entry(2, RV_CUDA_MATH_FMA, 0, 0) };
-    int idx = -7, nondet = 0;
-    cr_assert_eq(rv_cuda_algo_pick(perf, 2, 2, LIMIT, 0, RV_CUDA_ALGO_SEARCH, &idx, &nondet),
-                 RV_OK);
-    cr_expect_eq(idx, 0);
+    int nondet;
+    cr_expect_eq(pick(perf, 2, 0, RV_CUDA_ALGO_SEARCH, &nondet), 0);
     cr_expect_eq(nondet, 1);
     /* A deterministic entry later in the list wins over a faster nondeterministic one. */
     perf[1].deterministic = 1;
-    nondet = 0;
-    cr_assert_eq(rv_cuda_algo_pick(perf, 2, 2, LIMIT, 0, RV_CUDA_ALGO_SEARCH, &idx, &nondet),
-                 RV_OK);
-    cr_expect_eq(idx, 1);
+    cr_expect_eq(pick(perf, 2, 0, RV_CUDA_ALGO_SEARCH, &nondet), 1);
     cr_expect_eq(nondet, 0);
 }
 
@@ -74,10 +78,8 @@ Test(cuda_algo, deterministic_policy_never_takes_a_nondeterministic_algorithm)
 {
     rv_cuda_algo_perf perf[] = { entry(1, RV_CUDA_MATH_FMA, 0, 0),
                                  entry(2, RV_CUDA_MATH_TENSOR_OP, 1, 0) };
-    int idx = -7, nondet = 0;
-    cr_assert_eq(rv_cuda_algo_pick(perf, 2, 2, LIMIT, 0, RV_CUDA_ALGO_DETERMINISTIC, &idx,
-                                   &nondet),
-                 RV_OK);
+    int nondet;
+    int idx = pick(perf, 2, 0, RV_CUDA_ALGO_DETERMINISTIC, &nondet);
     cr_expect_eq(idx, -1, "took entry %d", idx);
     cr_expect_eq(nondet, 0);
 }
@@ -88,10 +90,7 @@ Test(cuda_algo, failed_and_oversized_entries_are_skipped)
                                  entry(2, RV_CUDA_MATH_FMA, 1, 0),
                                  entry(3, RV_CUDA_MATH_FMA, 1, LIMIT) };
     perf[1].ok = 0;
-    int idx = -7, nondet = 0;
-    cr_assert_eq(rv_cuda_algo_pick(perf, 3, 3, LIMIT, 0, RV_CUDA_ALGO_SEARCH, &idx, &nondet),
-                 RV_OK);
-    cr_expect_eq(idx, 2);
+    cr_expect_eq(pick(perf, 3, 0, RV_CUDA_ALGO_SEARCH, NULL), 2);
 }
 
 Test(cuda_algo, a_count_beyond_the_array_is_an_error)

@@ -116,6 +116,30 @@ static double max_rel_diff(const float *a, const float *b, size_t n)
     return err / scale;
 }
 
+/* One training step of m on (x, y): its result and host copies of its gradients and state. */
+typedef struct {
+    rv_step_result r;
+    float *grads, *state; /* n_params and n_state floats */
+} step_out;
+
+static step_out step(rv_ctx *ctx, rv_model *m, rv_backward_mode mode, const float *x,
+                     const int32_t *y)
+{
+    step_out o = { .grads = malloc(rv_model_n_params(m) * 4),
+                   .state = malloc(rv_model_n_state(m) * 4) };
+    cr_assert(o.grads && o.state);
+    OK(ctx, rv_model_train_step(m, mode, x, y, 1, &o.r));
+    OK(ctx, rv_model_get_grads(m, o.grads));
+    OK(ctx, rv_model_get_state(m, o.state, NULL));
+    return o;
+}
+
+static void step_out_free(step_out *o)
+{
+    free(o->grads);
+    free(o->state);
+}
+
 /* ------------------------------------------------------------------------ tests -------- */
 
 Test(cuda_model, device_memory_is_unsupported_on_the_cpu)
@@ -154,8 +178,8 @@ Test(cuda_model, one_training_step_matches_the_cpu)
     rv_model *mg = make(gpu, "revnet-basic-2", 8, modes, 0);
     size_t n = rv_model_n_params(mc), ns = rv_model_n_state(mc);
     cr_assert_eq(rv_model_n_params(mg), n);
-    float *gc = malloc(n * 4), *gg = malloc(n * 4), *sc = malloc(ns * 4), *sg = malloc(ns * 4);
-    cr_assert(gc && gg && sc && sg);
+    float *sc = malloc(ns * 4), *sg = malloc(ns * 4);
+    cr_assert(sc && sg);
     /* Same seed, same host initialization: the GPU starts from the CPU's exact weights. */
     OK(cpu, rv_model_get_state(mc, sc, NULL));
     OK(gpu, rv_model_get_state(mg, sg, NULL));
@@ -167,26 +191,23 @@ Test(cuda_model, one_training_step_matches_the_cpu)
     for (int k = 0; k < 2; k++) {
         rv_backward_mode mode = order[k];
         const char *name = rv_backward_mode_name(mode);
-        rv_step_result rc, rg;
-        OK(cpu, rv_model_train_step(mc, mode, x, y, 1, &rc));
-        OK(gpu, rv_model_train_step(mg, mode, x, y, 1, &rg));
-        OK(cpu, rv_model_get_grads(mc, gc));
-        OK(gpu, rv_model_get_grads(mg, gg));
-        OK(cpu, rv_model_get_state(mc, sc, NULL));
-        OK(gpu, rv_model_get_state(mg, sg, NULL));
-        double dl = fabs(rg.loss - rc.loss), deg = angle_deg(gg, gc, n);
-        double rel = max_rel_diff(gg, gc, n), run = max_rel_diff(sg + n, sc + n, ns - n);
+        step_out c = step(cpu, mc, mode, x, y), g = step(gpu, mg, mode, x, y);
+        double dl = fabs(g.r.loss - c.r.loss), deg = angle_deg(g.grads, c.grads, n);
+        double rel = max_rel_diff(g.grads, c.grads, n);
+        double run = max_rel_diff(g.state + n, c.state + n, ns - n);
         cr_log_info("revnet-basic-2 batch 8 %s: loss cpu %.9g gpu %.9g (|diff| %.3g), grad "
                     "angle %.5f deg, max rel grad diff %.3g, running averages %.3g", name,
-                    rc.loss, rg.loss, dl, deg, rel, run);
-        cr_expect(isfinite(rg.loss) && dl <= CPU_GPU_LOSS_REL_TOL * fabs(rc.loss),
-                  "%s: loss cpu %.9g gpu %.9g", name, rc.loss, rg.loss);
+                    c.r.loss, g.r.loss, dl, deg, rel, run);
+        cr_expect(isfinite(g.r.loss) && dl <= CPU_GPU_LOSS_REL_TOL * fabs(c.r.loss),
+                  "%s: loss cpu %.9g gpu %.9g", name, c.r.loss, g.r.loss);
         cr_expect_lt(deg, CPU_GPU_ANGLE_DEG, "%s: CPU/GPU gradient angle %g degrees", name, deg);
         cr_expect_leq(run, CPU_GPU_RUNNING_TOL, "%s: running averages differ by %g", name, run);
         /* A training step leaves the weights alone on both sides. */
-        cr_expect_eq(memcmp(sc, sg, n * 4), 0, "%s: weights changed", name);
+        cr_expect_eq(memcmp(c.state, g.state, n * 4), 0, "%s: weights changed", name);
+        step_out_free(&c);
+        step_out_free(&g);
     }
-    free(gc), free(gg), free(sc), free(sg), free(x), free(y);
+    free(sc), free(sg), free(x), free(y);
     rv_model_destroy(mc);
     rv_model_destroy(mg);
 }
@@ -256,36 +277,32 @@ static void checkpoint_vs_standard(const char *name)
     rv_model *ms = make(gpu, name, 8, 1u << RV_BACKWARD_STANDARD, 0);
     rv_model *mk = make(gpu, name, 8, 1u << RV_BACKWARD_CHECKPOINT, 0);
     size_t n = rv_model_n_params(ms), ns = rv_model_n_state(ms);
-    float *gs = malloc(n * 4), *gk = malloc(n * 4), *ss = malloc(ns * 4), *sk = malloc(ns * 4);
-    cr_assert(gs && gk && ss && sk);
     float *x;
     int32_t *y;
     random_batch(ms, &x, &y, 9);
-    rv_step_result rs, rk;
-    OK(gpu, rv_model_train_step(ms, RV_BACKWARD_STANDARD, x, y, 1, &rs));
-    OK(gpu, rv_model_train_step(mk, RV_BACKWARD_CHECKPOINT, x, y, 1, &rk));
-    OK(gpu, rv_model_get_grads(ms, gs));
-    OK(gpu, rv_model_get_grads(mk, gk));
-    OK(gpu, rv_model_get_state(ms, ss, NULL));
-    OK(gpu, rv_model_get_state(mk, sk, NULL));
+    step_out s = step(gpu, ms, RV_BACKWARD_STANDARD, x, y);
+    step_out k = step(gpu, mk, RV_BACKWARD_CHECKPOINT, x, y);
     /* Both models share the context and so the per-shape cuDNN plans: same algorithms. */
     int nondet = strstr(rv_ctx_describe(gpu), "nondeterministic") != NULL;
-    double deg = angle_deg(gk, gs, n), rel = max_rel_diff(gk, gs, n);
+    double deg = angle_deg(k.grads, s.grads, n), rel = max_rel_diff(k.grads, s.grads, n);
     cr_log_info("GPU %s checkpoint vs standard: loss %.9g / %.9g, angle %.3g deg, max rel diff "
-                "%.3g%s", name, rs.loss, rk.loss, deg, rel,
+                "%.3g%s", name, s.r.loss, k.r.loss, deg, rel,
                 nondet ? " (a nondeterministic cuDNN algorithm was used)" : "");
     if (nondet) {
         cr_expect_lt(deg, NONDETERMINISTIC_ANGLE_DEG, "%s: angle %g degrees", name, deg);
     } else {
         /* The same kernels on the same inputs in the same order: the recomputed segments give
          * the stored activations bit for bit, so everything after them is identical too. */
-        cr_expect_eq(rs.loss, rk.loss, "%s: losses differ %.9g %.9g", name, rs.loss, rk.loss);
-        cr_expect_eq(memcmp(gs, gk, n * 4), 0, "%s: gradients differ (angle %g deg, max rel "
-                     "diff %g)", name, deg, rel);
-        cr_expect_eq(memcmp(ss + n, sk + n, (ns - n) * 4), 0,
+        cr_expect_eq(s.r.loss, k.r.loss, "%s: losses differ %.9g %.9g", name, s.r.loss,
+                     k.r.loss);
+        cr_expect_eq(memcmp(s.grads, k.grads, n * 4), 0, "%s: gradients differ (angle %g deg, "
+                     "max rel diff %g)", name, deg, rel);
+        cr_expect_eq(memcmp(s.state + n, k.state + n, (ns - n) * 4), 0,
                      "%s: BN running averages differ", name);
     }
-    free(gs), free(gk), free(ss), free(sk), free(x), free(y);
+    step_out_free(&s);
+    step_out_free(&k);
+    free(x), free(y);
     rv_model_destroy(ms);
     rv_model_destroy(mk);
 }
@@ -331,24 +348,22 @@ Test(cuda_model, deterministic_policy_chooses_alike_and_repeats_bit_for_bit)
     rv_model *ma = make(a, "resnet-basic-4", 8, 1u << RV_BACKWARD_STANDARD, 0);
     rv_model *mb = make(b, "resnet-basic-4", 8, 1u << RV_BACKWARD_STANDARD, 0);
     size_t n = rv_model_n_params(ma);
-    float *ga = malloc(n * 4), *gb = malloc(n * 4), *x;
+    float *x;
     int32_t *y;
-    cr_assert(ga && gb);
     random_batch(ma, &x, &y, 13);
-    rv_step_result ra, rb;
-    OK(a, rv_model_train_step(ma, RV_BACKWARD_STANDARD, x, y, 1, &ra));
-    OK(b, rv_model_train_step(mb, RV_BACKWARD_STANDARD, x, y, 1, &rb));
-    OK(a, rv_model_get_grads(ma, ga));
-    OK(b, rv_model_get_grads(mb, gb));
+    step_out ra = step(a, ma, RV_BACKWARD_STANDARD, x, y);
+    step_out rb = step(b, mb, RV_BACKWARD_STANDARD, x, y);
     const char *pa = conv_part(a), *pb = conv_part(b);
     cr_log_info("deterministic policy plans: %s", pa);
     cr_expect_str_eq(pa, pb, "the two contexts chose differently");
     cr_expect(strstr(pa, "ms,") == NULL && strstr(pa, "nondeterministic") == NULL,
               "a timed or nondeterministic choice under the deterministic policy: %s", pa);
-    cr_expect_eq(ra.loss, rb.loss, "losses %.9g %.9g", ra.loss, rb.loss);
-    cr_expect_eq(memcmp(ga, gb, n * 4), 0, "gradients differ (angle %g deg)",
-                 angle_deg(ga, gb, n));
-    free(ga), free(gb), free(x), free(y);
+    cr_expect_eq(ra.r.loss, rb.r.loss, "losses %.9g %.9g", ra.r.loss, rb.r.loss);
+    cr_expect_eq(memcmp(ra.grads, rb.grads, n * 4), 0, "gradients differ (angle %g deg)",
+                 angle_deg(ra.grads, rb.grads, n));
+    step_out_free(&ra);
+    step_out_free(&rb);
+    free(x), free(y);
     rv_model_destroy(ma);
     rv_model_destroy(mb);
     rv_ctx_destroy(a);
