@@ -22,32 +22,50 @@
 #include <revnet/sgd.h>
 
 /*
- * Every op a backend implements, in table order: X(P, NAME) for the public op rv_NAME. Its
- * signature is written once, where the public header declares rv_NAME; the table field, each
- * backend's prototypes and its table entries are generated from that declaration:
+ * Every op a backend implements: X(P, NAME, CATEGORY) for the public op rv_NAME, whose time
+ * profile.h reports under RV_PROFILE_<CATEGORY>. Its signature is written once, where the
+ * public header declares rv_NAME; the table field, each backend's prototypes and its table
+ * entries are generated from that declaration:
  *     RV_BACKEND_OPS(RV_OP_FIELD, )            the fields of struct rv_backend (below)
  *     RV_BACKEND_OPS(RV_OP_DECLARE, rv_cpu_)   rv_status rv_cpu_conv_forward(...); ...
  *     RV_BACKEND_OPS(RV_OP_ENTRY, rv_cpu_)     .conv_forward = rv_cpu_conv_forward, ...
- * and the compiler checks every backend's definition against the declaration. To add an op:
- * declare rv_NAME in its public header, add X(P, NAME) here, write the public wrapper in
- * lib/ops/ (checks, then RV_DISPATCH of core/dispatch.h, with a line in its RV_PROFILE_OPS)
- * and the op in every backend folder. To add a backend:
- * a folder lib/backends/NAME/ with one file per op, RV_BACKEND_OPS(RV_OP_DECLARE, PREFIX) in
- * its header and a table built with RV_OP_ENTRY.
+ * and the compiler checks every backend's definition against the declaration; the per-op
+ * timing of core/dispatch.h takes its op ids, names and categories from the same lists. To add
+ * an op: declare rv_NAME in its public header, add X(P, NAME, CATEGORY) to the group below
+ * that fits, write the public wrapper in lib/ops/ (checks, then RV_DISPATCH of
+ * core/dispatch.h) and the op in every backend folder. To add a backend: a folder
+ * lib/backends/NAME/ with one file per op, RV_BACKEND_OPS(RV_OP_DECLARE, PREFIX) in its header
+ * and a table built with RV_OP_ENTRY.
+ *
+ * The groups say what an op sees of an activation, which is what a backend with its own
+ * layout (act_channels below) must implement itself:
  */
+/* Queries: they do no work on the device, so they are not timed (NOT_TIMED is no category
+ * and never expanded). */
+#define RV_BACKEND_QUERY_OPS(X, P) X(P, conv_workspace_bytes, NOT_TIMED)
+/* The ops that read or write activations in the backend's layout: convolution, pooling and
+ * reshaping, batch norm. */
+#define RV_BACKEND_LAYOUT_OPS(X, P)                                                            \
+    X(P, conv_forward, CONV_FWD) X(P, conv_backward_data, CONV_BWD_DATA)                        \
+    X(P, conv_backward_filter, CONV_BWD_FILTER)                                                 \
+    X(P, avgpool2_forward, OTHER) X(P, avgpool2_backward, OTHER) X(P, chpad_forward, OTHER)     \
+    X(P, chpad_backward, OTHER) X(P, gap_forward, OTHER) X(P, gap_backward, OTHER)              \
+    X(P, maxpool3s2_forward, OTHER) X(P, maxpool3s2_backward, OTHER)                            \
+    X(P, bn_forward, BN) X(P, bn_backward, BN)
+/* The ops that see a float count (elementwise) or plain tensors (classifier, loss,
+ * optimizer), the same on any layout. */
+#define RV_BACKEND_FLAT_OPS(X, P)                                                              \
+    X(P, relu_forward, ELEMENTWISE) X(P, relu_backward, ELEMENTWISE) X(P, add, ELEMENTWISE)     \
+    X(P, sub, ELEMENTWISE) X(P, axpy, ELEMENTWISE) X(P, copy, ELEMENTWISE)                      \
+    X(P, fill, ELEMENTWISE) X(P, linear_forward, OTHER) X(P, linear_backward, OTHER)            \
+    X(P, softmax_xent, OTHER) X(P, sgd_update, OTHER)
 #define RV_BACKEND_OPS(X, P)                                                                   \
-    /* Convolution. */                                                                          \
-    X(P, conv_workspace_bytes) X(P, conv_forward) X(P, conv_backward_data)                      \
-    X(P, conv_backward_filter)                                                                  \
-    /* Batch norm. */                                                                           \
-    X(P, bn_forward) X(P, bn_backward)                                                          \
-    /* Elementwise. */                                                                          \
-    X(P, relu_forward) X(P, relu_backward) X(P, add) X(P, sub) X(P, axpy) X(P, copy) X(P, fill) \
-    /* Pooling and reshaping. */                                                                \
-    X(P, avgpool2_forward) X(P, avgpool2_backward) X(P, chpad_forward) X(P, chpad_backward)     \
-    X(P, gap_forward) X(P, gap_backward) X(P, maxpool3s2_forward) X(P, maxpool3s2_backward)     \
-    /* Classifier, loss, optimizer. */                                                          \
-    X(P, linear_forward) X(P, linear_backward) X(P, softmax_xent) X(P, sgd_update)
+    RV_BACKEND_QUERY_OPS(X, P) RV_BACKEND_LAYOUT_OPS(X, P) RV_BACKEND_FLAT_OPS(X, P)
+
+/* The fused passes: optional entries, apart from RV_BACKEND_OPS because a backend may leave
+ * them NULL, and then the public op runs its parts (rv_bn_relu_forward: bn_forward then
+ * relu_forward; rv_bn_relu_backward: relu_backward then bn_backward). */
+#define RV_BACKEND_FUSED_OPS(X, P) X(P, bn_relu_forward, BN) X(P, bn_relu_backward, BN)
 
 /* The type of the public op rv_NAME (the CUDA backend's files are C++). */
 #ifdef __cplusplus
@@ -55,14 +73,17 @@
 #else
 #define RV_OP_TYPE(name) __typeof__(rv_##name)
 #endif
-#define RV_OP_FIELD(P, name) RV_OP_TYPE(name) *name;
-#define RV_OP_DECLARE(P, name) RV_OP_TYPE(name) P##name;
-#define RV_OP_ENTRY(P, name) .name = P##name,
+#define RV_OP_FIELD(P, name, category) RV_OP_TYPE(name) *name;
+#define RV_OP_DECLARE(P, name, category) RV_OP_TYPE(name) P##name;
+#define RV_OP_ENTRY(P, name, category) .name = P##name,
 
-/* A table's lifetime and memory entries, from functions named P##init, P##destroy, ... */
-#define RV_BACKEND_LIFETIME(P)                                                                 \
-    .init = P##init, .destroy = P##destroy, .describe = P##describe, .alloc = P##alloc,        \
-    .free = P##free, .upload = P##upload, .download = P##download, .sync = P##sync,
+/* A table's lifetime entries, from functions named P##init, P##destroy, P##describe. */
+#define RV_BACKEND_LIFETIME(P) .init = P##init, .destroy = P##destroy, .describe = P##describe,
+/* Its memory entries, from functions named P##alloc, P##free, ... (the two CPU backends share
+ * the host-memory ones of backend_cpu.h). */
+#define RV_BACKEND_MEMORY(P)                                                                   \
+    .alloc = P##alloc, .free = P##free, .upload = P##upload, .download = P##download,          \
+    .sync = P##sync,
 
 struct rv_backend {
     const char *name; /* "cpu", "cpu-fast" or "cuda" */
@@ -85,18 +106,16 @@ struct rv_backend {
     /* Activation layout. Optional: NULL means plain NCHW, as on the reference and CUDA
      * backends. act_channels gives the channels an activation of C channels occupies (C
      * rounded up to the channel block; the padding channels always hold zeros), act_pack and
-     * act_unpack convert between plain NCHW host memory and the backend's layout. Every op that
-     * takes an activation (conv, batch norm, pooling, channel padding) reads and writes it in
-     * this layout; elementwise ops see only a float count (rv_act_floats). */
+     * act_unpack convert between plain NCHW host memory and the backend's layout. The ops of
+     * RV_BACKEND_LAYOUT_OPS and RV_BACKEND_FUSED_OPS read and write activations in this
+     * layout; those of RV_BACKEND_FLAT_OPS see only a float count (rv_act_floats). */
     int (*act_channels)(void *state, int C);
     rv_status (*act_pack)(rv_ctx *ctx, float *dst, const float *src_nchw, int N, int C, int HW);
     rv_status (*act_unpack)(rv_ctx *ctx, float *dst_nchw, const float *src, int N, int C,
                             int HW);
 
-    /* Fused ops. Optional: where NULL, the public op runs its parts (rv_bn_relu_forward:
-     * bn_forward then relu_forward; rv_bn_relu_backward: relu_backward then bn_backward). */
-    RV_OP_TYPE(bn_relu_forward) *bn_relu_forward;
-    RV_OP_TYPE(bn_relu_backward) *bn_relu_backward;
+    /* Fused ops. Optional (see RV_BACKEND_FUSED_OPS). */
+    RV_BACKEND_FUSED_OPS(RV_OP_FIELD, )
 
     /* The ops, one field each: rv_NAME's type (see RV_BACKEND_OPS). */
     RV_BACKEND_OPS(RV_OP_FIELD, )

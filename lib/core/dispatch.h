@@ -2,10 +2,12 @@
  * dispatch.h (internal): how a public op reaches the backend table, and the per-op timing of
  * profile.h that rides on it.
  *
- * RV_PROFILE_OPS lists every timed op once, with its report category: each public op wrapper
- * ends in RV_DISPATCH(ctx, name, args...), which needs the op's RV_OP_<name> id from this list,
- * so an op added to the backend table without a line here does not compile. A backend entry
- * that is not a public op (init, alloc, workspace queries) is not listed.
+ * RV_PROFILE_OPS(X) is every timed op, X(P, name, category) with an empty P: the ops of the
+ * backend table (backend.h's lists, which carry their report categories) and the host/device
+ * copies. Each public op wrapper ends in RV_DISPATCH(ctx, name, args...), which needs the op's
+ * RV_OP_<name> id generated from it, so a wrapper cannot exist for an op that has no id. A
+ * backend entry that is not a public op (init, alloc) or does no device work (the
+ * RV_BACKEND_QUERY_OPS) has none.
  *
  * The public op wrappers in lib/ops/ include this header (and through it backend.h) and end
  * in RV_DISPATCH: in dry-run mode (memory planning) return RV_OK without touching memory; with
@@ -19,37 +21,18 @@
 #include <revnet/profile.h>
 #include "core/backend.h"
 
-#define RV_PROFILE_OPS(X)                                                                 \
-    X(conv_forward, RV_PROFILE_CONV_FWD)                                                  \
-    X(conv_backward_data, RV_PROFILE_CONV_BWD_DATA)                                       \
-    X(conv_backward_filter, RV_PROFILE_CONV_BWD_FILTER)                                   \
-    X(bn_forward, RV_PROFILE_BN)                                                          \
-    X(bn_backward, RV_PROFILE_BN)                                                         \
-    X(bn_relu_forward, RV_PROFILE_BN)                                                     \
-    X(bn_relu_backward, RV_PROFILE_BN)                                                    \
-    X(relu_forward, RV_PROFILE_ELEMENTWISE)                                               \
-    X(relu_backward, RV_PROFILE_ELEMENTWISE)                                              \
-    X(add, RV_PROFILE_ELEMENTWISE)                                                        \
-    X(sub, RV_PROFILE_ELEMENTWISE)                                                        \
-    X(axpy, RV_PROFILE_ELEMENTWISE)                                                       \
-    X(copy, RV_PROFILE_ELEMENTWISE)                                                       \
-    X(fill, RV_PROFILE_ELEMENTWISE)                                                       \
-    X(avgpool2_forward, RV_PROFILE_OTHER)                                                 \
-    X(avgpool2_backward, RV_PROFILE_OTHER)                                                \
-    X(chpad_forward, RV_PROFILE_OTHER)                                                    \
-    X(chpad_backward, RV_PROFILE_OTHER)                                                   \
-    X(gap_forward, RV_PROFILE_OTHER)                                                      \
-    X(gap_backward, RV_PROFILE_OTHER)                                                     \
-    X(maxpool3s2_forward, RV_PROFILE_OTHER)                                               \
-    X(maxpool3s2_backward, RV_PROFILE_OTHER)                                              \
-    X(linear_forward, RV_PROFILE_OTHER)                                                   \
-    X(linear_backward, RV_PROFILE_OTHER)                                                  \
-    X(softmax_xent, RV_PROFILE_OTHER)                                                     \
-    X(sgd_update, RV_PROFILE_OTHER)                                                       \
-    X(upload, RV_PROFILE_OTHER)                                                           \
-    X(download, RV_PROFILE_OTHER)
+/* The copies between host and device, apart from backend.h's op lists because the table holds
+ * them among its memory entries, with their own signatures, and their public form is
+ * rv_ctx_upload / rv_ctx_download (context.h). */
+#define RV_PROFILE_COPY_OPS(X, P) X(P, upload, OTHER) X(P, download, OTHER)
 
-#define RV_OP_ENUM_ENTRY(name, category) RV_OP_##name,
+/* Report order: by what an op sees of an activation, the fused batch-norm passes beside batch
+ * norm, the copies last. */
+#define RV_PROFILE_OPS(X)                                                                 \
+    RV_BACKEND_LAYOUT_OPS(X, ) RV_BACKEND_FUSED_OPS(X, ) RV_BACKEND_FLAT_OPS(X, )         \
+    RV_PROFILE_COPY_OPS(X, )
+
+#define RV_OP_ENUM_ENTRY(P, name, category) RV_OP_##name,
 typedef enum { RV_PROFILE_OPS(RV_OP_ENUM_ENTRY) RV_OP_N } rv_op_id;
 #undef RV_OP_ENUM_ENTRY
 

@@ -10,10 +10,10 @@
 #include <string.h>
 #include <time.h>
 
-#define RV_OP_NAME_ENTRY(name, category) #name,
+#define RV_OP_NAME_ENTRY(P, name, category) #name,
 static const char *const OP_NAMES[RV_OP_N] = { RV_PROFILE_OPS(RV_OP_NAME_ENTRY) };
 #undef RV_OP_NAME_ENTRY
-#define RV_OP_CATEGORY_ENTRY(name, category) category,
+#define RV_OP_CATEGORY_ENTRY(P, name, category) RV_PROFILE_##category,
 static const rv_profile_category OP_CATEGORIES[RV_OP_N] = { RV_PROFILE_OPS(RV_OP_CATEGORY_ENTRY) };
 #undef RV_OP_CATEGORY_ENTRY
 

@@ -6,7 +6,8 @@
  * channel padding and the layout conversions from this folder's own blocked kernels; the
  * elementwise ops (ReLU, add, sub, axpy, copy, fill), which see only a float count and are
  * the same on any layout, the classifier (plain N x C input), the loss and SGD from the
- * reference backend's code. Memory is 64-byte aligned host memory as there.
+ * reference backend's code. Memory and threading are the reference backend's too
+ * (backend_cpu.h).
  */
 #include "backends/cpu_fast/fast_internal.h"
 #include "backends/cpu_ref/backend_cpu.h"
@@ -15,9 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-extern void openblas_set_num_threads(int);
-extern char *openblas_get_config(void);
 
 static const char *isa_name(dnnl_cpu_isa_t isa)
 {
@@ -81,9 +79,7 @@ static rv_status fast_init(rv_ctx *ctx, const rv_ctx_options *opt, void **state)
     }
     /* As on the reference backend: our loops and oneDNN thread with OpenMP, the classifier's
      * small GEMM stays single-threaded in OpenBLAS so its threads never spin against ours. */
-    openblas_set_num_threads(1);
-    if (opt->n_threads > 0) omp_set_num_threads(opt->n_threads);
-    s->n_threads = opt->n_threads > 0 ? opt->n_threads : omp_get_max_threads();
+    s->n_threads = rv_cpu_threads_init(opt);
     if (dnnl_engine_create(&s->engine, dnnl_cpu, 0) != dnnl_success ||
         dnnl_stream_create(&s->stream, s->engine, dnnl_stream_default_flags) != dnnl_success) {
         fast_destroy(s);
@@ -114,51 +110,18 @@ static const char *fast_describe(void *state) { return ((fast_state *)state)->de
 
 static int fast_act_channels(void *state, int C) { return fast_cpad(state, C); }
 
-static rv_status fast_alloc(rv_ctx *ctx, void **out, size_t bytes)
-{
-    size_t rounded = (bytes + 63) / 64 * 64;
-    void *p = aligned_alloc(64, rounded ? rounded : 64);
-    if (!p) return rv_ctx_fail(ctx, RV_ERR_NOMEM, "out of host memory (%zu bytes)", bytes);
-    *out = p;
-    return RV_OK;
-}
-
-static void fast_free(rv_ctx *ctx, void *p)
-{
-    (void)ctx;
-    free(p);
-}
-
-static rv_status fast_copy_bytes(rv_ctx *ctx, void *dst, const void *src, size_t bytes)
-{
-    (void)ctx;
-    memcpy(dst, src, bytes);
-    return RV_OK;
-}
-
-static rv_status fast_sync(rv_ctx *ctx)
-{
-    (void)ctx;
-    return RV_OK;
-}
-
 static const rv_backend fast_backend = {
     .name = "cpu-fast",
-    .init = fast_init,
-    .destroy = fast_destroy,
-    .describe = fast_describe,
-    .alloc = fast_alloc,
-    .free = fast_free,
-    .upload = fast_copy_bytes,
-    .download = fast_copy_bytes,
-    .sync = fast_sync,
+    RV_BACKEND_LIFETIME(fast_)
+    RV_BACKEND_MEMORY(rv_cpu_)
     .act_channels = fast_act_channels,
     .act_pack = rv_fast_act_pack,
     .act_unpack = rv_fast_act_unpack,
-    .bn_relu_forward = rv_fast_bn_relu_forward,
-    .bn_relu_backward = rv_fast_bn_relu_backward,
-    RV_FAST_OWN_OPS(RV_OP_ENTRY, rv_fast_)
-    RV_FAST_REF_OPS(RV_OP_ENTRY, rv_cpu_)
+    RV_BACKEND_FUSED_OPS(RV_OP_ENTRY, rv_fast_)
+    /* The ops of the blocked layout are this folder's; the others are the reference's. */
+    RV_BACKEND_QUERY_OPS(RV_OP_ENTRY, rv_fast_)
+    RV_BACKEND_LAYOUT_OPS(RV_OP_ENTRY, rv_fast_)
+    RV_BACKEND_FLAT_OPS(RV_OP_ENTRY, rv_cpu_)
 };
 
 const rv_backend *rv_backend_cpu_fast(void) { return &fast_backend; }

@@ -50,23 +50,13 @@ static inline int fast_cpad(const fast_state *s, int C)
     return fast_blocked(s, C) ? (C + s->block - 1) / s->block * s->block : C;
 }
 
-/* The ops this folder implements for blocked activations (one file each: fast_conv.c,
- * fast_bn.c, fast_layout_ops.c), with the public ops' signatures: rv_fast_conv_forward, ... */
-#define RV_FAST_OWN_OPS(X, P)                                                              \
-    X(P, conv_workspace_bytes) X(P, conv_forward) X(P, conv_backward_data)                  \
-    X(P, conv_backward_filter) X(P, bn_forward) X(P, bn_backward) X(P, avgpool2_forward)    \
-    X(P, avgpool2_backward) X(P, chpad_forward) X(P, chpad_backward) X(P, gap_forward)      \
-    X(P, gap_backward) X(P, maxpool3s2_forward) X(P, maxpool3s2_backward)
-/* The ops taken from the reference backend: they see a float count, or plain tensors. */
-#define RV_FAST_REF_OPS(X, P)                                                              \
-    X(P, relu_forward) X(P, relu_backward) X(P, add) X(P, sub) X(P, axpy) X(P, copy)        \
-    X(P, fill) X(P, linear_forward) X(P, linear_backward) X(P, softmax_xent)               \
-    X(P, sgd_update)
-
-RV_FAST_OWN_OPS(RV_OP_DECLARE, rv_fast_)
-/* The fused passes (fast_bn.c), optional entries of the table (backend.h). */
-RV_OP_DECLARE(rv_fast_, bn_relu_forward)
-RV_OP_DECLARE(rv_fast_, bn_relu_backward)
+/* The ops this folder implements, with the public ops' signatures (rv_fast_conv_forward, ...;
+ * one file each: fast_conv.c, fast_bn.c, fast_layout_ops.c): those that see the blocked
+ * layout (backend.h's query and layout ops, and the fused passes). The flat ops are the
+ * reference backend's, which see only a float count or plain tensors. */
+RV_BACKEND_QUERY_OPS(RV_OP_DECLARE, rv_fast_)
+RV_BACKEND_LAYOUT_OPS(RV_OP_DECLARE, rv_fast_)
+RV_BACKEND_FUSED_OPS(RV_OP_DECLARE, rv_fast_)
 void rv_fast_conv_cache_free(fast_state *s);
 
 /* fast_layout_ops.c: conversions between plain NCHW and the blocked layout (layout.h). */

@@ -12,4 +12,22 @@
 /* rv_cpu_conv_forward, rv_cpu_bn_forward, ...: the signatures of the public ops. */
 RV_BACKEND_OPS(RV_OP_DECLARE, rv_cpu_)
 
+/* What both CPU backends share (backend_cpu.c), the fast one taking it from here. */
+
+/* Their memory entries (RV_BACKEND_MEMORY(rv_cpu_)): backend memory is host memory, 64-byte
+ * aligned; both copies are memcpy; sync has nothing to wait for. */
+rv_status rv_cpu_alloc(rv_ctx *ctx, void **out, size_t bytes);
+void rv_cpu_free(rv_ctx *ctx, void *p);
+rv_status rv_cpu_upload(rv_ctx *ctx, void *dst, const void *src, size_t bytes);
+rv_status rv_cpu_download(rv_ctx *ctx, void *dst, const void *src, size_t bytes);
+rv_status rv_cpu_sync(rv_ctx *ctx);
+
+/* Their threading, set up at init: OpenMP loops with opt->n_threads threads (0: OpenMP's
+ * default), each calling a single-threaded OpenBLAS. Returns the thread count. */
+int rv_cpu_threads_init(const rv_ctx_options *opt);
+
+/* OpenBLAS's description of itself, an extension that recent cblas.h versions declare;
+ * declared here so that the backends also build against headers that lack it. */
+extern char *openblas_get_config(void);
+
 #endif

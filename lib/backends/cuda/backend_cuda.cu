@@ -276,17 +276,16 @@ rv_status rv_cuda_linear_backward(rv_ctx *ctx, float *d_x, float *d_w, float *d_
 
 /* ---------------------------------------------------------------- the table --------------- */
 
+/* C++ wants every field named, in order: the optional ones this backend lacks are NULL. */
 static const rv_backend cuda_backend = {
     .name = "cuda",
     RV_BACKEND_LIFETIME(cuda_)
+    RV_BACKEND_MEMORY(cuda_)
     .device_memory = cuda_device_memory,
     /* Plain NCHW activations (layout.h). */
-    .act_channels = NULL,
-    .act_pack = NULL,
-    .act_unpack = NULL,
+    .act_channels = NULL, .act_pack = NULL, .act_unpack = NULL,
     /* Batch norm and ReLU run as their two ops (backend.h). */
-    .bn_relu_forward = NULL,
-    .bn_relu_backward = NULL,
+    .bn_relu_forward = NULL, .bn_relu_backward = NULL,
     RV_BACKEND_OPS(RV_OP_ENTRY, rv_cuda_)
 };
 
