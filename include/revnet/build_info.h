@@ -7,7 +7,7 @@
 #define RV_BUILD_INFO_H
 
 typedef struct {
-    const char *name;     /* "cpu", "cpu-fast", "cuda" */
+    const char *name;     /* RV_BACKEND_NAME_CPU_REF, _CPU_FAST, _CUDA (context.h) */
     const char *what;     /* one line: what the backend is */
     int built;            /* 1 when this build has it */
     char detail[256];     /* built: versions or ISA; not built: why not */

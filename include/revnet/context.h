@@ -17,8 +17,21 @@ typedef struct rv_backend rv_backend;
 
 typedef enum { RV_DEVICE_CPU = 0, RV_DEVICE_CUDA = 1, RV_DEVICE_N } rv_device;
 
-/* The devices' names, indexed by rv_device and NULL-terminated ("cpu", "cuda"): the words the
- * command line, the experiment files and the results database use for a device. */
+/* The devices' names: the words the command line, the experiment files and the results
+ * database use for a device. */
+#define RV_DEVICE_NAME_CPU "cpu"
+#define RV_DEVICE_NAME_CUDA "cuda"
+/* The CPU backends' names (rv_cpu_backend): the words of --backend and REVBENCH_BACKEND. */
+#define RV_CPU_BACKEND_NAME_FAST "fast"
+#define RV_CPU_BACKEND_NAME_REF "ref"
+/* The backends' names (a backend table's name, `revbench --version`): the reference CPU
+ * backend and the CUDA one are named after their device, the fast CPU backend after its
+ * device and its --backend word ("cpu-fast"). */
+#define RV_BACKEND_NAME_CPU_REF RV_DEVICE_NAME_CPU
+#define RV_BACKEND_NAME_CPU_FAST RV_DEVICE_NAME_CPU "-" RV_CPU_BACKEND_NAME_FAST
+#define RV_BACKEND_NAME_CUDA RV_DEVICE_NAME_CUDA
+
+/* The devices' names, indexed by rv_device and NULL-terminated. */
 const char *const *rv_device_names(void);
 /* The name of d, or "unknown". */
 const char *rv_device_name(rv_device d);
@@ -26,7 +39,7 @@ const char *rv_device_name(rv_device d);
 /* Which CPU backend serves RV_DEVICE_CPU: the fast one (oneDNN convolutions, channel-blocked
  * activations, fused passes; lib/backends/cpu_fast) or the reference (im2col + OpenBLAS, plain
  * NCHW; lib/backends/cpu_ref), which every other backend is tested against. */
-typedef enum { RV_CPU_FAST = 0, RV_CPU_REF = 1 } rv_cpu_backend;
+typedef enum { RV_CPU_FAST = 0, RV_CPU_REF = 1, RV_CPU_BACKEND_N } rv_cpu_backend;
 
 typedef struct {
     rv_device device;   /* which backend to use */
@@ -41,8 +54,11 @@ typedef struct {
  * run on the reference backend without code changes). */
 rv_ctx_options rv_ctx_default_options(void);
 
-/* "fast" or "ref" to an rv_cpu_backend; -1 for anything else. */
+/* The CPU backends' names, indexed by rv_cpu_backend and NULL-terminated. */
+const char *const *rv_cpu_backend_names(void);
+/* One of those names to an rv_cpu_backend; -1 for anything else. */
 int rv_cpu_backend_parse(const char *name);
+/* The name of b; the fast backend's for any value but RV_CPU_REF. */
 const char *rv_cpu_backend_name(rv_cpu_backend b);
 
 /*

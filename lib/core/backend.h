@@ -86,7 +86,7 @@
     .sync = P##sync,
 
 struct rv_backend {
-    const char *name; /* "cpu", "cpu-fast" or "cuda" */
+    const char *name; /* RV_BACKEND_NAME_CPU_REF, _CPU_FAST or _CUDA (context.h) */
 
     /* Lifetime: init creates the backend state kept on the context. */
     rv_status (*init)(rv_ctx *ctx, const rv_ctx_options *opt, void **state);

@@ -12,6 +12,7 @@
  * Owns: nothing (static strings).
  */
 #include <revnet/build_info.h>
+#include <revnet/context.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -33,9 +34,12 @@ const char *rv_build_blas(void)
 int rv_build_backends(rv_backend_info *out, int max)
 {
     rv_backend_info all[3] = {
-        { "cpu", "CPU reference: im2col + OpenBLAS sgemm, OpenMP loops", 1, "" },
-        { "cpu-fast", "fast CPU backend (lib/backends/cpu_fast)", 0, "" },
-        { "cuda", "CUDA + cuDNN plugin (librevnet_cuda.so, loaded by --device cuda)", 0, "" },
+        { RV_BACKEND_NAME_CPU_REF, "CPU reference: im2col + OpenBLAS sgemm, OpenMP loops", 1,
+          "" },
+        { RV_BACKEND_NAME_CPU_FAST, "fast CPU backend (lib/backends/cpu_fast)", 0, "" },
+        { RV_BACKEND_NAME_CUDA,
+          "CUDA + cuDNN plugin (librevnet_cuda.so, loaded by --device " RV_DEVICE_NAME_CUDA ")",
+          0, "" },
     };
     snprintf(all[0].detail, sizeof all[0].detail, "OpenBLAS core %s, generic x86-64 code",
              openblas_get_corename());

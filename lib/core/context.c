@@ -27,7 +27,11 @@ struct rv_ctx {
     char message[512];
 };
 
-static const char *const DEVICE_NAMES[RV_DEVICE_N + 1] = { "cpu", "cuda", NULL };
+static const char *const DEVICE_NAMES[RV_DEVICE_N + 1] = { RV_DEVICE_NAME_CPU,
+                                                            RV_DEVICE_NAME_CUDA, NULL };
+static const char *const CPU_BACKEND_NAMES[RV_CPU_BACKEND_N + 1] = { RV_CPU_BACKEND_NAME_FAST,
+                                                                     RV_CPU_BACKEND_NAME_REF,
+                                                                     NULL };
 
 const char *const *rv_device_names(void) { return DEVICE_NAMES; }
 
@@ -44,15 +48,19 @@ rv_ctx_options rv_ctx_default_options(void)
     return o;
 }
 
+const char *const *rv_cpu_backend_names(void) { return CPU_BACKEND_NAMES; }
+
 int rv_cpu_backend_parse(const char *name)
 {
-    if (!name) return -1;
-    if (strcmp(name, "fast") == 0) return RV_CPU_FAST;
-    if (strcmp(name, "ref") == 0) return RV_CPU_REF;
+    for (int b = 0; name && b < RV_CPU_BACKEND_N; b++)
+        if (strcmp(name, CPU_BACKEND_NAMES[b]) == 0) return b;
     return -1;
 }
 
-const char *rv_cpu_backend_name(rv_cpu_backend b) { return b == RV_CPU_REF ? "ref" : "fast"; }
+const char *rv_cpu_backend_name(rv_cpu_backend b)
+{
+    return CPU_BACKEND_NAMES[b == RV_CPU_REF ? RV_CPU_REF : RV_CPU_FAST];
+}
 
 /* Name of the symbol the plugin exports; it returns the backend table. */
 #define RV_CUDA_ENTRY "rv_backend_cuda_plugin_entry"
@@ -81,7 +89,7 @@ static const rv_backend *load_cuda_plugin(char *msg, size_t msg_len)
     if (!h) {
         snprintf(msg, msg_len,
                  "the CUDA backend is not available (%s); build on a machine with the CUDA "
-                 "toolkit and cuDNN, or use --device cpu", dlerror());
+                 "toolkit and cuDNN, or use --device " RV_DEVICE_NAME_CPU, dlerror());
         return NULL;
     }
     const rv_backend *(*entry)(void) = (const rv_backend *(*)(void))dlsym(h, RV_CUDA_ENTRY);
@@ -118,7 +126,8 @@ rv_status rv_ctx_create(rv_ctx **out, const rv_ctx_options *opt, char *msg, size
     const rv_backend *be = NULL;
     if (o.device == RV_DEVICE_CPU) {
         if (o.cpu_backend != RV_CPU_FAST && o.cpu_backend != RV_CPU_REF) {
-            snprintf(msg, msg_len, "unknown CPU backend %d (fast or ref)", (int)o.cpu_backend);
+            snprintf(msg, msg_len, "unknown CPU backend %d (" RV_CPU_BACKEND_NAME_FAST " or "
+                     RV_CPU_BACKEND_NAME_REF ")", (int)o.cpu_backend);
             return RV_ERR_ARG;
         }
         be = o.cpu_backend == RV_CPU_REF ? rv_backend_cpu() : rv_backend_cpu_fast();

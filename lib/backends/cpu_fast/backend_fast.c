@@ -47,7 +47,7 @@ const char *rv_cpu_fast_isa(void)
 {
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
-        return "none (needs AVX2 and FMA; use --backend ref)";
+        return "none (needs AVX2 and FMA; use --backend " RV_CPU_BACKEND_NAME_REF ")";
     return use_avx512() ? "avx512 (nChw16c)" : "avx2 (nChw8c)";
 }
 
@@ -67,7 +67,7 @@ static rv_status fast_init(rv_ctx *ctx, const rv_ctx_options *opt, void **state)
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
         return rv_ctx_fail(ctx, RV_ERR_UNSUPPORTED, "the fast CPU backend needs AVX2 and FMA, "
-                           "which this CPU lacks; use --backend ref");
+                           "which this CPU lacks; use --backend " RV_CPU_BACKEND_NAME_REF);
     fast_state *s = calloc(1, sizeof *s);
     if (!s) return rv_ctx_fail(ctx, RV_ERR_NOMEM, "out of memory creating the fast CPU backend");
     /* Partial sums (doubles) then six per-channel float vectors (fast_bn.c). */
@@ -99,8 +99,8 @@ static rv_status fast_init(rv_ctx *ctx, const rv_ctx_options *opt, void **state)
     s->winograd = avx512 && wino && strcmp(wino, "1") == 0;
     const dnnl_version_t *v = dnnl_version();
     snprintf(s->description, sizeof s->description,
-             "cpu-fast; oneDNN %d.%d.%d (%s); layout nChw%dc; Winograd %s; OpenBLAS %s; "
-             "threads %d", v->major, v->minor, v->patch, isa_name(isa), s->block,
+             RV_BACKEND_NAME_CPU_FAST "; oneDNN %d.%d.%d (%s); layout nChw%dc; Winograd %s; "
+             "OpenBLAS %s; threads %d", v->major, v->minor, v->patch, isa_name(isa), s->block,
              s->winograd ? "on" : "off", openblas_get_config(), s->n_threads);
     *state = s;
     return RV_OK;
@@ -111,7 +111,7 @@ static const char *fast_describe(void *state) { return ((fast_state *)state)->de
 static int fast_act_channels(void *state, int C) { return fast_cpad(state, C); }
 
 static const rv_backend fast_backend = {
-    .name = "cpu-fast",
+    .name = RV_BACKEND_NAME_CPU_FAST,
     RV_BACKEND_LIFETIME(fast_)
     RV_BACKEND_MEMORY(rv_cpu_)
     .act_channels = fast_act_channels,

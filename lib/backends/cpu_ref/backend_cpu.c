@@ -38,7 +38,7 @@ static rv_status cpu_init(rv_ctx *ctx, const rv_ctx_options *opt, void **state)
     int n_threads = rv_cpu_threads_init(opt);
     const char *coretype = getenv("OPENBLAS_CORETYPE");
     snprintf(st->description, sizeof st->description,
-             "cpu; OpenBLAS %s; core %s; OPENBLAS_CORETYPE=%s; threads %d",
+             RV_BACKEND_NAME_CPU_REF "; OpenBLAS %s; core %s; OPENBLAS_CORETYPE=%s; threads %d",
              openblas_get_config(), openblas_get_corename(), coretype ? coretype : "(unset)",
              n_threads);
     *state = st;
@@ -83,7 +83,7 @@ rv_status rv_cpu_sync(rv_ctx *ctx)
 }
 
 static const rv_backend cpu_backend = {
-    .name = "cpu",
+    .name = RV_BACKEND_NAME_CPU_REF,
     RV_BACKEND_LIFETIME(cpu_)
     RV_BACKEND_MEMORY(rv_cpu_)
     RV_BACKEND_OPS(RV_OP_ENTRY, rv_cpu_)

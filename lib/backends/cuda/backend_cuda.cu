@@ -121,7 +121,8 @@ static rv_status cuda_init(rv_ctx *ctx, const rv_ctx_options *opt, void **state)
     /* "TF32 on|off" first, then what each library was told; the per-shape math types follow
      * in the conv algorithms part once the shapes are planned. */
     snprintf(st->base_description, sizeof st->base_description,
-             "cuda; GPU %d %s (sm_%d%d, %d SMs, %.1f GiB); driver %s; runtime %s; cuDNN %s "
+             RV_BACKEND_NAME_CUDA "; GPU %d %s (sm_%d%d, %d SMs, %.1f GiB); driver %s; runtime "
+             "%s; cuDNN %s "
              "(built with %s); cuBLAS %s; TF32 %s (cuDNN %s math, cuBLAS %s); conv algorithm "
              "policy %s",
              st->device, prop.name, prop.major, prop.minor, prop.multiProcessorCount,
@@ -278,7 +279,7 @@ rv_status rv_cuda_linear_backward(rv_ctx *ctx, float *d_x, float *d_w, float *d_
 
 /* C++ wants every field named, in order: the optional ones this backend lacks are NULL. */
 static const rv_backend cuda_backend = {
-    .name = "cuda",
+    .name = RV_BACKEND_NAME_CUDA,
     RV_BACKEND_LIFETIME(cuda_)
     RV_BACKEND_MEMORY(cuda_)
     .device_memory = cuda_device_memory,
