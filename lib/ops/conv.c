@@ -82,47 +82,47 @@ size_t rv_conv_workspace_bytes(rv_ctx *ctx, const rv_conv_desc *d)
     return rv_ctx_backend(ctx)->conv_workspace_bytes(ctx, d);
 }
 
-rv_status rv_conv_forward(rv_ctx *ctx, float *out, const float *in, const float *w,
-                          const rv_conv_desc *d, void *ws)
+/* The checks of every convolution pass, in this order: the context, the descriptor, the pass's
+ * three buffers (a message names them as the caller's arguments), the accumulation flag beta
+ * (0 from the passes that have none) and the workspace. Called through CHECK_PASS. */
+static rv_status check_pass(rv_ctx *ctx, const char *fn, const rv_conv_desc *d, float beta,
+                            const void *ws, const char *a_name, const void *a,
+                            const char *b_name, const void *b, const char *c_name, const void *c)
 {
-    const char *fn = "rv_conv_forward";
     if (!ctx) return RV_ERR_ARG;
     rv_status s = check_desc(ctx, d, fn);
     if (s != RV_OK) return s;
-    if (!out || !in || !w)
-        return rv_ctx_fail(ctx, RV_ERR_ARG, "%s: NULL buffer (out %p, in %p, w %p)", fn,
-                           (void *)out, (const void *)in, (const void *)w);
-    if ((s = check_ws(ctx, d, ws, fn)) != RV_OK) return s;
+    if (!a || !b || !c)
+        return rv_ctx_fail(ctx, RV_ERR_ARG, "%s: NULL buffer (%s %p, %s %p, %s %p)", fn, a_name,
+                           a, b_name, b, c_name, c);
+    if (beta != 0.0f && beta != 1.0f)
+        return rv_ctx_fail(ctx, RV_ERR_ARG, "%s: beta must be 0 (overwrite) or 1 (accumulate), "
+                           "got %g", fn, (double)beta);
+    return check_ws(ctx, d, ws, fn);
+}
+#define CHECK_PASS(ctx, fn, d, beta, ws, a, b, c)                                         \
+    check_pass((ctx), (fn), (d), (beta), (ws), #a, (a), #b, (b), #c, (c))
+
+rv_status rv_conv_forward(rv_ctx *ctx, float *out, const float *in, const float *w,
+                          const rv_conv_desc *d, void *ws)
+{
+    rv_status s = CHECK_PASS(ctx, "rv_conv_forward", d, 0.0f, ws, out, in, w);
+    if (s != RV_OK) return s;
     RV_DISPATCH(ctx, conv_forward, out, in, w, d, ws);
 }
 
 rv_status rv_conv_backward_data(rv_ctx *ctx, float *d_in, const float *d_out, const float *w,
                                 const rv_conv_desc *d, float beta, void *ws)
 {
-    const char *fn = "rv_conv_backward_data";
-    if (!ctx) return RV_ERR_ARG;
-    rv_status s = check_desc(ctx, d, fn);
+    rv_status s = CHECK_PASS(ctx, "rv_conv_backward_data", d, beta, ws, d_in, d_out, w);
     if (s != RV_OK) return s;
-    if (!d_in || !d_out || !w)
-        return rv_ctx_fail(ctx, RV_ERR_ARG, "%s: NULL buffer (d_in %p, d_out %p, w %p)", fn,
-                           (void *)d_in, (const void *)d_out, (const void *)w);
-    if (beta != 0.0f && beta != 1.0f)
-        return rv_ctx_fail(ctx, RV_ERR_ARG, "%s: beta must be 0 (overwrite) or 1 (accumulate), "
-                           "got %g", fn, (double)beta);
-    if ((s = check_ws(ctx, d, ws, fn)) != RV_OK) return s;
     RV_DISPATCH(ctx, conv_backward_data, d_in, d_out, w, d, beta, ws);
 }
 
 rv_status rv_conv_backward_filter(rv_ctx *ctx, float *d_w, const float *d_out, const float *in,
                                   const rv_conv_desc *d, void *ws)
 {
-    const char *fn = "rv_conv_backward_filter";
-    if (!ctx) return RV_ERR_ARG;
-    rv_status s = check_desc(ctx, d, fn);
+    rv_status s = CHECK_PASS(ctx, "rv_conv_backward_filter", d, 0.0f, ws, d_w, d_out, in);
     if (s != RV_OK) return s;
-    if (!d_w || !d_out || !in)
-        return rv_ctx_fail(ctx, RV_ERR_ARG, "%s: NULL buffer (d_w %p, d_out %p, in %p)", fn,
-                           (void *)d_w, (const void *)d_out, (const void *)in);
-    if ((s = check_ws(ctx, d, ws, fn)) != RV_OK) return s;
     RV_DISPATCH(ctx, conv_backward_filter, d_w, d_out, in, d, ws);
 }
