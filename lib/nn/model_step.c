@@ -38,7 +38,24 @@ static size_t stem_out_floats(const rv_model *m)
     return rv_model_act(m, m->stem.width, m->stem.P, m->stem.Q, m->stem.parts);
 }
 
-/* Forward of any unit into a fresh output buffer, keeping intermediates or not. */
+/* The start of every schedule: the stem's output, in a buffer kept until the stem's backward,
+ * from its forward pass (keeping its intermediates or not). */
+static rv_status stem_start(rv_model *m, float **y, rv_bn_mode bn, int keep,
+                            rv_mem_category cat)
+{
+    TRY(rv_model_acquire(m, y, "stem.out", RV_MEM_KEPT, stem_out_floats(m)));
+    return rv_stem_forward(m, *y, bn, keep, cat);
+}
+
+/* The turn of every schedule: the head (classifier and loss) on the last unit's output x,
+ * the gradient with respect to x into a fresh buffer *d. */
+static rv_status head_turn(rv_model *m, float **d, const float *x, rv_bn_mode bn)
+{
+    TRY(rv_model_acquire(m, d, "head.grad", RV_MEM_TRANSIENT,
+                         unit_out_floats(m, &m->units[m->n_units - 1])));
+    return rv_head_run(m, *d, x, bn);
+}
+
 /* The end of every schedule: the stem's backward pass, then the stem's input and the gradient
  * that reached it go back to the planner. */
 static rv_status stem_backward_release(rv_model *m, float *d, float *x)
@@ -48,6 +65,7 @@ static rv_status stem_backward_release(rv_model *m, float *d, float *x)
     return rv_model_release(m, x);
 }
 
+/* Forward of any unit into a fresh output buffer, keeping intermediates or not. */
 static rv_status unit_forward(rv_model *m, rv_unit *u, float *y, const float *x, rv_bn_mode bn,
                               int keep, rv_mem_category cat)
 {
@@ -83,16 +101,14 @@ static rv_status step_standard(rv_model *m, rv_bn_mode bn)
     float **act = calloc((size_t)L + 1, sizeof *act); /* act[i]: input of unit i */
     if (!act) return rv_ctx_fail(m->ctx, RV_ERR_NOMEM, "out of memory");
     rv_status st;
-    STEP(rv_model_acquire(m, &act[0], "stem.out", RV_MEM_KEPT, stem_out_floats(m)));
-    STEP(rv_stem_forward(m, act[0], bn, 1, RV_MEM_KEPT));
+    STEP(stem_start(m, &act[0], bn, 1, RV_MEM_KEPT));
     for (int i = 0; i < L; i++) {
         rv_unit *u = &m->units[i];
         STEP(rv_model_acquire(m, &act[i + 1], "unit.out", RV_MEM_KEPT, unit_out_floats(m, u)));
         STEP(unit_forward(m, u, act[i + 1], act[i], bn, 1, RV_MEM_KEPT));
     }
     float *d;
-    STEP(rv_model_acquire(m, &d, "head.grad", RV_MEM_TRANSIENT, unit_out_floats(m, &m->units[L - 1])));
-    STEP(rv_head_run(m, d, act[L], bn));
+    STEP(head_turn(m, &d, act[L], bn));
     for (int i = L - 1; i >= 0; i--) {
         STEP(unit_backward(m, &m->units[i], &d, act[i], act[i + 1]));
         STEP(rv_model_release(m, act[i + 1]));
@@ -118,8 +134,7 @@ static rv_status step_reversible(rv_model *m, rv_bn_mode bn)
     }
     first_unit[n_stages] = L;
 
-    TRY(rv_model_acquire(m, &stage_in[0], "stem.out", RV_MEM_KEPT, stem_out_floats(m)));
-    TRY(rv_stem_forward(m, stage_in[0], bn, 0, RV_MEM_TRANSIENT));
+    TRY(stem_start(m, &stage_in[0], bn, 0, RV_MEM_TRANSIENT));
     for (int s = 0; s < n_stages; s++) {
         rv_unit *t = &m->units[first_unit[s]];
         float *buf;
@@ -131,8 +146,7 @@ static rv_status step_reversible(rv_model *m, rv_bn_mode bn)
     }
 
     float *d;
-    TRY(rv_model_acquire(m, &d, "head.grad", RV_MEM_TRANSIENT, unit_out_floats(m, &m->units[L - 1])));
-    TRY(rv_head_run(m, d, stage_in[n_stages], bn));
+    TRY(head_turn(m, &d, stage_in[n_stages], bn));
     for (int s = n_stages - 1; s >= 0; s--) {
         float *buf = stage_in[s + 1];
         for (int i = first_unit[s + 1] - 1; i > first_unit[s]; i--)
@@ -170,8 +184,7 @@ static rv_status step_checkpoint(rv_model *m, rv_bn_mode bn)
     if (!act) return rv_ctx_fail(m->ctx, RV_ERR_NOMEM, "out of memory");
     rv_status st;
     /* act[i] is kept when i is a segment start (i % k == 0) or the last output. */
-    STEP(rv_model_acquire(m, &act[0], "stem.out", RV_MEM_KEPT, stem_out_floats(m)));
-    STEP(rv_stem_forward(m, act[0], bn, 0, RV_MEM_TRANSIENT));
+    STEP(stem_start(m, &act[0], bn, 0, RV_MEM_TRANSIENT));
     for (int i = 0; i < L; i++) {
         rv_unit *u = &m->units[i];
         int kept = (i + 1) % k == 0 || i + 1 == L;
@@ -184,8 +197,7 @@ static rv_status step_checkpoint(rv_model *m, rv_bn_mode bn)
         }
     }
     float *d;
-    STEP(rv_model_acquire(m, &d, "head.grad", RV_MEM_TRANSIENT, unit_out_floats(m, &m->units[L - 1])));
-    STEP(rv_head_run(m, d, act[L], bn));
+    STEP(head_turn(m, &d, act[L], bn));
     STEP(rv_model_release(m, act[L]));
     for (int s = (L - 1) / k * k; s >= 0; s -= k) {
         int e = s + k < L ? s + k : L;
