@@ -10,6 +10,7 @@
  */
 #include "backends/cpu_fast/fast_internal.h"
 #include "backends/cpu_ref/backend_cpu.h"
+#include "ops/maxpool_window.h"
 
 #include <revnet/pool.h>
 
@@ -168,47 +169,30 @@ rv_status rv_fast_gap_backward(rv_ctx *ctx, float *d_x, const float *d_y, int N,
     return RV_OK;
 }
 
-/* The max pool follows pool.c exactly (SAME padding, ties to the first element of the window
- * in row-major order), with each channel read at its blocked offset. */
-static int same_pad_front(int size, int out)
-{
-    int total = 2 * (out - 1) + 3 - size;
-    return total > 0 ? total / 2 : 0;
-}
-
-static void window(int o, int pad_front, int size, int *lo, int *hi)
-{
-    int start = 2 * o - pad_front, end = start + 3;
-    *lo = start > 0 ? start : 0;
-    *hi = end < size ? end : size;
-}
-
+/* The max pool follows pool.c exactly (the windows of ops/maxpool_window.h, ties to the first
+ * element of the window in row-major order), with each channel read at its blocked offset:
+ * a deliberate repeat of the reference's loops, which stay independent of this backend. */
 rv_status rv_fast_maxpool3s2_forward(rv_ctx *ctx, float *y, const float *x, int N, int C, int H,
                                      int W)
 {
     const fast_state *s = fast_st(ctx);
     if (!fast_blocked(s, C)) return rv_cpu_maxpool3s2_forward(ctx, y, x, N, C, H, W);
-    int P, Q;
-    rv_maxpool3s2_out(H, W, &P, &Q);
-    const int top = same_pad_front(H, P), left = same_pad_front(W, Q), Cp = fast_cpad(s, C);
+    const rv_maxpool_geom g = rv_maxpool_geom_of(H, W);
+    const int P = g.P, Q = g.Q, Cp = fast_cpad(s, C);
 #pragma omp parallel for collapse(2) schedule(static)
     for (int n = 0; n < N; n++)
         for (int c = 0; c < Cp; c++)
-            for (int p = 0; p < P; p++) {
-                int h_lo, h_hi;
-                window(p, top, H, &h_lo, &h_hi);
+            for (int p = 0; p < P; p++)
                 for (int q = 0; q < Q; q++) {
-                    int w_lo, w_hi;
-                    window(q, left, W, &w_lo, &w_hi);
+                    const rv_maxpool_window win = rv_maxpool_window_of(&g, p, q);
                     float m = -INFINITY;
-                    for (int h = h_lo; h < h_hi; h++)
-                        for (int w = w_lo; w < w_hi; w++) {
+                    for (int h = win.h_lo; h < win.h_hi; h++)
+                        for (int w = win.w_lo; w < win.w_hi; w++) {
                             float v = x[at(s, C, H * W, n, c, h * W + w)];
                             m = v > m ? v : m;
                         }
                     y[at(s, C, P * Q, n, c, p * Q + q)] = c < C ? m : 0.0f;
                 }
-            }
     return RV_OK;
 }
 
@@ -217,25 +201,21 @@ rv_status rv_fast_maxpool3s2_backward(rv_ctx *ctx, float *d_x, const float *d_y,
 {
     const fast_state *s = fast_st(ctx);
     if (!fast_blocked(s, C)) return rv_cpu_maxpool3s2_backward(ctx, d_x, d_y, x, y, N, C, H, W);
-    int P, Q;
-    rv_maxpool3s2_out(H, W, &P, &Q);
-    const int top = same_pad_front(H, P), left = same_pad_front(W, Q), Cp = fast_cpad(s, C);
+    const rv_maxpool_geom g = rv_maxpool_geom_of(H, W);
+    const int P = g.P, Q = g.Q, Cp = fast_cpad(s, C);
 #pragma omp parallel for collapse(2) schedule(static)
     for (int n = 0; n < N; n++)
         for (int c = 0; c < Cp; c++) {
             for (int i = 0; i < H * W; i++) d_x[at(s, C, H * W, n, c, i)] = 0.0f;
             if (c >= C) continue;
-            for (int p = 0; p < P; p++) {
-                int h_lo, h_hi;
-                window(p, top, H, &h_lo, &h_hi);
+            for (int p = 0; p < P; p++)
                 for (int q = 0; q < Q; q++) {
-                    int w_lo, w_hi;
-                    window(q, left, W, &w_lo, &w_hi);
+                    const rv_maxpool_window win = rv_maxpool_window_of(&g, p, q);
                     const float target = y[at(s, C, P * Q, n, c, p * Q + q)];
-                    int hit = -1, best = h_lo * W + w_lo;
+                    int hit = -1, best = win.h_lo * W + win.w_lo;
                     float m = x[at(s, C, H * W, n, c, best)];
-                    for (int h = h_lo; h < h_hi && hit < 0; h++)
-                        for (int w = w_lo; w < w_hi; w++) {
+                    for (int h = win.h_lo; h < win.h_hi && hit < 0; h++)
+                        for (int w = win.w_lo; w < win.w_hi; w++) {
                             float v = x[at(s, C, H * W, n, c, h * W + w)];
                             if (v == target) {
                                 hit = h * W + w;
@@ -249,7 +229,6 @@ rv_status rv_fast_maxpool3s2_backward(rv_ctx *ctx, float *d_x, const float *d_y,
                     d_x[at(s, C, H * W, n, c, hit >= 0 ? hit : best)] +=
                         d_y[at(s, C, P * Q, n, c, p * Q + q)];
                 }
-            }
         }
     return RV_OK;
 }

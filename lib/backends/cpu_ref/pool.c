@@ -4,14 +4,14 @@
  *   avgpool2:   y[p,q] = (x[2p,2q] + x[2p,2q+1] + x[2p+1,2q] + x[2p+1,2q+1]) / 4
  *   chpad:      y[n, front + c] = x[n, c], other channels 0
  *   gap:        y[n,c] = (1/HW) sum_hw x[n,c,hw]
- *   maxpool3s2: y[p,q] = max over rows 2p - top .. 2p - top + 2 and likewise columns, where
- *               TensorFlow's SAME padding puts top = (pad_total / 2), pad_total =
- *               max(2 (P - 1) + 3 - H, 0): 0 for even H, 1 for odd H; padding is -inf.
+ *   maxpool3s2: y[p,q] = max over rows 2p - top .. 2p - top + 2 and likewise columns, with
+ *               TensorFlow's SAME padding (-inf) deciding top and left (ops/maxpool_window.h)
  *
  * Owns nothing. The loops split over the N*C planes with a static schedule; each plane is computed
  * by one thread, so results do not depend on the thread count.
  */
 #include "backends/cpu_ref/backend_cpu.h"
+#include "ops/maxpool_window.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -121,62 +121,40 @@ rv_status rv_cpu_gap_backward(rv_ctx *ctx, float *d_x, const float *d_y, int N, 
     return RV_OK;
 }
 
-/* SAME padding before the first row (column) for a 3x3 window with stride 2. */
-static int same_pad_front(int size, int out)
-{
-    int total = 2 * (out - 1) + 3 - size;
-    return total > 0 ? total / 2 : 0;
-}
-
-/* Rows (or columns) [*lo, *hi) of the input that output index o's window covers, padding
- * clipped away; never empty for SAME padding. */
-static void window(int o, int pad_front, int size, int *lo, int *hi)
-{
-    int start = 2 * o - pad_front, end = start + 3;
-    *lo = start > 0 ? start : 0;
-    *hi = end < size ? end : size;
-}
-
 rv_status rv_cpu_maxpool3s2_forward(rv_ctx *ctx, float *y, const float *x, int N, int C, int H,
                                     int W)
 {
     (void)ctx;
-    int P, Q;
-    rv_maxpool3s2_out(H, W, &P, &Q);
-    const int top = same_pad_front(H, P), left = same_pad_front(W, Q);
+    const rv_maxpool_geom g = rv_maxpool_geom_of(H, W);
+    const int P = g.P, Q = g.Q;
     const long planes = (long)N * C;
 #pragma omp parallel for schedule(static)
     for (long pl = 0; pl < planes; pl++) {
         const float *xp = x + (size_t)pl * H * W;
         float *yp = y + (size_t)pl * P * Q;
-        for (int p = 0; p < P; p++) {
-            int h_lo, h_hi;
-            window(p, top, H, &h_lo, &h_hi);
+        for (int p = 0; p < P; p++)
             for (int q = 0; q < Q; q++) {
-                int w_lo, w_hi;
-                window(q, left, W, &w_lo, &w_hi);
+                const rv_maxpool_window win = rv_maxpool_window_of(&g, p, q);
                 float m = -INFINITY;
-                for (int h = h_lo; h < h_hi; h++)
-                    for (int w = w_lo; w < w_hi; w++) {
+                for (int h = win.h_lo; h < win.h_hi; h++)
+                    for (int w = win.w_lo; w < win.w_hi; w++) {
                         float v = xp[(size_t)h * W + w];
                         m = v > m ? v : m;
                     }
                 yp[p * Q + q] = m;
             }
-        }
     }
     return RV_OK;
 }
 
-/* Walks the windows with the forward's set-up and order on purpose (a deliberate repeat of
- * its first lines): the gradient goes to the first maximum the forward found. */
+/* Kept apart from the forward, whose set-up and walk over the windows it repeats on purpose:
+ * the gradient goes to the first maximum the forward found. */
 rv_status rv_cpu_maxpool3s2_backward(rv_ctx *ctx, float *d_x, const float *d_y, const float *x,
                                      const float *y, int N, int C, int H, int W)
 {
     (void)ctx;
-    int P, Q;
-    rv_maxpool3s2_out(H, W, &P, &Q);
-    const int top = same_pad_front(H, P), left = same_pad_front(W, Q);
+    const rv_maxpool_geom g = rv_maxpool_geom_of(H, W);
+    const int P = g.P, Q = g.Q;
     const long planes = (long)N * C;
 #pragma omp parallel for schedule(static)
     for (long pl = 0; pl < planes; pl++) {
@@ -185,20 +163,17 @@ rv_status rv_cpu_maxpool3s2_backward(rv_ctx *ctx, float *d_x, const float *d_y, 
         const float *gp = d_y + (size_t)pl * P * Q;
         float *dp = d_x + (size_t)pl * H * W;
         memset(dp, 0, (size_t)H * W * sizeof *dp);
-        for (int p = 0; p < P; p++) {
-            int h_lo, h_hi;
-            window(p, top, H, &h_lo, &h_hi);
+        for (int p = 0; p < P; p++)
             for (int q = 0; q < Q; q++) {
-                int w_lo, w_hi;
-                window(q, left, W, &w_lo, &w_hi);
+                const rv_maxpool_window win = rv_maxpool_window_of(&g, p, q);
                 const float target = yp[p * Q + q];
                 /* The first element (row-major in the window) equal to the forward output; if
                  * none is (y not from this x, or NaN), the first strict maximum instead, so
                  * the gradient always lands somewhere inside the window. */
-                size_t hit = SIZE_MAX, best = (size_t)h_lo * W + w_lo;
+                size_t hit = SIZE_MAX, best = (size_t)win.h_lo * W + win.w_lo;
                 float m = xp[best];
-                for (int h = h_lo; h < h_hi && hit == SIZE_MAX; h++)
-                    for (int w = w_lo; w < w_hi; w++) {
+                for (int h = win.h_lo; h < win.h_hi && hit == SIZE_MAX; h++)
+                    for (int w = win.w_lo; w < win.w_hi; w++) {
                         size_t idx = (size_t)h * W + w;
                         float v = xp[idx];
                         if (v == target) {
@@ -212,7 +187,6 @@ rv_status rv_cpu_maxpool3s2_backward(rv_ctx *ctx, float *d_x, const float *d_y, 
                     }
                 dp[hit != SIZE_MAX ? hit : best] += gp[p * Q + q];
             }
-        }
     }
     return RV_OK;
 }
