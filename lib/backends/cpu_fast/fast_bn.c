@@ -20,7 +20,6 @@
 #include "backends/cpu_fast/fast_isa.h"
 #include "backends/cpu_ref/backend_cpu.h"
 
-#include <math.h>
 #include <stddef.h>
 
 /* Partial sums over images [n0, n1) of channel block cb: s1 += x - k, s2 += (x - k)^2 (forward,
@@ -182,6 +181,9 @@ static float *vec(const fast_state *s, int i)
            (size_t)i * RV_FAST_BN_MAX_C;
 }
 
+/* The slices the statistics of a batch of N images are split into. */
+static int slices(int N) { return N < RV_FAST_BN_SLICES ? N : RV_FAST_BN_SLICES; }
+
 static rv_status too_wide(rv_ctx *ctx, int C)
 {
     return rv_ctx_fail(ctx, RV_ERR_UNSUPPORTED, "batch norm: %d channels exceed the fast "
@@ -203,7 +205,7 @@ static rv_status bn_forward(rv_ctx *ctx, float *y, float *save_mean, float *save
     const int B = s->block, Cp = fast_cpad(s, C), Cb = Cp / B;
     if (Cp > RV_FAST_BN_MAX_C) return too_wide(ctx, C);
     float *k = vec(s, 0), *mean = vec(s, 1), *scale = vec(s, 2), *shift = vec(s, 3);
-    int n_slices = N < RV_FAST_BN_SLICES ? N : RV_FAST_BN_SLICES;
+    const int n_slices = slices(N);
     if (mode != RV_BN_EVAL) {
         for (int c = 0; c < Cp; c++) k[c] = x[(size_t)(c / B) * HW * B + c % B];
         partials(s, x, NULL, NULL, N, Cb, HW, k, n_slices);
@@ -214,24 +216,17 @@ static rv_status bn_forward(rv_ctx *ctx, float *y, float *save_mean, float *save
             mean[c] = scale[c] = shift[c] = 0.0f;
             continue;
         }
-        float mean_f, invstd_f;
-        if (mode == RV_BN_EVAL) {
-            mean_f = run_mean[c];
-            invstd_f = (float)(1.0 / sqrt((double)run_var[c] + (double)RV_BN_EPS));
-        } else {
+        double mu = 0.0, var = 0.0;
+        if (mode != RV_BN_EVAL) {
             double t1, t2;
             combine(s, n_slices, c, &t1, &t2);
             double sm = t1 / M, v = t2 / M - sm * sm;
-            double var = v > 0.0 ? v : 0.0;
-            mean_f = (float)((double)k[c] + sm);
-            invstd_f = (float)(1.0 / sqrt(var + (double)RV_BN_EPS));
-            save_mean[c] = mean_f;
-            save_invstd[c] = invstd_f;
-            if (mode == RV_BN_TRAIN) {
-                run_mean[c] = RV_BN_DECAY * run_mean[c] + (1.0f - RV_BN_DECAY) * mean_f;
-                run_var[c] = RV_BN_DECAY * run_var[c] + (1.0f - RV_BN_DECAY) * (float)var;
-            }
+            mu = (double)k[c] + sm;
+            var = v > 0.0 ? v : 0.0;
         }
+        float mean_f, invstd_f;
+        rv_cpu_bn_channel(mode, c, mu, var, save_mean, save_invstd, run_mean, run_var, &mean_f,
+                          &invstd_f);
         mean[c] = mean_f;
         scale[c] = gamma[c] * invstd_f;
         shift[c] = beta[c];
@@ -267,7 +262,9 @@ rv_status rv_fast_bn_relu_forward(rv_ctx *ctx, float *y, float *save_mean, float
                       HW, mode, 1);
 }
 
-/* Batch norm's backward; with a mask (the forward ReLU's output), of d_y * [mask > 0]. */
+/* Batch norm's backward; with a mask (the forward ReLU's output), of d_y * [mask > 0]. Kept
+ * apart from bn_forward, whose steps it mirrors: set-up, partial sums, per-channel
+ * coefficients (zero in padding channels), one pass over the tensor. */
 static rv_status bn_backward(rv_ctx *ctx, float *d_x, float *d_gamma, float *d_beta,
                              const float *d_y, const float *mask, const float *x,
                              const float *save_mean, const float *save_invstd, const float *gamma,
@@ -291,7 +288,7 @@ static rv_status bn_backward(rv_ctx *ctx, float *d_x, float *d_gamma, float *d_b
         mean[c] = c < C ? save_mean[c] : 0.0f;
         invstd[c] = c < C ? save_invstd[c] : 0.0f;
     }
-    int n_slices = N < RV_FAST_BN_SLICES ? N : RV_FAST_BN_SLICES;
+    const int n_slices = slices(N);
     partials(s, x, d_y, mask, N, Cb, HW, mean, n_slices);
     const double M = (double)N * (double)HW;
     for (int c = 0; c < Cp; c++) {

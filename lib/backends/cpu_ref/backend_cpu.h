@@ -12,9 +12,17 @@
 /* rv_cpu_conv_forward, rv_cpu_bn_forward, ...: the signatures of the public ops. */
 RV_BACKEND_OPS(RV_OP_DECLARE, rv_cpu_)
 
-/* What both CPU backends share (backend_cpu.c), the fast one taking it from here. */
+/* What both CPU backends share, the fast one taking it from here. */
 
-/* Their memory entries (RV_BACKEND_MEMORY(rv_cpu_)): backend memory is host memory, 64-byte
+/* One channel's normalization in a batch-norm forward (batchnorm.c), into *mean_f and
+ * *invstd_f: from the running averages in EVAL; otherwise from the batch's mean and biased
+ * variance, which are saved for the backward (save_mean, save_invstd) and, in TRAIN, folded
+ * into the running averages. mean and var are not read in EVAL. */
+void rv_cpu_bn_channel(rv_bn_mode mode, int c, double mean, double var, float *save_mean,
+                       float *save_invstd, float *run_mean, float *run_var, float *mean_f,
+                       float *invstd_f);
+
+/* Their memory entries (RV_BACKEND_MEMORY(rv_cpu_), backend_cpu.c): backend memory is host memory, 64-byte
  * aligned; both copies are memcpy; sync has nothing to wait for. */
 rv_status rv_cpu_alloc(rv_ctx *ctx, void **out, size_t bytes);
 void rv_cpu_free(rv_ctx *ctx, void *p);

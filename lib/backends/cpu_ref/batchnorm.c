@@ -68,6 +68,25 @@ static void channel_apply(float *y, const float *x, int N, int C, int HW, int c,
     }
 }
 
+void rv_cpu_bn_channel(rv_bn_mode mode, int c, double mean, double var, float *save_mean,
+                       float *save_invstd, float *run_mean, float *run_var, float *mean_f,
+                       float *invstd_f)
+{
+    if (mode == RV_BN_EVAL) {
+        *mean_f = run_mean[c];
+        *invstd_f = (float)(1.0 / sqrt((double)run_var[c] + (double)RV_BN_EPS));
+        return;
+    }
+    *mean_f = (float)mean;
+    *invstd_f = (float)(1.0 / sqrt(var + (double)RV_BN_EPS));
+    save_mean[c] = *mean_f;
+    save_invstd[c] = *invstd_f;
+    if (mode == RV_BN_TRAIN) {
+        run_mean[c] = RV_BN_DECAY * run_mean[c] + (1.0f - RV_BN_DECAY) * *mean_f;
+        run_var[c] = RV_BN_DECAY * run_var[c] + (1.0f - RV_BN_DECAY) * (float)var;
+    }
+}
+
 rv_status rv_cpu_bn_forward(rv_ctx *ctx, float *y, float *save_mean, float *save_invstd,
                             float *run_mean, float *run_var, const float *x, const float *gamma,
                             const float *beta, int N, int C, int HW, rv_bn_mode mode)
@@ -75,22 +94,11 @@ rv_status rv_cpu_bn_forward(rv_ctx *ctx, float *y, float *save_mean, float *save
     (void)ctx;
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
+        double mean = 0.0, var = 0.0;
+        if (mode != RV_BN_EVAL) channel_stats(x, N, C, HW, c, &mean, &var);
         float mean_f, invstd_f;
-        if (mode == RV_BN_EVAL) {
-            mean_f = run_mean[c];
-            invstd_f = (float)(1.0 / sqrt((double)run_var[c] + (double)RV_BN_EPS));
-        } else {
-            double mean, var;
-            channel_stats(x, N, C, HW, c, &mean, &var);
-            mean_f = (float)mean;
-            invstd_f = (float)(1.0 / sqrt(var + (double)RV_BN_EPS));
-            save_mean[c] = mean_f;
-            save_invstd[c] = invstd_f;
-            if (mode == RV_BN_TRAIN) {
-                run_mean[c] = RV_BN_DECAY * run_mean[c] + (1.0f - RV_BN_DECAY) * mean_f;
-                run_var[c] = RV_BN_DECAY * run_var[c] + (1.0f - RV_BN_DECAY) * (float)var;
-            }
-        }
+        rv_cpu_bn_channel(mode, c, mean, var, save_mean, save_invstd, run_mean, run_var, &mean_f,
+                          &invstd_f);
         channel_apply(y, x, N, C, HW, c, mean_f, gamma[c] * invstd_f, beta[c]);
     }
     return RV_OK;
