@@ -87,88 +87,43 @@ static_assert(CUDNN_DEFAULT_MATH == (int)RV_CUDA_MATH_DEFAULT &&
                   CUDNN_FMA_MATH == (int)RV_CUDA_MATH_FMA,
               "rv_cuda_math must mirror cudnnMathType_t");
 
-/* The cuDNN entry points of each pass, so that one choose() serves all three. */
-struct fwd_pass {
-    typedef cudnnConvolutionFwdAlgoPerf_t perf;
-    static const char *name() { return "forward"; }
-    static cudnnStatus_t max_count(cudnnHandle_t h, int *n)
-    {
-        return cudnnGetConvolutionForwardAlgorithmMaxCount(h, n);
-    }
-    static cudnnStatus_t find(cudnnHandle_t h, const rv_cuda_conv_plan *p, int req, int *n,
-                              perf *out)
-    {
-        return cudnnFindConvolutionForwardAlgorithm(h, p->x_desc, p->w_desc, p->conv_desc,
-                                                    p->y_desc, req, n, out);
-    }
-    static cudnnStatus_t heuristic(cudnnHandle_t h, const rv_cuda_conv_plan *p, int req, int *n,
-                                   perf *out)
-    {
-        return cudnnGetConvolutionForwardAlgorithm_v7(h, p->x_desc, p->w_desc, p->conv_desc,
-                                                      p->y_desc, req, n, out);
-    }
-    static cudnnStatus_t ws(cudnnHandle_t h, const rv_cuda_conv_plan *p, int algo, size_t *b)
-    {
-        return cudnnGetConvolutionForwardWorkspaceSize(h, p->x_desc, p->w_desc, p->conv_desc,
-                                                       p->y_desc,
-                                                       (cudnnConvolutionFwdAlgo_t)algo, b);
-    }
-};
-
-struct bwd_data_pass {
-    typedef cudnnConvolutionBwdDataAlgoPerf_t perf;
-    static const char *name() { return "backward-data"; }
-    static cudnnStatus_t max_count(cudnnHandle_t h, int *n)
-    {
-        return cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h, n);
-    }
-    static cudnnStatus_t find(cudnnHandle_t h, const rv_cuda_conv_plan *p, int req, int *n,
-                              perf *out)
-    {
-        return cudnnFindConvolutionBackwardDataAlgorithm(h, p->w_desc, p->y_desc, p->conv_desc,
-                                                         p->x_desc, req, n, out);
-    }
-    static cudnnStatus_t heuristic(cudnnHandle_t h, const rv_cuda_conv_plan *p, int req, int *n,
-                                   perf *out)
-    {
-        return cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p->w_desc, p->y_desc, p->conv_desc,
-                                                           p->x_desc, req, n, out);
-    }
-    static cudnnStatus_t ws(cudnnHandle_t h, const rv_cuda_conv_plan *p, int algo, size_t *b)
-    {
-        return cudnnGetConvolutionBackwardDataWorkspaceSize(
-            h, p->w_desc, p->y_desc, p->conv_desc, p->x_desc,
-            (cudnnConvolutionBwdDataAlgo_t)algo, b);
-    }
-};
-
-struct bwd_filter_pass {
-    typedef cudnnConvolutionBwdFilterAlgoPerf_t perf;
-    static const char *name() { return "backward-filter"; }
-    static cudnnStatus_t max_count(cudnnHandle_t h, int *n)
-    {
-        return cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h, n);
-    }
-    static cudnnStatus_t find(cudnnHandle_t h, const rv_cuda_conv_plan *p, int req, int *n,
-                              perf *out)
-    {
-        return cudnnFindConvolutionBackwardFilterAlgorithm(h, p->x_desc, p->y_desc, p->conv_desc,
-                                                           p->w_desc, req, n, out);
-    }
-    static cudnnStatus_t heuristic(cudnnHandle_t h, const rv_cuda_conv_plan *p, int req, int *n,
-                                   perf *out)
-    {
-        return cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p->x_desc, p->y_desc,
-                                                             p->conv_desc, p->w_desc, req, n,
-                                                             out);
-    }
-    static cudnnStatus_t ws(cudnnHandle_t h, const rv_cuda_conv_plan *p, int algo, size_t *b)
-    {
-        return cudnnGetConvolutionBackwardFilterWorkspaceSize(
-            h, p->x_desc, p->y_desc, p->conv_desc, p->w_desc,
-            (cudnnConvolutionBwdFilterAlgo_t)algo, b);
-    }
-};
+/* The cuDNN entry points of each pass, so that one choose() serves all three. cuDNN names
+ * them alike (cudnnFindConvolution<Pass>Algorithm, cudnnGetConvolution<Pass>Algorithm_v7,
+ * cudnnGetConvolution<Pass>WorkspaceSize, with cudnnConvolution<Abbr>AlgoPerf_t results) and
+ * each of them takes the pass's descriptors in one order: its two inputs, the convolution,
+ * its output. */
+#define RV_CONV_PASS(type, label, Pass, Abbr, in1, in2, out)                                  \
+    struct type {                                                                             \
+        typedef cudnnConvolution##Abbr##AlgoPerf_t perf;                                      \
+        static const char *name() { return label; }                                           \
+        static cudnnStatus_t max_count(cudnnHandle_t h, int *n)                               \
+        {                                                                                     \
+            return cudnnGetConvolution##Pass##AlgorithmMaxCount(h, n);                        \
+        }                                                                                     \
+        /* The measured search (search != 0) or the heuristic's ranking. */                  \
+        static cudnnStatus_t algos(cudnnHandle_t h, const rv_cuda_conv_plan *p, int search,   \
+                                   int req, int *n, perf *res)                                \
+        {                                                                                     \
+            return search ? cudnnFindConvolution##Pass##Algorithm(h, p->in1, p->in2,          \
+                                                                  p->conv_desc, p->out, req,  \
+                                                                  n, res)                     \
+                          : cudnnGetConvolution##Pass##Algorithm_v7(h, p->in1, p->in2,        \
+                                                                    p->conv_desc, p->out,     \
+                                                                    req, n, res);             \
+        }                                                                                     \
+        static cudnnStatus_t ws(cudnnHandle_t h, const rv_cuda_conv_plan *p, int algo,        \
+                                size_t *b)                                                    \
+        {                                                                                     \
+            return cudnnGetConvolution##Pass##WorkspaceSize(                                  \
+                h, p->in1, p->in2, p->conv_desc, p->out,                                      \
+                (cudnnConvolution##Abbr##Algo_t)algo, b);                                     \
+        }                                                                                     \
+    };
+RV_CONV_PASS(fwd_pass, "forward", Forward, Fwd, x_desc, w_desc, y_desc)
+RV_CONV_PASS(bwd_data_pass, "backward-data", BackwardData, BwdData, w_desc, y_desc, x_desc)
+RV_CONV_PASS(bwd_filter_pass, "backward-filter", BackwardFilter, BwdFilter, x_desc, y_desc,
+             w_desc)
+#undef RV_CONV_PASS
 
 /*
  * Chooses the algorithm of one pass of plan p into *out (cuda_algo.h). The perf array holds
@@ -203,8 +158,7 @@ static rv_status choose(rv_ctx *ctx, rv_cuda_state *st, rv_cuda_conv_plan *p,
     if ((s = rv_cudnn_check(ctx, cudnnSetConvolutionMathType(p->conv_desc, search_math),
                             "conv: math type")))
         goto done;
-    s = rv_cudnn_check(ctx, search ? Pass::find(st->cudnn, p, max_n, &n, perf)
-                                   : Pass::heuristic(st->cudnn, p, max_n, &n, perf),
+    s = rv_cudnn_check(ctx, Pass::algos(st->cudnn, p, search, max_n, &n, perf),
                        search ? "conv: cudnnFind*Algorithm" : "conv: cudnnGet*Algorithm_v7");
     /* The search allocates and frees device memory of its own; a failure there is reported
      * per algorithm, but make sure nothing is left in the runtime's error slot. */
@@ -392,21 +346,36 @@ static rv_status pad_input(rv_ctx *ctx, const rv_cuda_conv_plan *p, float *xp, c
 
 /* ---------------------------------------------------------------- the three passes -------- */
 
-/* What forward and backward-filter share before calling cuDNN: the shape's plan, the split of
- * the workspace, and, where the plan pads, the input copied into its padded buffer (*in then
- * points there). */
-static rv_status conv_prepare(rv_ctx *ctx, const rv_conv_desc *d, void *ws, const char *what,
-                              const rv_cuda_conv_plan **p, const float **in, void **cws)
-{
-    rv_status s = plan_get(ctx, d, p);
-    if (s != RV_OK) return s;
+/* A pass ready for its cuDNN call: the shape's plan, the pass's choice, the padded-input buffer
+ * (NULL where the plan does not pad) and cuDNN's part of the workspace. */
+struct conv_call {
+    const rv_cuda_conv_plan *p;
+    const rv_cuda_conv_choice *c;
     float *xp;
-    if ((s = ws_split(ctx, *p, ws, &xp, cws, what)) != RV_OK) return s;
-    if ((*p)->padded) {
-        if ((s = pad_input(ctx, *p, xp, *in)) != RV_OK) return s;
-        *in = xp;
+    void *cws;
+};
+
+/* What the three passes share before calling cuDNN (what names the pass in messages): the
+ * shape's plan, the split of the workspace, the math type of pass k's choice set on the
+ * convolution descriptor, and, for a pass that reads the input (in non-NULL), where the plan
+ * pads, the input copied into its padded buffer (*in then points there). */
+static rv_status conv_prepare(rv_ctx *ctx, const rv_conv_desc *d, void *ws, const char *what,
+                              int k, const float **in, conv_call *call)
+{
+    rv_status s = plan_get(ctx, d, &call->p);
+    if (s != RV_OK) return s;
+    const rv_cuda_conv_plan *p = call->p;
+    if ((s = ws_split(ctx, p, ws, &call->xp, &call->cws, what)) != RV_OK) return s;
+    if (in && p->padded) {
+        if ((s = pad_input(ctx, p, call->xp, *in)) != RV_OK) return s;
+        *in = call->xp;
     }
-    return RV_OK;
+    call->c = &p->pass[k];
+    cudnnStatus_t e = cudnnSetConvolutionMathType(p->conv_desc, (cudnnMathType_t)call->c->math);
+    if (e == CUDNN_STATUS_SUCCESS) return RV_OK;
+    char msg[64];
+    snprintf(msg, sizeof msg, "%s: math type", what);
+    return rv_cudnn_check(ctx, e, msg);
 }
 
 size_t rv_cuda_conv_workspace_bytes(rv_ctx *ctx, const rv_conv_desc *d)
@@ -420,71 +389,52 @@ size_t rv_cuda_conv_workspace_bytes(rv_ctx *ctx, const rv_conv_desc *d)
 rv_status rv_cuda_conv_forward(rv_ctx *ctx, float *out, const float *in, const float *w,
                                const rv_conv_desc *d, void *ws)
 {
-    rv_cuda_state *st = rv_cuda_st(ctx);
-    const rv_cuda_conv_plan *p;
-    void *cws;
-    rv_status s = conv_prepare(ctx, d, ws, "conv_forward", &p, &in, &cws);
+    conv_call k;
+    rv_status s = conv_prepare(ctx, d, ws, "conv_forward", RV_CUDA_FWD, &in, &k);
     if (s != RV_OK) return s;
     const float one = 1.0f, zero = 0.0f;
-    const rv_cuda_conv_choice *c = &p->pass[RV_CUDA_FWD];
-    if ((s = rv_cudnn_check(ctx, cudnnSetConvolutionMathType(p->conv_desc,
-                                                             (cudnnMathType_t)c->math),
-                            "conv_forward: math type")))
-        return s;
-    return rv_cudnn_check(ctx, cudnnConvolutionForward(st->cudnn, &one, p->x_desc, in, p->w_desc,
-                                                       w, p->conv_desc,
-                                                       (cudnnConvolutionFwdAlgo_t)c->algo, cws,
-                                                       c->ws, &zero, p->y_desc, out),
+    return rv_cudnn_check(ctx, cudnnConvolutionForward(rv_cuda_st(ctx)->cudnn, &one, k.p->x_desc,
+                                                       in, k.p->w_desc, w, k.p->conv_desc,
+                                                       (cudnnConvolutionFwdAlgo_t)k.c->algo,
+                                                       k.cws, k.c->ws, &zero, k.p->y_desc, out),
                           "conv_forward: cudnnConvolutionForward");
 }
 
 rv_status rv_cuda_conv_backward_data(rv_ctx *ctx, float *d_in, const float *d_out,
                                      const float *w, const rv_conv_desc *d, float beta, void *ws)
 {
-    rv_cuda_state *st = rv_cuda_st(ctx);
-    const rv_cuda_conv_plan *p;
-    rv_status s = plan_get(ctx, d, &p);
+    conv_call k;
+    rv_status s = conv_prepare(ctx, d, ws, "conv_backward_data", RV_CUDA_BWD_DATA, NULL, &k);
     if (s != RV_OK) return s;
-    float *xp;
-    void *cws;
-    s = ws_split(ctx, p, ws, &xp, &cws, "conv_backward_data");
-    if (s != RV_OK) return s;
+    const rv_cuda_conv_plan *p = k.p;
+    /* Where the plan pads, the gradient of the padded input goes to its buffer and is cropped
+     * into d_in (with beta) afterwards. */
     const float one = 1.0f, zero = 0.0f;
-    const rv_cuda_conv_choice *c = &p->pass[RV_CUDA_BWD_DATA];
-    if ((s = rv_cudnn_check(ctx, cudnnSetConvolutionMathType(p->conv_desc,
-                                                             (cudnnMathType_t)c->math),
-                            "conv_backward_data: math type")))
-        return s;
     s = rv_cudnn_check(ctx, cudnnConvolutionBackwardData(
-                                st->cudnn, &one, p->w_desc, w, p->y_desc, d_out, p->conv_desc,
-                                (cudnnConvolutionBwdDataAlgo_t)c->algo, cws, c->ws,
-                                p->padded ? &zero : &beta, p->x_desc, p->padded ? xp : d_in),
+                                rv_cuda_st(ctx)->cudnn, &one, p->w_desc, w, p->y_desc, d_out,
+                                p->conv_desc, (cudnnConvolutionBwdDataAlgo_t)k.c->algo, k.cws,
+                                k.c->ws, p->padded ? &zero : &beta, p->x_desc,
+                                p->padded ? k.xp : d_in),
                        "conv_backward_data: cudnnConvolutionBackwardData");
     if (s != RV_OK || !p->padded) return s;
     size_t n = (size_t)d->N * d->C * d->H * d->W;
-    RV_LAUNCH_1D(ctx, "conv_backward_data: crop kernel", k_crop, n, d_in, xp, d->H, d->W, p->Hp,
-                 p->Wp, d->pad_top, d->pad_left, n, beta);
+    RV_LAUNCH_1D(ctx, "conv_backward_data: crop kernel", k_crop, n, d_in, k.xp, d->H, d->W,
+                 p->Hp, p->Wp, d->pad_top, d->pad_left, n, beta);
 }
 
 rv_status rv_cuda_conv_backward_filter(rv_ctx *ctx, float *d_w, const float *d_out,
                                        const float *in, const rv_conv_desc *d, void *ws)
 {
-    rv_cuda_state *st = rv_cuda_st(ctx);
-    const rv_cuda_conv_plan *p;
-    void *cws;
-    rv_status s = conv_prepare(ctx, d, ws, "conv_backward_filter", &p, &in, &cws);
+    conv_call k;
+    rv_status s = conv_prepare(ctx, d, ws, "conv_backward_filter", RV_CUDA_BWD_FILTER, &in, &k);
     if (s != RV_OK) return s;
     /* beta 1: parameter gradients accumulate (conv.h). */
     const float one = 1.0f;
-    const rv_cuda_conv_choice *c = &p->pass[RV_CUDA_BWD_FILTER];
-    if ((s = rv_cudnn_check(ctx, cudnnSetConvolutionMathType(p->conv_desc,
-                                                             (cudnnMathType_t)c->math),
-                            "conv_backward_filter: math type")))
-        return s;
     return rv_cudnn_check(ctx, cudnnConvolutionBackwardFilter(
-                                   st->cudnn, &one, p->x_desc, in, p->y_desc, d_out,
-                                   p->conv_desc, (cudnnConvolutionBwdFilterAlgo_t)c->algo, cws,
-                                   c->ws, &one, p->w_desc, d_w),
+                                   rv_cuda_st(ctx)->cudnn, &one, k.p->x_desc, in, k.p->y_desc,
+                                   d_out, k.p->conv_desc,
+                                   (cudnnConvolutionBwdFilterAlgo_t)k.c->algo, k.cws, k.c->ws,
+                                   &one, k.p->w_desc, d_w),
                           "conv_backward_filter: cudnnConvolutionBackwardFilter");
 }
 

@@ -91,6 +91,40 @@ __device__ static inline size_t bn_index(I j, int c, int C, int HW)
 /* Whether every bn_index of an N x C x HW tensor fits in 32 bits. */
 static inline int bn_idx32(long long nhw, int C) { return rv_cuda_idx32((size_t)nhw * C); }
 
+/* Launches the reduction kernel k on C x splits blocks (one per channel and split), with
+ * 32-bit indices when the tensor allows. */
+#define BN_LAUNCH_PARTIAL(st, k, nhw, C, splits, ...)                                      \
+    do {                                                                                   \
+        dim3 grid_((C), (splits));                                                         \
+        if (bn_idx32((nhw), (C)))                                                          \
+            k<uint32_t><<<grid_, BN_THREADS, 0, (st)->stream>>>(__VA_ARGS__);              \
+        else                                                                               \
+            k<size_t><<<grid_, BN_THREADS, 0, (st)->stream>>>(__VA_ARGS__);                \
+    } while (0)
+
+/* One batch norm's shape and its share of the backend's scratch. */
+struct bn_work {
+    long long nhw; /* elements of one channel: N * HW */
+    int splits;    /* blocks per channel in the reduction kernels (bn_splits) */
+    double *part;  /* C x splits x 2 partial sums (cudaMalloc'd: aligned for doubles) */
+    float *coef;   /* C x 4 per-channel coefficients, after them */
+};
+
+/* The work of a batch norm over N x C x HW into *w; RV_ERR_UNSUPPORTED (with op in the
+ * message) when C channels do not fit the scratch. */
+static rv_status bn_work_of(rv_ctx *ctx, const char *op, int N, int C, int HW, bn_work *w)
+{
+    rv_cuda_state *st = rv_cuda_st(ctx);
+    w->nhw = (long long)N * HW;
+    w->splits = bn_splits(st, C, w->nhw);
+    w->part = (double *)st->scratch;
+    w->coef = st->scratch + (size_t)C * w->splits * 4;
+    if ((size_t)C * 6 > st->scratch_floats)
+        return rv_ctx_fail(ctx, RV_ERR_UNSUPPORTED, "%s: %d channels exceed the CUDA backend's "
+                           "scratch", op, C);
+    return RV_OK;
+}
+
 /* part[c][s] = (sum (x - k), sum (x - k)^2) over split s of channel c, in double, with the
  * shift k = x[n=0, c, 0]: shifting by a sample of the channel keeps the one-pass variance
  * accurate when the mean is large against the spread (as on the CPU). */
@@ -170,30 +204,20 @@ rv_status rv_cuda_bn_forward(rv_ctx *ctx, float *y, float *save_mean, float *sav
                              const float *beta, int N, int C, int HW, rv_bn_mode mode)
 {
     rv_cuda_state *st = rv_cuda_st(ctx);
-    long long nhw = (long long)N * HW;
-    if ((size_t)C * 6 > st->scratch_floats)
-        return rv_ctx_fail(ctx, RV_ERR_UNSUPPORTED, "bn_forward: %d channels exceed the CUDA "
-                           "backend's scratch", C);
-    int splits = bn_splits(st, C, nhw);
-    double *part = (double *)st->scratch; /* cudaMalloc'd: aligned for doubles */
-    float *coef = st->scratch + (size_t)C * splits * 4;
-    if (mode != RV_BN_EVAL) {
-        if (bn_idx32(nhw, C))
-            bn_stats_partial<uint32_t><<<dim3(C, splits), BN_THREADS, 0, st->stream>>>(
-                part, x, C, HW, nhw, splits);
-        else
-            bn_stats_partial<size_t><<<dim3(C, splits), BN_THREADS, 0, st->stream>>>(
-                part, x, C, HW, nhw, splits);
-        rv_status s = rv_cuda_launched(ctx, "bn_forward: statistics kernel");
-        if (s != RV_OK) return s;
-    }
-    bn_stats_final<<<(C + 127) / 128, 128, 0, st->stream>>>(coef, save_mean, save_invstd,
-                                                            run_mean, run_var, part, x, gamma,
-                                                            beta, C, HW, nhw, splits, mode);
-    rv_status s = rv_cuda_launched(ctx, "bn_forward: finalize kernel");
+    bn_work w;
+    rv_status s = bn_work_of(ctx, "bn_forward", N, C, HW, &w);
     if (s != RV_OK) return s;
-    size_t n = (size_t)nhw * C;
-    RV_LAUNCH_1D(ctx, "bn_forward: normalize kernel", bn_apply, n, y, x, coef, C, HW, n);
+    if (mode != RV_BN_EVAL) {
+        BN_LAUNCH_PARTIAL(st, bn_stats_partial, w.nhw, C, w.splits, w.part, x, C, HW, w.nhw,
+                          w.splits);
+        if ((s = rv_cuda_launched(ctx, "bn_forward: statistics kernel")) != RV_OK) return s;
+    }
+    bn_stats_final<<<(C + 127) / 128, 128, 0, st->stream>>>(w.coef, save_mean, save_invstd,
+                                                            run_mean, run_var, w.part, x, gamma,
+                                                            beta, C, HW, w.nhw, w.splits, mode);
+    if ((s = rv_cuda_launched(ctx, "bn_forward: finalize kernel")) != RV_OK) return s;
+    size_t n = (size_t)w.nhw * C;
+    RV_LAUNCH_1D(ctx, "bn_forward: normalize kernel", bn_apply, n, y, x, w.coef, C, HW, n);
 }
 
 /* part[c][s] = (sum d_y, sum d_y * (x - mean)) over split s of channel c, in double as on
@@ -263,28 +287,19 @@ rv_status rv_cuda_bn_backward(rv_ctx *ctx, float *d_x, float *d_gamma, float *d_
                               float beta_acc)
 {
     rv_cuda_state *st = rv_cuda_st(ctx);
-    long long nhw = (long long)N * HW;
-    if ((size_t)C * 6 > st->scratch_floats)
-        return rv_ctx_fail(ctx, RV_ERR_UNSUPPORTED, "bn_backward: %d channels exceed the CUDA "
-                           "backend's scratch", C);
-    int splits = bn_splits(st, C, nhw);
-    double *part = (double *)st->scratch;
-    float *coef = st->scratch + (size_t)C * splits * 4;
-    if (bn_idx32(nhw, C))
-        bn_grad_partial<uint32_t><<<dim3(C, splits), BN_THREADS, 0, st->stream>>>(
-            part, d_y, x, save_mean, C, HW, nhw, splits);
-    else
-        bn_grad_partial<size_t><<<dim3(C, splits), BN_THREADS, 0, st->stream>>>(
-            part, d_y, x, save_mean, C, HW, nhw, splits);
-    rv_status s = rv_cuda_launched(ctx, "bn_backward: reduction kernel");
+    bn_work w;
+    rv_status s = bn_work_of(ctx, "bn_backward", N, C, HW, &w);
     if (s != RV_OK) return s;
-    bn_grad_final<<<(C + 127) / 128, 128, 0, st->stream>>>(coef, d_gamma, d_beta, part,
-                                                           save_invstd, gamma, C, nhw, splits);
-    s = rv_cuda_launched(ctx, "bn_backward: finalize kernel");
-    if (s != RV_OK) return s;
-    size_t n = (size_t)nhw * C;
+    BN_LAUNCH_PARTIAL(st, bn_grad_partial, w.nhw, C, w.splits, w.part, d_y, x, save_mean, C, HW,
+                      w.nhw, w.splits);
+    if ((s = rv_cuda_launched(ctx, "bn_backward: reduction kernel")) != RV_OK) return s;
+    bn_grad_final<<<(C + 127) / 128, 128, 0, st->stream>>>(w.coef, d_gamma, d_beta, w.part,
+                                                           save_invstd, gamma, C, w.nhw,
+                                                           w.splits);
+    if ((s = rv_cuda_launched(ctx, "bn_backward: finalize kernel")) != RV_OK) return s;
+    size_t n = (size_t)w.nhw * C;
     RV_LAUNCH_1D(ctx, "bn_backward: input-gradient kernel", bn_grad_apply, n, d_x, d_y, x,
-                 save_mean, save_invstd, coef, C, HW, n, beta_acc);
+                 save_mean, save_invstd, w.coef, C, HW, n, beta_acc);
 }
 
 /* ---------------------------------------------------------------- elementwise ------------- */
@@ -508,7 +523,8 @@ __global__ static void k_maxpool_fwd(float *y, const float *x, int H, int W, siz
 
 /* Gather form of the backward, so that no two threads write one element: each input element
  * sums d_y over the (at most 2 x 2) windows that contain it and whose first maximal element
- * (row-major within the window) it is. */
+ * (row-major within the window) it is. Its set-up mirrors the forward's on purpose, over
+ * inputs instead of outputs. */
 template <typename I>
 __global__ static void k_maxpool_bwd(float *d_x, const float *d_y, const float *x,
                                      const float *y, int H, int W, size_t n_in)
