@@ -551,6 +551,8 @@ rv_status rv_mem_finalize(rv_mem *m)
 
 /* ---- replay ----------------------------------------------------------------------------- */
 
+/* rv_mem_run_begin and rv_mem_run_end are kept apart from the recording pair they parallel:
+ * each phase checks its own state, with a message of its own for every refusal. */
 rv_status rv_mem_run_begin(rv_mem *m, int program)
 {
     if (!m) return RV_ERR_ARG;
