@@ -76,6 +76,8 @@
 #define RV_OP_FIELD(P, name, category) RV_OP_TYPE(name) *name;
 #define RV_OP_DECLARE(P, name, category) RV_OP_TYPE(name) P##name;
 #define RV_OP_ENTRY(P, name, category) .name = P##name,
+/* An optional entry a table leaves out, named all the same for C++ (backend_cuda.cu). */
+#define RV_OP_ABSENT(P, name, category) .name = NULL,
 
 /* A table's lifetime entries, from functions named P##init, P##destroy, P##describe. */
 #define RV_BACKEND_LIFETIME(P) .init = P##init, .destroy = P##destroy, .describe = P##describe,

@@ -286,7 +286,7 @@ static const rv_backend cuda_backend = {
     /* Plain NCHW activations (layout.h). */
     .act_channels = NULL, .act_pack = NULL, .act_unpack = NULL,
     /* Batch norm and ReLU run as their two ops (backend.h). */
-    .bn_relu_forward = NULL, .bn_relu_backward = NULL,
+    RV_BACKEND_FUSED_OPS(RV_OP_ABSENT, )
     RV_BACKEND_OPS(RV_OP_ENTRY, rv_cuda_)
 };
 
