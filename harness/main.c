@@ -7,9 +7,9 @@
 
 #include <revnet/build_info.h>
 
-#include "commands/cli.h"
+#include "common/exit_status.h"
 #include "commands/commands.h"
-#include "db/machine.h"
+#include "common/machine.h"
 
 typedef struct {
     const char *name;

@@ -19,9 +19,11 @@
 #include <string.h>
 
 #include "commands/bench_step.h"
-#include "commands/cli.h"
 #include "commands/model_cli.h"
 #include "commands/options.h"
+#include "common/exit_status.h"
+#include "common/json.h"
+#include "common/measure.h"
 #include <revnet/model.h>
 #include <revnet/profile.h>
 

@@ -33,7 +33,7 @@ rv_status rb_bench_step_measure(rv_ctx *ctx, rv_model *m, rv_backward_mode mode,
                                 const float *x, const int32_t *y, int steps, int breakdown,
                                 rb_step_bench *out);
 
-/* The command: argv[0] is "step". Returns an exit status (cli.h). */
+/* The command: argv[0] is "step". Returns an exit status (common/exit_status.h). */
 int rb_bench_step(int argc, char **argv);
 
 #endif

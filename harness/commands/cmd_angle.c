@@ -7,8 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "commands/cli.h"
 #include "commands/commands.h"
+#include "common/exit_status.h"
+#include "common/json.h"
 #include <revnet/model.h>
 #include "commands/model_cli.h"
 #include "commands/options.h"

@@ -21,10 +21,12 @@
 #include <time.h>
 
 #include "commands/bench_step.h"
-#include "commands/cli.h"
 #include "commands/commands.h"
 #include "commands/model_cli.h"
 #include "commands/options.h"
+#include "common/exit_status.h"
+#include "common/json.h"
+#include "common/measure.h"
 #include <revnet/context.h>
 #include <revnet/conv.h>
 #include <revnet/layout.h>

@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "commands/cli.h"
 #include "commands/commands.h"
 #include "commands/options.h"
+#include "common/exit_status.h"
 #include "db/db.h"
 #include "db/db_dump.h"
 #include "db/db_ext.h"

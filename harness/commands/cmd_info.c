@@ -6,8 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "commands/cli.h"
 #include "commands/commands.h"
+#include "common/exit_status.h"
+#include "common/json.h"
 #include <revnet/data.h>
 #include <revnet/memory.h>
 #include <revnet/model.h>

@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "commands/cli.h"
 #include "commands/commands.h"
+#include "common/exit_status.h"
+#include "common/json.h"
+#include "common/measure.h"
 #include <revnet/data.h>
 #include <revnet/memory.h>
 #include <revnet/model.h>

@@ -5,9 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "commands/cli.h"
 #include "commands/commands.h"
 #include "commands/options.h"
+#include "common/exit_status.h"
+#include "common/json.h"
 #include "db/db.h"
 #include "db/merge.h"
 

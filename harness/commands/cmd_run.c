@@ -36,10 +36,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "commands/cli.h"
-#include "commands/model_cli.h"
 #include "commands/commands.h"
+#include "commands/model_cli.h"
 #include "commands/options.h"
+#include "common/exit_status.h"
+#include "common/measure.h"
 #include "db/db.h"
 #include "db/db_ext.h"
 #include "experiments/entry_identity.h"

@@ -10,11 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "training/checkpoint.h"
-#include "commands/cli.h"
-#include "commands/model_cli.h"
 #include "commands/commands.h"
+#include "commands/model_cli.h"
 #include "commands/options.h"
+#include "common/exit_status.h"
+#include "common/json.h"
+#include "common/mkdirs.h"
 #include "db/db.h"
 #include "training/recipe.h"
 #include "training/train.h"
@@ -134,7 +135,7 @@ int rb_cmd_train(int argc, char **argv)
     char db_dir[PATH_MAX], ckpt_dir[PATH_MAX + 16];
     dirname_of(db_path, db_dir, sizeof db_dir);
     char msg[512] = "";
-    if (rb_checkpoint_mkdirs(db_dir, msg, sizeof msg) != RV_OK) {
+    if (rb_mkdirs(db_dir, msg, sizeof msg) != RV_OK) {
         rb_cli_error("train", "%s", msg);
         return RB_EXIT_FAIL;
     }

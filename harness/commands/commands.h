@@ -3,6 +3,8 @@
 #ifndef RB_COMMANDS_H
 #define RB_COMMANDS_H
 
+#include "common/exit_status.h"
+
 int rb_cmd_bench(int argc, char **argv);
 int rb_cmd_info(int argc, char **argv);
 int rb_cmd_mem(int argc, char **argv);

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands/cli.h"
+#include "common/exit_status.h"
 #include <revnet/rng.h>
 
 const char *const RB_CPU_BACKENDS[] = { "fast", "ref", NULL };

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands/cli.h"
+#include "common/exit_status.h"
 
 int rb_cli_parse_choice(const char *cmd, const char *what, const char *text,
                         const char *const *names)

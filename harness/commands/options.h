@@ -5,7 +5,7 @@
  * its valid names) and calls rb_opts_parse once; every command therefore treats its flags the
  * same way: "--name value" or "--name=value", options and positional arguments in any order,
  * values checked against the table with a message that names the flag, and an unknown option
- * answered with the list of the valid ones. Exit statuses are those of cli.h.
+ * answered with the list of the valid ones. Exit statuses: common/exit_status.h.
  */
 #ifndef RB_OPTIONS_H
 #define RB_OPTIONS_H

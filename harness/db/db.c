@@ -24,7 +24,7 @@
 #include "db/db.h"
 #include "db/db_ext.h"
 #include "db/db_schema.h"
-#include "db/machine.h"
+#include "common/machine.h"
 #include "db/paper_numbers.h"
 
 #include <errno.h>

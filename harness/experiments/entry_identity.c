@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-#include "commands/cli.h"
+#include "common/exit_status.h"
 
 void rb_exp_entry_train_config(const rb_experiment *e, const rb_exp_entry *x,
                                rb_train_config *c)

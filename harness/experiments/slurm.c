@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "commands/cli.h"
+#include "common/exit_status.h"
 #include "db/db.h"
 #include "db/db_ext.h"
 #include "db/run_progress.h"

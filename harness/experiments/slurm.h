@@ -37,7 +37,8 @@ typedef struct {
     int dry_run;              /* print the scripts; write and submit nothing */
 } rb_slurm_opts;
 
-/* Submits what is left of experiment e (loaded from file). Returns an exit status (cli.h). */
+/* Submits what is left of experiment e (loaded from file). Returns an exit status
+ * (common/exit_status.h). */
 int rb_slurm_submit(const char *file, const rb_experiment *e, const rb_slurm_opts *o);
 
 /* Prints each entry's state (main database, shard, queue) and the merge job's. */

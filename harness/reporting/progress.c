@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "commands/cli.h"
+#include "common/measure.h"
 
 #define PROGRESS_TTY_INTERVAL_MS 200.0
 #define PROGRESS_LOG_INTERVAL_MS 30000.0

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/mkdirs.h"
 #include "db/db.h"
 #include "training/checkpoint.h"
 
@@ -44,7 +45,7 @@ rv_status rb_run_files_init(rv_ctx *ctx, rb_run_files *f, const char *ckpt_dir,
 rv_status rb_run_files_prepare(rv_ctx *ctx, const rb_run_files *f, const char *ckpt_dir)
 {
     char why[512];
-    rv_status st = rb_checkpoint_mkdirs(f->dir, why, sizeof why);
+    rv_status st = rb_mkdirs(f->dir, why, sizeof why);
     if (st != RV_OK) return rv_ctx_fail(ctx, st, "%s", why);
     st = rb_checkpoint_remove_stale(ctx, f->dir, NULL);
     if (st == RV_OK) st = rb_checkpoint_remove_stale(ctx, ckpt_dir, NULL);

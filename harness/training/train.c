@@ -52,12 +52,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/exit_status.h"
+#include "common/measure.h"
+#include "common/mkdirs.h"
 #include "db/db_ext.h"
 #include "training/checkpoint.h"
 #include "training/loader.h"
-#include "training/run_files.h"
 #include "training/recipe.h"
-#include "commands/cli.h"
+#include "training/run_files.h"
 #include <revnet/data.h>
 #include <revnet/model.h>
 #include "reporting/progress.h"
@@ -409,7 +411,7 @@ static rv_status open_run(trainer *t, int64_t resume_id)
 {
     const rb_train_config *c = t->cfg;
     char why[512];
-    rv_status st = rb_checkpoint_mkdirs(c->checkpoint_dir, why, sizeof why);
+    rv_status st = rb_mkdirs(c->checkpoint_dir, why, sizeof why);
     if (st != RV_OK) return rv_ctx_fail(t->ctx, st, "%s", why);
     const char *db_id = rb_db_identity(t->db);
     memset(&t->prog, 0, sizeof t->prog);

@@ -15,6 +15,7 @@
 #define RB_TRAIN_H
 
 #include <stdint.h>
+#include "common/exit_status.h"
 #include "db/db.h"
 
 typedef struct {
@@ -89,10 +90,10 @@ typedef struct {
 int rb_train_identify(const rb_train_config *cfg, rb_train_identity *out, char *why,
                       size_t why_len);
 
-/* Runs (or resumes) one training run, logging to db. Returns an exit status (cli.h):
- * RB_EXIT_OK finished, RB_EXIT_FAIL failed/diverged/interrupted, RB_EXIT_USAGE bad
- * configuration or dataset name; the reason is in res either way. Prints nothing but the
- * progress display (cfg->progress). */
+/* Runs (or resumes) one training run, logging to db. Returns an exit status
+ * (common/exit_status.h): RB_EXIT_OK finished, RB_EXIT_FAIL failed/diverged/interrupted,
+ * RB_EXIT_USAGE bad configuration or dataset name; the reason is in res either way. Prints
+ * nothing but the progress display (cfg->progress). */
 int rb_train_run(const rb_train_config *cfg, rb_db *db, rb_train_result *res);
 
 /* The signal (SIGINT or SIGTERM) that interrupted the last rb_train_run of this process, 0 if

@@ -1,20 +1,7 @@
-/* cli.c: the error line and the JSON writer shared by the subcommands. */
-#include "commands/cli.h"
+/* json.c: the JSON object writer (json.h). */
+#include "common/json.h"
 
 #include <math.h>
-#include <stdarg.h>
-#include <sys/resource.h>
-#include <time.h>
-
-void rb_cli_error(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "revbench %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
 
 static void json_sep(rb_json *j)
 {
@@ -100,18 +87,4 @@ void rb_json_bool(rb_json *j, const char *key, int value)
 {
     json_key(j, key);
     fputs(value ? "true" : "false", j->out);
-}
-
-double rb_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-size_t rb_max_rss_bytes(void)
-{
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
-    return (size_t)ru.ru_maxrss * 1024; /* Linux reports kilobytes */
 }

@@ -7,7 +7,7 @@
  *
  * Owns: one static rb_machine.
  */
-#include "db/machine.h"
+#include "common/machine.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
