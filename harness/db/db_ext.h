@@ -1,6 +1,7 @@
 /*
  * db_ext.h: results-database functions beyond the db.h contract: architecture rows, what a
- * run's row holds besides its configuration, read-only opening (implemented in db.c).
+ * run's row holds besides its configuration, read-only opening (implemented in db.c,
+ * db_runs.c and db_metrics.c).
  */
 #ifndef RB_DB_EXT_H
 #define RB_DB_EXT_H
