@@ -271,6 +271,18 @@ static int read_identity(rb_db *db, const char *path, char *err, size_t err_len)
     return ok ? 0 : -1;
 }
 
+/* The last step of both opens: once its identity is read the handle is the caller's; without
+ * one it is closed. */
+static int hand_over(rb_db *db, rb_db **out, const char *path, char *err, size_t err_len)
+{
+    if (read_identity(db, path, err, err_len)) {
+        rb_db_close(db);
+        return -1;
+    }
+    *out = db;
+    return 0;
+}
+
 int rb_db_open(rb_db **out, const char *path, char *err, size_t err_len)
 {
     *out = NULL;
@@ -325,12 +337,9 @@ int rb_db_open(rb_db **out, const char *path, char *err, size_t err_len)
     if (exec_sql(db->h, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", err, err_len))
         goto fail;
     if (apply_migrations(db, path, err, err_len)) goto fail;
-    if (read_identity(db, path, err, err_len)) goto fail;
-    *out = db;
-    return 0;
+    return hand_over(db, out, path, err, err_len);
 fail:
-    sqlite3_close(db->h);
-    free(db);
+    rb_db_close(db);
     return -1;
 }
 
@@ -378,12 +387,9 @@ check_version:
                  RB_DB_SCHEMA_VERSION);
         goto fail;
     }
-    if (read_identity(db, path, err, err_len)) goto fail;
-    *out = db;
-    return 0;
+    return hand_over(db, out, path, err, err_len);
 fail:
-    sqlite3_close(db->h);
-    free(db);
+    rb_db_close(db);
     return -1;
 }
 

@@ -177,6 +177,24 @@ static char *runs_columns(sqlite3 *h)
     return s;
 }
 
+/* The tables exported after runs, in RB_DUMP_TABLES order: how each file inserts its rows and
+ * the query that selects them, in a fixed order. */
+static const struct {
+    const char *table, *insert, *select;
+} BESIDE_RUNS[] = {
+    /* archs rows describe networks, not runs: the same on every machine, so a database where
+     * `report` already recorded them takes the dump's rows in their place. */
+    { "archs", "INSERT OR REPLACE",
+      "SELECT name, dataset, n_params, n_layers FROM archs ORDER BY name, dataset" },
+    { "memory", "INSERT",
+      SELECTED_RUNS "SELECT sel.new AS run_id, m.category, m.planned_bytes, m.peak_bytes"
+                    " FROM memory m JOIN sel ON sel.old = m.run_id ORDER BY sel.new, m.category" },
+    { "metrics", "INSERT",
+      SELECTED_RUNS "SELECT sel.new AS run_id, k.step, k.name, k.value"
+                    " FROM metrics k JOIN sel ON sel.old = k.run_id"
+                    " ORDER BY sel.new, k.name, k.step" },
+};
+
 int rb_dump_export(rb_db *db, const char *out_dir, long *n_runs, char *err, size_t err_len)
 {
     sqlite3 *h = rb_db_handle(db);
@@ -208,25 +226,9 @@ int rb_dump_export(rb_db *db, const char *out_dir, long *n_runs, char *err, size
     free(cols);
     int rc = export_table(h, out_dir, "runs", "INSERT", q, schema, n_runs, err, err_len);
     free(q);
-    /* archs rows describe networks, not runs: the same on every machine, so a database where
-     * `report` already recorded them takes the dump's rows in their place. */
-    if (!rc)
-        rc = export_table(h, out_dir, "archs", "INSERT OR REPLACE",
-                          "SELECT name, dataset, n_params, n_layers FROM archs "
-                          "ORDER BY name, dataset",
-                          schema, NULL, err, err_len);
-    if (!rc)
-        rc = export_table(h, out_dir, "memory", "INSERT",
-                          SELECTED_RUNS "SELECT sel.new AS run_id, m.category, m.planned_bytes,"
-                          " m.peak_bytes FROM memory m JOIN sel ON sel.old = m.run_id"
-                          " ORDER BY sel.new, m.category",
-                          schema, NULL, err, err_len);
-    if (!rc)
-        rc = export_table(h, out_dir, "metrics", "INSERT",
-                          SELECTED_RUNS "SELECT sel.new AS run_id, k.step, k.name, k.value"
-                          " FROM metrics k JOIN sel ON sel.old = k.run_id"
-                          " ORDER BY sel.new, k.name, k.step",
-                          schema, NULL, err, err_len);
+    for (size_t i = 0; !rc && i < sizeof BESIDE_RUNS / sizeof BESIDE_RUNS[0]; i++)
+        rc = export_table(h, out_dir, BESIDE_RUNS[i].table, BESIDE_RUNS[i].insert,
+                          BESIDE_RUNS[i].select, schema, NULL, err, err_len);
     return rc;
 }
 

@@ -30,6 +30,8 @@ static rb_db_arg bytes_or_null(int64_t bytes)
     return bytes >= 0 ? RB_DB_ARG_INT(bytes) : RB_DB_ARG_NULL;
 }
 
+/* This and rb_db_record_arch read alike, kept apart: each is one statement and its
+ * parameters, the code they share is rb_db_exec. */
 int rb_db_memory(rb_db *db, int64_t run_id, const char *category, int64_t planned_bytes,
                  int64_t peak_bytes)
 {

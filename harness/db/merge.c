@@ -71,6 +71,32 @@ static void join_columns(const column_list *c, char *buf, size_t len)
         at += (size_t)snprintf(buf + at, len - at, "%s\"%s\"", i ? ", " : "", c->names[i]);
 }
 
+/* "?, ?, ?": n parameter marks into buf. */
+static void join_marks(int n, char *buf, size_t len)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && at < len; i++)
+        at += (size_t)snprintf(buf + at, len - at, "%s?", i ? ", " : "");
+}
+
+/* Inserts every row get gives with put (whose n_cols parameters take get's columns in order;
+ * the parameter at id_col, when >= 0, takes id instead). Returns 0, 1 when reading get failed,
+ * 2 when writing put failed (the handle of the failing statement holds the message). */
+static int copy_rows(sqlite3_stmt *get, sqlite3_stmt *put, int n_cols, int id_col, int64_t id)
+{
+    int step;
+    while ((step = sqlite3_step(get)) == SQLITE_ROW) {
+        for (int i = 0; i < n_cols; i++) {
+            if (i == id_col) sqlite3_bind_int64(put, i + 1, id);
+            else sqlite3_bind_value(put, i + 1, sqlite3_column_value(get, i));
+        }
+        if (sqlite3_step(put) != SQLITE_DONE) return 2;
+        sqlite3_reset(put);
+    }
+    return step == SQLITE_DONE ? 0 : 1;
+}
+
 static int query_int(sqlite3 *h, const char *sql, int *out)
 {
     sqlite3_stmt *st = NULL;
@@ -163,11 +189,12 @@ fail:
 static int copy_children(sqlite3 *src, sqlite3 *dst, const char *table, const column_list *cols,
                          int64_t old_id, int64_t new_id, char *err, size_t err_len)
 {
-    char list[2048], marks[512] = "", sql[3072];
+    char list[2048], marks[512], sql[3072];
     join_columns(cols, list, sizeof list);
-    size_t at = 0;
-    for (int i = 0; i < cols->n; i++) at += (size_t)snprintf(marks + at, sizeof marks - at, "%s?",
-                                                             i ? ", " : "");
+    join_marks(cols->n, marks, sizeof marks);
+    int id_col = -1;
+    for (int i = 0; i < cols->n; i++)
+        if (!strcmp(cols->names[i], "run_id")) id_col = i;
     sqlite3_stmt *get = NULL, *put = NULL;
     int rc = -1;
     snprintf(sql, sizeof sql, "SELECT %s FROM %s WHERE run_id = ?", list, table);
@@ -181,23 +208,10 @@ static int copy_children(sqlite3 *src, sqlite3 *dst, const char *table, const co
         goto done;
     }
     sqlite3_bind_int64(get, 1, old_id);
-    int step;
-    while ((step = sqlite3_step(get)) == SQLITE_ROW) {
-        for (int i = 0; i < cols->n; i++) {
-            if (!strcmp(cols->names[i], "run_id")) sqlite3_bind_int64(put, i + 1, new_id);
-            else sqlite3_bind_value(put, i + 1, sqlite3_column_value(get, i));
-        }
-        if (sqlite3_step(put) != SQLITE_DONE) {
-            snprintf(err, err_len, "writing %s: %s", table, sqlite3_errmsg(dst));
-            goto done;
-        }
-        sqlite3_reset(put);
-    }
-    if (step != SQLITE_DONE) {
-        snprintf(err, err_len, "reading %s of a shard: %s", table, sqlite3_errmsg(src));
-        goto done;
-    }
-    rc = 0;
+    int bad = copy_rows(get, put, cols->n, id_col, new_id);
+    if (bad == 2) snprintf(err, err_len, "writing %s: %s", table, sqlite3_errmsg(dst));
+    else if (bad) snprintf(err, err_len, "reading %s of a shard: %s", table, sqlite3_errmsg(src));
+    rc = bad ? -1 : 0;
 done:
     sqlite3_finalize(get);
     sqlite3_finalize(put);
@@ -257,11 +271,9 @@ static int merge_one(sqlite3 *src, sqlite3 *dst, const char *shard, const column
                      rb_merge_counts *c, char *err, size_t err_len)
 {
     static int paused;
-    char list[4096], marks[1024] = "", sql[6144];
+    char list[4096], marks[1024], sql[6144];
     join_columns(run_cols, list, sizeof list);
-    size_t at = 0;
-    for (int i = 0; i < run_cols->n; i++)
-        at += (size_t)snprintf(marks + at, sizeof marks - at, "%s?", i ? ", " : "");
+    join_marks(run_cols->n, marks, sizeof marks);
     sqlite3_stmt *run = NULL, *get = NULL, *put = NULL;
     int rc = -1;
     if (sqlite3_prepare_v2(src,
@@ -345,19 +357,11 @@ static int merge_one(sqlite3 *src, sqlite3 *dst, const char *shard, const column
                  sqlite3_errmsg(get ? dst : src));
         goto done;
     }
-    while ((step = sqlite3_step(get)) == SQLITE_ROW) {
-        for (int i = 0; i < 4; i++) sqlite3_bind_value(put, i + 1, sqlite3_column_value(get, i));
-        if (sqlite3_step(put) != SQLITE_DONE) {
-            snprintf(err, err_len, "writing archs: %s", sqlite3_errmsg(dst));
-            goto done;
-        }
-        sqlite3_reset(put);
-    }
-    if (step != SQLITE_DONE) {
+    int bad = copy_rows(get, put, 4, -1, 0);
+    if (bad == 2) snprintf(err, err_len, "writing archs: %s", sqlite3_errmsg(dst));
+    else if (bad)
         snprintf(err, err_len, "shard %s: reading its archs: %s", shard, sqlite3_errmsg(src));
-        goto done;
-    }
-    rc = 0;
+    rc = bad ? -1 : 0;
 done:
     sqlite3_finalize(run);
     sqlite3_finalize(get);

@@ -66,7 +66,9 @@ static const paper_row ROWS[] = {
     { "imagenet", "resnet-101", "imagenet", "top1_error", 23.01, SRC_IMNET },
     { "imagenet", "revnet-104", "imagenet", "top1_error", 23.10, SRC_IMNET },
 
-    /* MemCNN: test error = 100 - reported accuracy; training time h:mm as hours. */
+    /* MemCNN: test error = 100 - reported accuracy; training time h:mm as hours. The CIFAR-10
+     * and CIFAR-100 rows read alike, kept apart: one row per published number, as PAPER.md
+     * lists them, so that each can be checked against its source. */
     { "memcnn", "resnet-32", "cifar10", "test_error", 100 - 92.74, SRC_MEMCNN },
     { "memcnn", "resnet-110", "cifar10", "test_error", 100 - 93.99, SRC_MEMCNN },
     { "memcnn", "resnet-164", "cifar10", "test_error", 100 - 94.57, SRC_MEMCNN },
