@@ -66,12 +66,6 @@ static void usage(FILE *out)
             WARMUP_STEPS);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* One training step, drained; its wall time in *ms. */
 static rv_status timed_step(rv_ctx *ctx, rv_model *m, rv_backward_mode mode, const float *x,
                             const int32_t *y, double *ms)
@@ -109,11 +103,9 @@ rv_status rb_bench_step_measure(rv_ctx *ctx, rv_model *m, rv_backward_mode mode,
         prof_sum += ms;
     }
     if (s == RV_OK) {
-        qsort(plain, (size_t)steps, sizeof *plain, cmp_double);
         out->steps = steps;
         out->breakdown = breakdown != 0;
-        out->median_ms = steps % 2 ? plain[steps / 2]
-                                   : 0.5 * (plain[steps / 2 - 1] + plain[steps / 2]);
+        out->median_ms = rb_median(plain, steps);
         out->mean_ms = plain_sum / steps;
         out->profiled_ms = breakdown ? prof_sum / steps : 0.0;
         for (int c = 0; c < RV_PROFILE_N_CATEGORIES; c++)
@@ -209,59 +201,51 @@ static void print_json(rv_ctx *ctx, const rv_arch *arch, rv_backward_mode mode, 
 
 int rb_bench_step(int argc, char **argv)
 {
-    const char *arch_name = NULL, *mode_name = NULL;
-    long batch = 100, steps = 10, threads = 2, seed = 1;
-    int json = 0, dev = RV_DEVICE_CPU, no_breakdown = 0;
-    int cpu_backend = -1;
+    rb_model_args a = RB_MODEL_ARGS_DEFAULT;
+    long steps = 10;
+    int no_breakdown = 0;
     const rb_opt opts[] = {
-        RB_TEXT("arch", &arch_name),
-        RB_TEXT("mode", &mode_name),
-        RB_CHOICE("device", &dev, rv_device_names(), "device"),
-        RB_LONG("threads", &threads, 1, 1024),
-        RB_LONG("batch", &batch, 1, 100000),
+        RB_TEXT("arch", &a.arch_name),
+        RB_TEXT("mode", &a.mode_name),
+        RB_CHOICE("device", &a.device, rv_device_names(), "device"),
+        RB_LONG("threads", &a.threads, 1, 1024),
+        RB_LONG("batch", &a.batch, 1, 100000),
         RB_LONG("steps", &steps, 1, 100000),
-        RB_LONG("seed", &seed, 0, 2147483647L),
+        RB_LONG("seed", &a.seed, 0, 2147483647L),
         RB_FLAG("no-breakdown", &no_breakdown),
-        RB_FLAG("json", &json),
-        RB_CHOICE("backend", &cpu_backend, RB_CPU_BACKENDS, "backend"),
-        RB_OPTS_END,
+        RB_MODEL_OPTS_END(&a),
     };
-    int prc = rb_opts_parse(CMD, usage, argc, argv, opts, NULL, 0, NULL);
+    int prc = rb_model_args_parse(CMD, usage, argc, argv, opts, &a);
     if (prc != RB_OPTS_GO) return prc;
-    rb_cli_set_backend(cpu_backend);
-    rv_device device = (rv_device)dev;
-    rv_arch arch;
-    rv_backward_mode mode;
-    if (rb_cli_parse_arch(CMD, arch_name, &arch) || rb_cli_parse_mode(CMD, mode_name, &arch, &mode))
-        return RB_EXIT_USAGE;
+    const rv_arch arch = a.arch;
+    const rv_backward_mode mode = a.mode;
+    const rv_device device = (rv_device)a.device;
     int classes = arch.imagenet ? 1000 : 10;
-    rv_ctx *ctx = rb_cli_make_ctx(CMD, device, (int)threads);
-    if (!ctx) return RB_EXIT_FAIL;
+    rb_model_session s;
+    if (rb_model_session_open(&s, CMD, device, (int)a.threads)) return RB_EXIT_FAIL;
     int rc = RB_EXIT_FAIL;
-    rv_model *m = NULL;
-    float *x = NULL;
-    int32_t *y = NULL;
     rb_step_bench b;
-    rv_model_options mo = { .n_classes = classes, .batch = (int)batch, .seed = (uint64_t)seed,
-                            .train_modes = 1u << mode };
-    if (rb_cli_random_batch((int)batch, arch.input_size, classes, (uint64_t)seed, &x, &y)) {
+    rv_model_options mo = { .n_classes = classes, .batch = (int)a.batch,
+                            .seed = (uint64_t)a.seed, .train_modes = 1u << mode };
+    if (rb_cli_random_batch((int)a.batch, arch.input_size, classes, (uint64_t)a.seed, &s.x,
+                            &s.y)) {
         rb_cli_error(CMD, "out of memory for the batch");
         goto done;
     }
-    if (rv_model_create(ctx, &arch, &mo, &m) != RV_OK ||
-        rb_bench_step_measure(ctx, m, mode, x, y, (int)steps, !no_breakdown, &b) != RV_OK) {
-        rb_cli_error(CMD, "%s: %s", arch.name, rv_ctx_message(ctx));
+    if (rv_model_create(s.ctx, &arch, &mo, &s.model) != RV_OK ||
+        rb_bench_step_measure(s.ctx, s.model, mode, s.x, s.y, (int)steps, !no_breakdown, &b) !=
+            RV_OK) {
+        rb_cli_error(CMD, "%s: %s", arch.name, rv_ctx_message(s.ctx));
         goto done;
     }
-    if (json)
-        print_json(ctx, &arch, mode, device == RV_DEVICE_CPU, (int)batch, (int)threads, &b);
+    if (a.json)
+        print_json(s.ctx, &arch, mode, device == RV_DEVICE_CPU, (int)a.batch, (int)a.threads,
+                   &b);
     else
-        print_text(ctx, &arch, mode, device == RV_DEVICE_CPU, (int)batch, (int)threads, &b);
+        print_text(s.ctx, &arch, mode, device == RV_DEVICE_CPU, (int)a.batch, (int)a.threads,
+                   &b);
     rc = RB_EXIT_OK;
 done:
-    free(x);
-    free(y);
-    rv_model_destroy(m);
-    rv_ctx_destroy(ctx);
+    rb_model_session_close(&s);
     return rc;
 }

@@ -31,86 +31,76 @@ static void usage(FILE *out)
 
 int rb_cmd_angle(int argc, char **argv)
 {
-    const char *arch_name = NULL;
-    long batch = 100, seed = 1, steps = 0, threads = 2;
-    int json = 0, dev = RV_DEVICE_CPU;
-    int cpu_backend = -1;
+    rb_model_args a = RB_MODEL_ARGS_DEFAULT;
+    long steps = 0;
     const rb_opt opts[] = {
-        RB_TEXT("arch", &arch_name),
-        RB_LONG("batch", &batch, 1, 100000),
-        RB_LONG("seed", &seed, 0, 2147483647L),
+        RB_TEXT("arch", &a.arch_name),
+        RB_LONG("batch", &a.batch, 1, 100000),
+        RB_LONG("seed", &a.seed, 0, 2147483647L),
         RB_LONG("steps", &steps, 0, 1000000),
-        RB_CHOICE("device", &dev, rv_device_names(), "device"),
-        RB_LONG("threads", &threads, 1, 1024),
-        RB_FLAG("json", &json),
-        RB_CHOICE("backend", &cpu_backend, RB_CPU_BACKENDS, "backend"),
-        RB_OPTS_END,
+        RB_CHOICE("device", &a.device, rv_device_names(), "device"),
+        RB_LONG("threads", &a.threads, 1, 1024),
+        RB_MODEL_OPTS_END(&a),
     };
-    int rc = rb_opts_parse(CMD, usage, argc, argv, opts, NULL, 0, NULL);
+    int rc = rb_model_args_parse(CMD, usage, argc, argv, opts, &a);
     if (rc != RB_OPTS_GO) return rc;
-    rb_cli_set_backend(cpu_backend);
-    rv_device device = (rv_device)dev;
-    rv_arch arch;
-    if (rb_cli_parse_arch(CMD, arch_name, &arch)) return RB_EXIT_USAGE;
+    const rv_arch arch = a.arch;
+    const rv_device device = (rv_device)a.device;
     if (!arch.reversible) {
         rb_cli_error(CMD, "%s is not a RevNet: the angle compares reversible and standard "
                           "gradients (try revnet-38)", arch.name);
         return RB_EXIT_USAGE;
     }
     int classes = arch.imagenet ? 1000 : 10;
-    rv_ctx *ctx = rb_cli_make_ctx(CMD, device, (int)threads);
-    if (!ctx) return RB_EXIT_FAIL;
+    rb_model_session s;
+    if (rb_model_session_open(&s, CMD, device, (int)a.threads)) return RB_EXIT_FAIL;
     rc = RB_EXIT_FAIL;
-    rv_model *m = NULL;
-    float *x = NULL;
-    int32_t *y = NULL;
-    rv_model_options mo = { .n_classes = classes, .batch = (int)batch, .seed = (uint64_t)seed,
-                            .train_modes = 1u << RV_BACKWARD_STANDARD | 1u << RV_BACKWARD_REVERSIBLE };
-    if (rv_model_create(ctx, &arch, &mo, &m) != RV_OK) {
-        rb_cli_error(CMD, "%s", rv_ctx_message(ctx));
+    rv_model_options mo = { .n_classes = classes, .batch = (int)a.batch,
+                            .seed = (uint64_t)a.seed,
+                            .train_modes = 1u << RV_BACKWARD_STANDARD |
+                                           1u << RV_BACKWARD_REVERSIBLE };
+    if (rv_model_create(s.ctx, &arch, &mo, &s.model) != RV_OK) {
+        rb_cli_error(CMD, "%s", rv_ctx_message(s.ctx));
         goto done;
     }
     for (long i = 0; i <= steps; i++) {
-        free(x);
-        free(y);
-        if (rb_cli_random_batch((int)batch, arch.input_size, classes, (uint64_t)seed + 1000 + i,
-                                &x, &y)) {
+        free(s.x);
+        free(s.y);
+        if (rb_cli_random_batch((int)a.batch, arch.input_size, classes,
+                                (uint64_t)a.seed + 1000 + i, &s.x, &s.y)) {
             rb_cli_error(CMD, "out of memory");
             goto done;
         }
         if (i == steps) break;
-        if (rv_model_train_step(m, RV_BACKWARD_REVERSIBLE, x, y, 1, NULL) != RV_OK ||
-            rv_model_sgd(m, (float)RB_RECIPE_LR, (float)RB_RECIPE_MOMENTUM,
+        if (rv_model_train_step(s.model, RV_BACKWARD_REVERSIBLE, s.x, s.y, 1, NULL) != RV_OK ||
+            rv_model_sgd(s.model, (float)RB_RECIPE_LR, (float)RB_RECIPE_MOMENTUM,
                          (float)RB_RECIPE_WEIGHT_DECAY) != RV_OK) {
-            rb_cli_error(CMD, "training step %ld: %s", i + 1, rv_ctx_message(ctx));
+            rb_cli_error(CMD, "training step %ld: %s", i + 1, rv_ctx_message(s.ctx));
             goto done;
         }
     }
     double angle, rel;
-    if (rv_model_gradient_angle(m, x, y, &angle, &rel) != RV_OK) {
-        rb_cli_error(CMD, "%s", rv_ctx_message(ctx));
+    if (rv_model_gradient_angle(s.model, s.x, s.y, &angle, &rel) != RV_OK) {
+        rb_cli_error(CMD, "%s", rv_ctx_message(s.ctx));
         goto done;
     }
-    if (json) {
+    if (a.json) {
         rb_json j;
         rb_json_begin(&j, stdout);
         rb_json_str(&j, "arch", arch.name);
         rb_json_str(&j, "device", rv_device_name(device));
-        rb_json_int(&j, "batch", batch);
-        rb_json_int(&j, "seed", seed);
+        rb_json_int(&j, "batch", a.batch);
+        rb_json_int(&j, "seed", a.seed);
         rb_json_int(&j, "steps", steps);
         rb_json_num(&j, "angle_deg", angle);
         rb_json_num(&j, "max_rel_diff", rel);
         rb_json_end(&j);
     } else {
         printf("%s, batch %ld, seed %ld, after %ld steps: angle %.5f degrees, max rel diff %.3g\n",
-               arch.name, batch, seed, steps, angle, rel);
+               arch.name, a.batch, a.seed, steps, angle, rel);
     }
     rc = RB_EXIT_OK;
 done:
-    free(x);
-    free(y);
-    rv_model_destroy(m);
-    rv_ctx_destroy(ctx);
+    rb_model_session_close(&s);
     return rc;
 }

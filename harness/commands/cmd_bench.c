@@ -89,18 +89,6 @@ static void usage(FILE *out)
             WARMUP_CALLS);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 static void fill_random(float *x, size_t n, uint64_t seed)
 {
     for (size_t i = 0; i < n; i++) {
@@ -211,7 +199,7 @@ static int bench_shape_rows(rv_ctx *ctx, int si, int batch, int threads, int rep
                 if (conv_call(ctx, dir, &d, &b) != RV_OK || rv_ctx_sync(ctx) != RV_OK) goto fail;
                 if (i >= 0) t[i] = rb_now_ms() - t0;
             }
-            r->conv_ms = median(t, reps);
+            r->conv_ms = rb_median(t, reps);
             continue;
         }
         /* The conv restores OpenBLAS's thread count; set it explicitly for the bare GEMM. */
@@ -221,7 +209,7 @@ static int bench_shape_rows(rv_ctx *ctx, int si, int batch, int threads, int rep
             gemm_call(r, &b);
             if (i >= 0) t[i] = rb_now_ms() - t0;
         }
-        r->gemm_ms = median(t, reps);
+        r->gemm_ms = rb_median(t, reps);
     }
     rc = RB_EXIT_OK;
 fail:

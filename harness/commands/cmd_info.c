@@ -55,69 +55,62 @@ static void print_stats_text(const char *label, int stored, const rv_mem_stats *
 
 int rb_cmd_info(int argc, char **argv)
 {
-    const char *arch_name = NULL;
-    int dataset = 0, json = 0;
-    long batch = 100;
-    int cpu_backend = -1;
+    rb_model_args a = RB_MODEL_ARGS_DEFAULT;
+    int dataset = 0;
     const rb_opt opts[] = {
-        RB_TEXT("arch", &arch_name),
+        RB_TEXT("arch", &a.arch_name),
         RB_CHOICE("dataset", &dataset, rv_data_names(), "dataset"),
-        RB_LONG("batch", &batch, 1, 100000),
-        RB_FLAG("json", &json),
-        RB_CHOICE("backend", &cpu_backend, RB_CPU_BACKENDS, "backend"),
-        RB_OPTS_END,
+        RB_LONG("batch", &a.batch, 1, 100000),
+        RB_MODEL_OPTS_END(&a),
     };
-    int rc = rb_opts_parse(CMD, usage, argc, argv, opts, NULL, 0, NULL);
+    int rc = rb_model_args_parse(CMD, usage, argc, argv, opts, &a);
     if (rc != RB_OPTS_GO) return rc;
-    rb_cli_set_backend(cpu_backend);
+    const rv_arch arch = a.arch;
     /* Only the class count of the dataset matters: the data are random or not read. */
     int classes = rv_data_n_classes(rv_data_names()[dataset]);
-    rv_arch arch;
-    if (rb_cli_parse_arch(CMD, arch_name, &arch)) return RB_EXIT_USAGE;
-    rv_ctx *ctx = rb_cli_make_ctx(CMD, RV_DEVICE_CPU, 1);
-    if (!ctx) return RB_EXIT_FAIL;
+    rb_model_session s;
+    if (rb_model_session_open(&s, CMD, RV_DEVICE_CPU, 1)) return RB_EXIT_FAIL;
     rc = RB_EXIT_FAIL;
-    rv_model *m = NULL;
     if (arch.imagenet) classes = 1000;
     unsigned modes = 0;
     for (int k = 0; k < RV_BACKWARD_N_MODES; k++)
         if (rv_arch_supports(&arch, (rv_backward_mode)k)) modes |= 1u << k;
-    rv_model_options mo = { .n_classes = classes, .batch = (int)batch, .seed = 1,
+    rv_model_options mo = { .n_classes = classes, .batch = (int)a.batch, .seed = 1,
                             .train_modes = modes, .plan_eval = 1, .plan_only = 1 };
-    if (rv_model_create(ctx, &arch, &mo, &m) != RV_OK) {
-        rb_cli_error(CMD, "%s", rv_ctx_message(ctx));
+    if (rv_model_create(s.ctx, &arch, &mo, &s.model) != RV_OK) {
+        rb_cli_error(CMD, "%s", rv_ctx_message(s.ctx));
         goto done;
     }
     rv_mem_stats st;
-    if (json) {
+    if (a.json) {
         rb_json j;
         rb_json_begin(&j, stdout);
         rb_json_str(&j, "arch", arch.name);
         rb_json_int(&j, "classes", classes);
-        rb_json_int(&j, "batch", batch);
-        rb_json_int(&j, "params", (long long)rv_model_n_params(m));
-        rb_json_int(&j, "layers", rv_model_n_layers(m));
-        rb_json_int(&j, "input_size", rv_model_input_size(m));
+        rb_json_int(&j, "batch", a.batch);
+        rb_json_int(&j, "params", (long long)rv_model_n_params(s.model));
+        rb_json_int(&j, "layers", rv_model_n_layers(s.model));
+        rb_json_int(&j, "input_size", rv_model_input_size(s.model));
         rb_json_object_begin(&j, "stored_tensors");
         for (int k = 0; k < RV_BACKWARD_N_MODES; k++)
             if (modes >> k & 1u)
                 rb_json_int(&j, rv_backward_mode_name((rv_backward_mode)k),
-                            rv_model_stored_tensors(m, (rv_backward_mode)k));
+                            rv_model_stored_tensors(s.model, (rv_backward_mode)k));
         rb_json_object_end(&j);
         rb_json_object_begin(&j, "planned_bytes");
         for (int k = 0; k < RV_BACKWARD_N_MODES; k++) {
             if (!(modes >> k & 1u)) continue;
-            rv_mem_planned(rv_model_mem(m), rv_model_program_train((rv_backward_mode)k), &st);
+            rv_mem_planned(rv_model_mem(s.model), rv_model_program_train((rv_backward_mode)k), &st);
             print_stats_json(&j, rv_backward_mode_name((rv_backward_mode)k), &st);
         }
-        rv_mem_planned(rv_model_mem(m), rv_model_program_eval(), &st);
+        rv_mem_planned(rv_model_mem(s.model), rv_model_program_eval(), &st);
         print_stats_json(&j, "eval", &st);
         rb_json_object_end(&j);
         rb_json_end(&j);
     } else {
         printf("%s: %zu parameters, %d layers, %dx%d input, %d classes, batch %ld\n", arch.name,
-               rv_model_n_params(m), rv_model_n_layers(m), arch.input_size, arch.input_size,
-               classes, batch);
+               rv_model_n_params(s.model), rv_model_n_layers(s.model), arch.input_size,
+               arch.input_size, classes, a.batch);
         printf("planned peak MB per category for one step (MB = 1e6 bytes); tensors = activation "
                "tensors kept for the backward pass:\n");
         printf("  %-11s %7s", "program", "tensors");
@@ -126,16 +119,15 @@ int rb_cmd_info(int argc, char **argv)
         printf(" %10s %10s\n", "activation", "total");
         for (int k = 0; k < RV_BACKWARD_N_MODES; k++) {
             if (!(modes >> k & 1u)) continue;
-            rv_mem_planned(rv_model_mem(m), rv_model_program_train((rv_backward_mode)k), &st);
+            rv_mem_planned(rv_model_mem(s.model), rv_model_program_train((rv_backward_mode)k), &st);
             print_stats_text(rv_backward_mode_name((rv_backward_mode)k),
-                             rv_model_stored_tensors(m, (rv_backward_mode)k), &st);
+                             rv_model_stored_tensors(s.model, (rv_backward_mode)k), &st);
         }
-        rv_mem_planned(rv_model_mem(m), rv_model_program_eval(), &st);
+        rv_mem_planned(rv_model_mem(s.model), rv_model_program_eval(), &st);
         print_stats_text("eval", -1, &st);
     }
     rc = RB_EXIT_OK;
 done:
-    rv_model_destroy(m);
-    rv_ctx_destroy(ctx);
+    rb_model_session_close(&s);
     return rc;
 }

@@ -39,78 +39,65 @@ static void usage(FILE *out)
             "  --threads T   CPU threads, default 2\n" RB_BACKEND_HELP);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 int rb_cmd_mem(int argc, char **argv)
 {
-    const char *arch_name = NULL, *mode_name = NULL;
-    long batch = 100, steps = 3, threads = 2, seed = 1;
-    int dataset = 0, json = 0, dev = RV_DEVICE_CPU;
-    int cpu_backend = -1;
+    rb_model_args a = RB_MODEL_ARGS_DEFAULT;
+    long steps = 3;
+    int dataset = 0;
+    /* Reads like bench step's table, kept apart: each command lists the options it takes, in
+     * the order its --help and its unknown-option message show them. */
     const rb_opt opts[] = {
-        RB_TEXT("arch", &arch_name),
-        RB_TEXT("mode", &mode_name),
-        RB_LONG("batch", &batch, 1, 100000),
+        RB_TEXT("arch", &a.arch_name),
+        RB_TEXT("mode", &a.mode_name),
+        RB_LONG("batch", &a.batch, 1, 100000),
         RB_LONG("steps", &steps, 1, 1000000),
-        RB_CHOICE("device", &dev, rv_device_names(), "device"),
-        RB_LONG("threads", &threads, 1, 1024),
+        RB_CHOICE("device", &a.device, rv_device_names(), "device"),
+        RB_LONG("threads", &a.threads, 1, 1024),
         RB_CHOICE("dataset", &dataset, rv_data_names(), "dataset"),
-        RB_LONG("seed", &seed, 0, 2147483647L),
-        RB_FLAG("json", &json),
-        RB_CHOICE("backend", &cpu_backend, RB_CPU_BACKENDS, "backend"),
-        RB_OPTS_END,
+        RB_LONG("seed", &a.seed, 0, 2147483647L),
+        RB_MODEL_OPTS_END(&a),
     };
-    int rc = rb_opts_parse(CMD, usage, argc, argv, opts, NULL, 0, NULL);
-    if (rc != RB_OPTS_GO) return rc;
-    rb_cli_set_backend(cpu_backend);
-    rv_device device = (rv_device)dev;
-    /* Only the class count of the dataset matters: the data are random or not read. */
-    int classes = rv_data_n_classes(rv_data_names()[dataset]);
     /* Names are checked before any device is touched, so a typo is a usage error even on a
      * machine without a GPU. */
-    rv_arch arch;
-    rv_backward_mode mode;
-    if (rb_cli_parse_arch(CMD, arch_name, &arch) ||
-        rb_cli_parse_mode(CMD, mode_name, &arch, &mode))
-        return RB_EXIT_USAGE;
+    int rc = rb_model_args_parse(CMD, usage, argc, argv, opts, &a);
+    if (rc != RB_OPTS_GO) return rc;
+    const rv_arch arch = a.arch;
+    const rv_backward_mode mode = a.mode;
+    const rv_device device = (rv_device)a.device;
+    /* Only the class count of the dataset matters: the data are random or not read. */
+    int classes = rv_data_n_classes(rv_data_names()[dataset]);
     if (arch.imagenet) classes = 1000;
-    rv_ctx *ctx = rb_cli_make_ctx(CMD, device, (int)threads);
-    if (!ctx) return RB_EXIT_FAIL;
+    rb_model_session s;
+    if (rb_model_session_open(&s, CMD, device, (int)a.threads)) return RB_EXIT_FAIL;
     rc = RB_EXIT_FAIL;
-    rv_model *m = NULL;
-    float *x = NULL;
-    int32_t *y = NULL;
     double *ms = calloc((size_t)steps, sizeof *ms);
-    rv_model_options mo = { .n_classes = classes, .batch = (int)batch, .seed = (uint64_t)seed,
-                            .train_modes = 1u << mode };
-    if (!ms || rb_cli_random_batch((int)batch, arch.input_size, classes, (uint64_t)seed, &x, &y)) {
+    rv_model_options mo = { .n_classes = classes, .batch = (int)a.batch,
+                            .seed = (uint64_t)a.seed, .train_modes = 1u << mode };
+    if (!ms || rb_cli_random_batch((int)a.batch, arch.input_size, classes, (uint64_t)a.seed,
+                                   &s.x, &s.y)) {
         rb_cli_error(CMD, "out of memory");
         goto done;
     }
     /* Device memory before the model exists: the CUDA context, handles and backend scratch. */
     size_t dev_before = 0, dev_after = 0, dev_total = 0;
     int have_dev = device == RV_DEVICE_CUDA;
-    if (have_dev && rv_ctx_device_memory(ctx, &dev_before, &dev_total) != RV_OK) {
-        rb_cli_error(CMD, "%s", rv_ctx_message(ctx));
+    if (have_dev && rv_ctx_device_memory(s.ctx, &dev_before, &dev_total) != RV_OK) {
+        rb_cli_error(CMD, "%s", rv_ctx_message(s.ctx));
         goto done;
     }
-    if (rv_model_create(ctx, &arch, &mo, &m) != RV_OK) {
-        rb_cli_error(CMD, "%s", rv_ctx_message(ctx));
+    if (rv_model_create(s.ctx, &arch, &mo, &s.model) != RV_OK) {
+        rb_cli_error(CMD, "%s", rv_ctx_message(s.ctx));
         goto done;
     }
-    rv_mem *mem = rv_model_mem(m);
+    rv_mem *mem = rv_model_mem(s.model);
     rv_mem_reset_peaks(mem);
     for (long i = 0; i < steps; i++) {
         double t0 = rb_now_ms();
         rv_step_result r;
-        if (rv_model_train_step(m, mode, x, y, 1, &r) != RV_OK ||
-            rv_model_sgd(m, (float)RB_RECIPE_LR, (float)RB_RECIPE_MOMENTUM,
-                         (float)RB_RECIPE_WEIGHT_DECAY) != RV_OK || rv_ctx_sync(ctx) != RV_OK) {
-            rb_cli_error(CMD, "step %ld: %s", i + 1, rv_ctx_message(ctx));
+        if (rv_model_train_step(s.model, mode, s.x, s.y, 1, &r) != RV_OK ||
+            rv_model_sgd(s.model, (float)RB_RECIPE_LR, (float)RB_RECIPE_MOMENTUM,
+                         (float)RB_RECIPE_WEIGHT_DECAY) != RV_OK || rv_ctx_sync(s.ctx) != RV_OK) {
+            rb_cli_error(CMD, "step %ld: %s", i + 1, rv_ctx_message(s.ctx));
             goto done;
         }
         ms[i] = rb_now_ms() - t0;
@@ -119,32 +106,30 @@ int rb_cmd_mem(int argc, char **argv)
     double first_ms = ms[0];
     long timed = steps > 1 ? steps - 1 : 1;
     double *timed_ms = steps > 1 ? ms + 1 : ms;
-    qsort(timed_ms, (size_t)timed, sizeof *timed_ms, cmp_double);
-    double median = timed % 2 ? timed_ms[timed / 2]
-                              : 0.5 * (timed_ms[timed / 2 - 1] + timed_ms[timed / 2]);
+    double median = rb_median(timed_ms, (int)timed);
     rv_mem_stats planned, measured;
     rv_mem_planned(mem, rv_model_program_train(mode), &planned);
     rv_mem_measured(mem, &measured);
     size_t rss = rb_max_rss_bytes();
-    if (have_dev && rv_ctx_device_memory(ctx, &dev_after, &dev_total) != RV_OK) {
-        rb_cli_error(CMD, "%s", rv_ctx_message(ctx));
+    if (have_dev && rv_ctx_device_memory(s.ctx, &dev_after, &dev_total) != RV_OK) {
+        rb_cli_error(CMD, "%s", rv_ctx_message(s.ctx));
         goto done;
     }
     /* Taken after the steps: on the GPU it lists the cuDNN algorithm chosen for each shape. */
-    const char *backend = rv_ctx_describe(ctx);
-    if (json) {
+    const char *backend = rv_ctx_describe(s.ctx);
+    if (a.json) {
         rb_json j;
         rb_json_begin(&j, stdout);
         rb_json_str(&j, "arch", arch.name);
         rb_json_str(&j, "mode", rv_backward_mode_name(mode));
         rb_json_str(&j, "device", rv_device_name(device));
         rb_json_str(&j, "backend", backend);
-        rb_json_int(&j, "batch", batch);
+        rb_json_int(&j, "batch", a.batch);
         rb_json_int(&j, "steps", steps);
-        rb_json_int(&j, "threads", threads);
-        rb_json_int(&j, "params", (long long)rv_model_n_params(m));
-        rb_json_int(&j, "layers", rv_model_n_layers(m));
-        rb_json_int(&j, "stored_tensors", rv_model_stored_tensors(m, mode));
+        rb_json_int(&j, "threads", a.threads);
+        rb_json_int(&j, "params", (long long)rv_model_n_params(s.model));
+        rb_json_int(&j, "layers", rv_model_n_layers(s.model));
+        rb_json_int(&j, "stored_tensors", rv_model_stored_tensors(s.model, mode));
         rb_json_int(&j, "activation_peak_bytes", (long long)measured.peak_activation_bytes);
         rb_json_int(&j, "planned_activation_peak_bytes", (long long)planned.peak_activation_bytes);
         rb_json_int(&j, "planned_peak_bytes", (long long)planned.peak_total_bytes);
@@ -158,7 +143,7 @@ int rb_cmd_mem(int argc, char **argv)
         }
         rb_json_num(&j, "ms_per_step", median);
         rb_json_num(&j, "ms_first_step", first_ms);
-        rb_json_num(&j, "images_per_sec", median > 0 ? batch * 1000.0 / median : 0.0);
+        rb_json_num(&j, "images_per_sec", median > 0 ? a.batch * 1000.0 / median : 0.0);
         rb_json_object_begin(&j, "categories");
         for (int k = 0; k < RV_MEM_N_CATEGORIES; k++) {
             rb_json_object_begin(&j, rv_mem_category_name((rv_mem_category)k));
@@ -170,7 +155,7 @@ int rb_cmd_mem(int argc, char **argv)
         rb_json_end(&j);
     } else {
         printf("%s, %s backward, batch %ld, %ld steps on %s\n", arch.name,
-               rv_backward_mode_name(mode), batch, steps, backend);
+               rv_backward_mode_name(mode), a.batch, steps, backend);
         printf("  %-10s %14s %14s\n", "category", "planned MB", "measured MB");
         for (int k = 0; k < RV_MEM_N_CATEGORIES; k++)
             printf("  %-10s %14.2f %14.2f\n", rv_mem_category_name((rv_mem_category)k),
@@ -187,15 +172,12 @@ int rb_cmd_mem(int argc, char **argv)
                    ((double)dev_after - (double)dev_before) / 1e6,
                    rv_mem_arena_bytes(mem) / 1e6, dev_total / 1e6);
         printf("  %d tensors kept for backward; %.1f ms/step median (first step %.1f ms), "
-               "%.1f images/s\n", rv_model_stored_tensors(m, mode), median, first_ms,
-               batch * 1000.0 / median);
+               "%.1f images/s\n", rv_model_stored_tensors(s.model, mode), median, first_ms,
+               a.batch * 1000.0 / median);
     }
     rc = RB_EXIT_OK;
 done:
     free(ms);
-    free(x);
-    free(y);
-    rv_model_destroy(m);
-    rv_ctx_destroy(ctx);
+    rb_model_session_close(&s);
     return rc;
 }

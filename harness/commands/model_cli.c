@@ -29,6 +29,20 @@ rv_ctx *rb_cli_make_ctx(const char *cmd, rv_device device, int threads)
     return ctx;
 }
 
+int rb_model_session_open(rb_model_session *s, const char *cmd, rv_device device, int threads)
+{
+    *s = (rb_model_session){ .ctx = rb_cli_make_ctx(cmd, device, threads) };
+    return s->ctx ? 0 : -1;
+}
+
+void rb_model_session_close(rb_model_session *s)
+{
+    free(s->x);
+    free(s->y);
+    rv_model_destroy(s->model);
+    rv_ctx_destroy(s->ctx);
+}
+
 int rb_cli_parse_arch(const char *cmd, const char *text, rv_arch *out)
 {
     if (!text) {
@@ -64,6 +78,18 @@ int rb_cli_parse_mode(const char *cmd, const char *text, const rv_arch *arch,
     return 0;
 }
 
+int rb_model_args_parse(const char *cmd, void (*usage)(FILE *out), int argc, char **argv,
+                        const rb_opt *opts, rb_model_args *a)
+{
+    int rc = rb_opts_parse(cmd, usage, argc, argv, opts, NULL, 0, NULL);
+    if (rc != RB_OPTS_GO) return rc;
+    rb_cli_set_backend(a->cpu_backend);
+    if (rb_cli_parse_arch(cmd, a->arch_name, &a->arch) ||
+        rb_cli_parse_mode(cmd, a->mode_name, &a->arch, &a->mode))
+        return RB_EXIT_USAGE;
+    return RB_OPTS_GO;
+}
+
 int rb_cli_random_batch(int batch, int size, int classes, uint64_t seed, float **x, int32_t **y)
 {
     size_t n = (size_t)batch * 3 * size * size;
@@ -72,6 +98,8 @@ int rb_cli_random_batch(int batch, int size, int classes, uint64_t seed, float *
     if (!*x || !*y) {
         free(*x);
         free(*y);
+        *x = NULL; /* the caller frees what it holds on its way out */
+        *y = NULL;
         return -1;
     }
     rv_rng_state rng;
