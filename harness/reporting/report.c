@@ -59,11 +59,9 @@ static int table_machines(const rb_report_ctx *c, const char *out, FILE *md)
     static const char *const H[] = { "results", "runs", "device", "CPU", "ISA", "CPUs",
                                      "threads", "BLAS", "software", "commit",
                                      "load at start .. end", "measured (UTC)" };
-    char caption[512];
-    snprintf(caption, sizeof caption, "Where the results were measured: machine, libraries, "
-             "commit and load%s", c->suffix);
     rb_table t;
-    rb_table_init(&t, "machines", caption, 12, H);
+    rb_table_init(&t, "machines", 12, H, "Where the results were measured: machine, libraries, "
+                  "commit and load%s", c->suffix);
     int n_rows = 0;
     for (int s = 0; s < c->n; s++) {
         sqlite3_stmt *st = NULL;
@@ -81,7 +79,6 @@ static int table_machines(const rb_report_ctx *c, const char *out, FILE *md)
             continue;
         while (sqlite3_step(st) == SQLITE_ROW) {
             char cells[12][256];
-            const char *row[12];
             snprintf(cells[0], 256, "%s", c->src[s].label);
             for (int k = 0; k < 9; k++)
                 snprintf(cells[1 + k], 256, "%s", (const char *)sqlite3_column_text(st, k));
@@ -90,24 +87,21 @@ static int table_machines(const rb_report_ctx *c, const char *out, FILE *md)
                           sqlite3_column_double(st, 10));
             snprintf(cells[11], 256, "%s .. %s", (const char *)sqlite3_column_text(st, 11),
                      (const char *)sqlite3_column_text(st, 12));
-            for (int k = 0; k < 12; k++) row[k] = cells[k];
-            rb_table_row(&t, row);
+            rb_table_row_cells(&t, cells[0], sizeof cells[0]);
             n_rows++;
         }
         sqlite3_finalize(st);
     }
     if (!n_rows) {
-        const char *row[12] = { NOT_RUN, "0", "", "", "", "", "", "", "", "", "", "" };
+        const char *row[12] = { NOT_RUN, "0" }; /* the other cells empty */
         rb_table_row(&t, row);
     }
-    snprintf(t.note, sizeof t.note,
-             "Load: the lowest 1-minute load average when a run started and the highest when "
-             "one ended; above the CPU count, the runs shared the CPUs with other work and "
-             "their step times are noisy (memory is exact whatever the load). A commit ending "
-             "in -dirty had uncommitted changes. One row per distinct machine and software.");
-    int rc = rb_table_write(&t, out, md);
-    rb_table_free(&t);
-    return rc;
+    return rb_table_finish(
+        &t, out, md,
+        "Load: the lowest 1-minute load average when a run started and the highest when one "
+        "ended; above the CPU count, the runs shared the CPUs with other work and their step "
+        "times are noisy (memory is exact whatever the load). A commit ending in -dirty had "
+        "uncommitted changes. One row per distinct machine and software.");
 }
 
 /* ---------------------------------------------------------------- parameters */
@@ -179,8 +173,8 @@ static int table_params(const rb_report_ctx *c, rb_db *record, sqlite3 *read, in
     static const char *const H[] = { "architecture", "dataset", "paper (printed)",
                                      "official code", "ours", "ours - official" };
     rb_table t;
-    rb_table_init(&t, "params", "Parameters: the paper's table, the official code's count and "
-                  "ours (counted by building each network)", 6, H);
+    rb_table_init(&t, "params", 6, H, "Parameters: the paper's table, the official code's count "
+                  "and ours (counted by building each network)");
     paper_net nets[MAX_NETS];
     int n_nets = load_nets(c->paper, nets, NULL);
     for (int i = 0; i < n_nets; i++) {
@@ -205,12 +199,10 @@ static int table_params(const rb_report_ctx *c, rb_db *record, sqlite3 *read, in
             rb_table_row(&t, row);
         }
     }
-    snprintf(t.note, sizeof t.note, "Parameters are conv kernels, batch-norm scale and shift, "
-             "and the FC weight and bias (PAPER.md). \"not run\": the network could not be "
-             "built here%s.", build ? "" : " (report --no-build reads the archs table only)");
-    int rc = rb_table_write(&t, out, md);
-    rb_table_free(&t);
-    return rc;
+    return rb_table_finish(&t, out, md, "Parameters are conv kernels, batch-norm scale and "
+                           "shift, and the FC weight and bias (PAPER.md). \"not run\": the network "
+                           "could not be built here%s.",
+                           build ? "" : " (report --no-build reads the archs table only)");
 }
 
 /* ---------------------------------------------------------------- CIFAR */
@@ -274,11 +266,9 @@ static int table_cifar(const rb_report_ctx *c, const char *out, FILE *md)
         else snprintf(names[per * k + 1], 96, "%s - paper", c->src[0].label);
         for (int j = 0; j < per; j++) header[5 + per * k + j] = names[per * k + j];
     }
-    char caption[512];
-    snprintf(caption, sizeof caption, "Top-1 test error (%%) on CIFAR-10 and CIFAR-100, the "
-             "paper beside the measured errors%s", c->suffix);
     rb_table t;
-    rb_table_init(&t, "cifar", caption, n_cols, header);
+    rb_table_init(&t, "cifar", n_cols, header, "Top-1 test error (%%) on CIFAR-10 and CIFAR-100, "
+                  "the paper beside the measured errors%s", c->suffix);
     paper_net nets[MAX_NETS];
     int n_nets = load_nets(c->paper, nets, "cifar");
     for (int d = 0; d < 2; d++)
@@ -291,7 +281,6 @@ static int table_cifar(const rb_report_ctx *c, const char *out, FILE *md)
                                          "'memcnn' AND arch = ? AND dataset = ? AND "
                                          "quantity = 'test_error'", arch, ds, NULL, NULL);
             char cells[5 + 3 * MAX_SCHED][64];
-            const char *row[5 + 3 * MAX_SCHED];
             snprintf(cells[0], 64, "%.47s", nets[i].revnet ? "" : nets[i].pair);
             snprintf(cells[1], 64, "%s", ds);
             snprintf(cells[2], 64, "%s", arch);
@@ -310,18 +299,15 @@ static int table_cifar(const rb_report_ctx *c, const char *out, FILE *md)
                 if (c->n == 2) rb_fmt_diff(cells[5 + per * k + 2], 64, "%+.2f", v[1], v[0]);
                 else rb_fmt_diff(cells[5 + per * k + 1], 64, "%+.2f", v[0], paper);
             }
-            for (int k = 0; k < n_cols; k++) row[k] = cells[k];
-            rb_table_row(&t, row);
+            rb_table_row_cells(&t, cells[0], sizeof cells[0]);
         }
-    snprintf(t.note, sizeof t.note,
-             "Paper: the RevNet paper's CIFAR table (recalled, PAPER.md). MemCNN: an "
-             "independent re-run of the official code (100 - reported accuracy). Measured: mean "
-             "final test error over the seeds of the newest finished run of each "
-             "configuration; the schedule named in each column (experiments/cifar-SCHEDULE.ini"
-             "); a short schedule is not expected to reach the paper's error.");
-    int rc = rb_table_write(&t, out, md);
-    rb_table_free(&t);
-    return rc;
+    return rb_table_finish(
+        &t, out, md,
+        "Paper: the RevNet paper's CIFAR table (recalled, PAPER.md). MemCNN: an independent "
+        "re-run of the official code (100 - reported accuracy). Measured: mean final test error "
+        "over the seeds of the newest finished run of each configuration; the schedule named in "
+        "each column (experiments/cifar-SCHEDULE.ini); a short schedule is not expected to reach "
+        "the paper's error.");
 }
 
 /* ---------------------------------------------------------------- ImageNet */
@@ -364,11 +350,9 @@ static int table_imagenet(const rb_report_ctx *c, const char *out, FILE *md)
             header[4 + 3 * s + k] = names[3 * s + k];
         }
     int n_cols = 4 + 3 * c->n;
-    char caption[512];
-    snprintf(caption, sizeof caption, "ImageNet pair: the paper's error and the measured memory "
-             "and time per training step at 224x224%s", c->suffix);
     rb_table t;
-    rb_table_init(&t, "imagenet", caption, n_cols, header);
+    rb_table_init(&t, "imagenet", n_cols, header, "ImageNet pair: the paper's error and the "
+                  "measured memory and time per training step at 224x224%s", c->suffix);
     paper_net nets[MAX_NETS];
     int n_nets = load_nets(c->paper, nets, "imagenet");
     for (int i = 0; i < n_nets; i++) {
@@ -385,7 +369,6 @@ static int table_imagenet(const rb_report_ctx *c, const char *out, FILE *md)
             ours_p = rb_query_num(c->src[s].h, "SELECT n_params FROM archs WHERE name = ? AND "
                                   "dataset = 'imagenet'", arch, NULL, NULL, NULL);
         char cells[4 + 3 * RB_MAX_SOURCES][64];
-        const char *row[4 + 3 * RB_MAX_SOURCES];
         snprintf(cells[0], 64, "%s (%s)", arch, mode);
         rb_fmt(cells[1], 64, "%.2f", err);
         rb_fmt(cells[2], 64, "%.0f", counted);
@@ -400,15 +383,11 @@ static int table_imagenet(const rb_report_ctx *c, const char *out, FILE *md)
             if (have) snprintf(cells[6 + 3 * s], 64, "%s, batch %d", dev, batch);
             else snprintf(cells[6 + 3 * s], 64, NOT_RUN);
         }
-        for (int k = 0; k < n_cols; k++) row[k] = cells[k];
-        rb_table_row(&t, row);
+        rb_table_row_cells(&t, cells[0], sizeof cells[0]);
     }
-    snprintf(t.note, sizeof t.note, "Memory and time from experiments/imagenet-memory.ini "
-             "(revbench mem on random 224x224 data); there is no ImageNet training here, so "
-             "no measured top-1 error.");
-    int rc = rb_table_write(&t, out, md);
-    rb_table_free(&t);
-    return rc;
+    return rb_table_finish(&t, out, md, "Memory and time from experiments/imagenet-memory.ini "
+                           "(revbench mem on random 224x224 data); there is no ImageNet "
+                           "training here, so no measured top-1 error.");
 }
 
 /* ---------------------------------------------------------------- figures */

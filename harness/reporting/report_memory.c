@@ -89,11 +89,9 @@ int rb_report_complexity(const rb_report_ctx *c, const char *out, FILE *md)
             header[3 + 4 * s + k] = names[4 * s + k];
         }
     int n_cols = 3 + 4 * c->n;
-    char caption[512];
-    snprintf(caption, sizeof caption, "Complexity: the paper's asymptotic costs and the growth "
-             "measured over experiments/memory-depth.ini%s", c->suffix);
     rb_table t;
-    rb_table_init(&t, "complexity", caption, n_cols, header);
+    rb_table_init(&t, "complexity", n_cols, header, "Complexity: the paper's asymptotic costs "
+                  "and the growth measured over experiments/memory-depth.ini%s", c->suffix);
     static const struct {
         const char *technique, *memory, *compute, *family, *mode;
     } ROWS[] = {
@@ -105,23 +103,21 @@ int rb_report_complexity(const rb_report_ctx *c, const char *out, FILE *md)
     };
     for (size_t r = 0; r < sizeof ROWS / sizeof ROWS[0]; r++) {
         char cells[3 + 4 * RB_MAX_SOURCES][96];
-        const char *row[3 + 4 * RB_MAX_SOURCES];
         snprintf(cells[0], 96, "%s", ROWS[r].technique);
         snprintf(cells[1], 96, "%s", ROWS[r].memory);
         snprintf(cells[2], 96, "%s", ROWS[r].compute);
         for (int s = 0; s < c->n; s++)
             fit_cells(c->src[s].h, ROWS[r].family, ROWS[r].mode, &cells[3 + 4 * s]);
-        for (int k = 0; k < n_cols; k++) row[k] = cells[k];
-        rb_table_row(&t, row);
+        rb_table_row_cells(&t, cells[0], sizeof cells[0]);
     }
-    snprintf(t.note, sizeof t.note,
-             "Exponents are least-squares slopes of log(activation peak) and log(step time) "
-             "against log(layers L): 1 is linear growth, 0.5 square-root, 0 flat. A fixed part "
-             "(stem, stage transitions, the largest block's working set) pulls every exponent "
-             "toward 0 at small depths.");
-    int rc = rb_table_write(&t, out, md);
-    rb_table_free(&t);
-    return rc;
+    /* Ends as the CIFAR table of report.c does, kept apart: what reads alike is each table's
+     * own note. */
+    return rb_table_finish(
+        &t, out, md,
+        "Exponents are least-squares slopes of log(activation peak) and log(step time) against "
+        "log(layers L): 1 is linear growth, 0.5 square-root, 0 flat. A fixed part (stem, stage "
+        "transitions, the largest block's working set) pulls every exponent toward 0 at small "
+        "depths.");
 }
 
 /* One measured configuration of the memory table: a row, whichever source measured it. */
@@ -221,11 +217,9 @@ int rb_report_memory(const rb_report_ctx *c, const char *out, FILE *md)
                                       "ms/step reference", "ms/step yours",
                                       "yours / reference" };
     int two = c->n == 2, n_cols = two ? 14 : 10;
-    char caption[512];
-    snprintf(caption, sizeof caption, "Measured memory and time per training step, per "
-             "architecture and device (revbench mem)%s", c->suffix);
     rb_table t;
-    rb_table_init(&t, "memory", caption, n_cols, two ? H2 : H1);
+    rb_table_init(&t, "memory", n_cols, two ? H2 : H1, "Measured memory and time per training "
+                  "step, per architecture and device (revbench mem)%s", c->suffix);
     mem_key *keys = NULL;
     int n = 0, cap = 0;
     for (int s = 0; s < c->n; s++) n = collect_keys(c->src[s].h, &keys, n, &cap);
@@ -233,7 +227,6 @@ int rb_report_memory(const rb_report_ctx *c, const char *out, FILE *md)
     if (n > 1) qsort(keys, (size_t)n, sizeof *keys, mem_key_cmp);
     for (int i = 0; i < n; i++) {
         char cells[14][64];
-        const char *row[14];
         snprintf(cells[0], 64, "%s", keys[i].arch);
         snprintf(cells[1], 64, "%s", keys[i].mode);
         snprintf(cells[2], 64, "%s", keys[i].device);
@@ -263,20 +256,17 @@ int rb_report_memory(const rb_report_ctx *c, const char *out, FILE *md)
             if (isnan(v[0][3]) || isnan(v[1][3]) || v[0][3] <= 0) snprintf(cells[13], 64, "-");
             else snprintf(cells[13], 64, "%.2fx", v[1][3] / v[0][3]);
         }
-        for (int k = 0; k < n_cols; k++) row[k] = cells[k];
-        rb_table_row(&t, row);
+        rb_table_row_cells(&t, cells[0], sizeof cells[0]);
     }
     free(keys);
     if (n == 0) {
-        const char *row[14] = { NOT_RUN, "", "", "", "", "", "", "", "", "", "", "", "", "" };
+        const char *row[14] = { NOT_RUN }; /* the other cells empty */
         rb_table_row(&t, row);
     }
-    snprintf(t.note, sizeof t.note,
-             "MemCNN: activation memory that the MemCNN project measured in PyTorch with its own "
-             "settings (PAPER.md): compare ratios between networks, not values. Memory is "
-             "planned and counted to the byte, the same on any machine; step times depend on "
-             "the machine and its load (the machines table).");
-    int rc = rb_table_write(&t, out, md);
-    rb_table_free(&t);
-    return rc;
+    return rb_table_finish(
+        &t, out, md,
+        "MemCNN: activation memory that the MemCNN project measured in PyTorch with its own "
+        "settings (PAPER.md): compare ratios between networks, not values. Memory is planned "
+        "and counted to the byte, the same on any machine; step times depend on the machine and "
+        "its load (the machines table).");
 }

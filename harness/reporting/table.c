@@ -7,16 +7,20 @@
 #include "reporting/table.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-void rb_table_init(rb_table *t, const char *name, const char *caption, int n_cols,
-                   const char *const *header)
+void rb_table_init(rb_table *t, const char *name, int n_cols, const char *const *header,
+                   const char *caption_fmt, ...)
 {
     memset(t, 0, sizeof *t);
     snprintf(t->name, sizeof t->name, "%s", name);
-    snprintf(t->caption, sizeof t->caption, "%s", caption);
+    va_list ap;
+    va_start(ap, caption_fmt);
+    vsnprintf(t->caption, sizeof t->caption, caption_fmt, ap);
+    va_end(ap);
     t->n_cols = n_cols;
     t->n_rows = -1;
     rb_table_row(t, header);
@@ -33,7 +37,17 @@ int rb_table_row(rb_table *t, const char *const *cells)
     return 0;
 }
 
-void rb_table_free(rb_table *t)
+int rb_table_row_cells(rb_table *t, const char *cells, size_t width)
+{
+    const char **row = malloc((size_t)t->n_cols * sizeof *row);
+    if (!row) return -1;
+    for (int c = 0; c < t->n_cols; c++) row[c] = cells + (size_t)c * width;
+    int rc = rb_table_row(t, row);
+    free(row);
+    return rc;
+}
+
+static void table_free(rb_table *t)
 {
     for (int i = 0; t->cells && i < (t->n_rows + 1) * t->n_cols; i++) free(t->cells[i]);
     free(t->cells);
@@ -67,7 +81,7 @@ static void write_md(const rb_table *t, FILE *f)
     fputc('\n', f);
 }
 
-int rb_table_write(const rb_table *t, const char *out_dir, FILE *md)
+static int table_write(const rb_table *t, const char *out_dir, FILE *md)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/tables/%s.md", out_dir, t->name);
@@ -106,4 +120,15 @@ int rb_table_write(const rb_table *t, const char *out_dir, FILE *md)
     fprintf(f, "\\end{table}\n");
     fclose(f);
     return 0;
+}
+
+int rb_table_finish(rb_table *t, const char *out_dir, FILE *md, const char *note_fmt, ...)
+{
+    va_list ap;
+    va_start(ap, note_fmt);
+    vsnprintf(t->note, sizeof t->note, note_fmt, ap);
+    va_end(ap);
+    int rc = table_write(t, out_dir, md);
+    table_free(t);
+    return rc;
 }

@@ -5,6 +5,7 @@
 #ifndef RB_TABLE_H
 #define RB_TABLE_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 typedef struct {
@@ -16,12 +17,18 @@ typedef struct {
     char note[1024];         /* printed under the table */
 } rb_table;
 
-void rb_table_init(rb_table *t, const char *name, const char *caption, int n_cols,
-                   const char *const *header);
-/* Appends a row of n_cols strings. Returns 0 or -1 (out of memory). */
+/* Starts table NAME with its header row (n_cols strings) and the caption caption_fmt, ... */
+void rb_table_init(rb_table *t, const char *name, int n_cols, const char *const *header,
+                   const char *caption_fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Appends a row of n_cols strings (NULL as ""). Returns 0 or -1 (out of memory). */
 int rb_table_row(rb_table *t, const char *const *cells);
-void rb_table_free(rb_table *t);
-/* Writes out_dir/tables/NAME.md and NAME.tex, and appends the Markdown to md (if non-NULL). */
-int rb_table_write(const rb_table *t, const char *out_dir, FILE *md);
+/* Appends a row held as n_cols strings width bytes apart: a char cells[n_cols][width] array,
+ * as the tables fill their cells. Returns 0 or -1 (out of memory). */
+int rb_table_row_cells(rb_table *t, const char *cells, size_t width);
+/* Puts the note note_fmt, ... under the table, writes out_dir/tables/NAME.md and NAME.tex,
+ * appends the Markdown to md (if non-NULL) and frees the table. Returns 0, or -1 after a
+ * message on stderr when a file cannot be written. */
+int rb_table_finish(rb_table *t, const char *out_dir, FILE *md, const char *note_fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif
