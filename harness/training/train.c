@@ -136,6 +136,7 @@ typedef struct {
     float *mean;
     rv_model *model;
     size_t n_params, n_state;
+    void *host;               /* one allocation holding the five buffers below (host_buffers) */
     float *x;                 /* evaluation batches (training batches come from the loader) */
     int32_t *y;
     rb_loader *loader;
@@ -243,22 +244,21 @@ static int resolve_config(trainer *t, char *why, size_t why_len)
              "{\"lr\":%.17g,\"momentum\":%.17g,\"weight_decay\":%.17g,\"test_subset\":%ld,"
              "\"angle_every\":%ld}",
              c->lr, c->momentum, c->weight_decay, c->test_subset, t->angle_every);
-    rb_run_config *rc = &t->rc;
-    rc->arch = t->arch.name;
-    rc->dataset = t->dataset;
-    rc->mode = rv_backward_mode_name(t->mode);
-    rc->device = c->device ? c->device : rv_device_name(RV_DEVICE_CPU);
-    rc->kind = "train";
-    rc->schedule = c->schedule ? c->schedule : "custom";
-    rc->experiment = c->experiment ? c->experiment : "";
-    rc->batch = c->batch;
-    rc->steps = c->steps;
-    rc->seed = c->seed;
-    rc->eval_every = t->eval_every;
-    rc->train_subset = c->train_subset;
-    rc->threads = c->threads;
-    rc->extra_json = t->extra_json;
-    t->key = rb_db_config_key(rc);
+    t->rc = (rb_run_config){ .arch = t->arch.name,
+                             .dataset = t->dataset,
+                             .mode = rv_backward_mode_name(t->mode),
+                             .device = c->device ? c->device : rv_device_name(RV_DEVICE_CPU),
+                             .kind = "train",
+                             .schedule = c->schedule ? c->schedule : "custom",
+                             .experiment = c->experiment ? c->experiment : "",
+                             .batch = c->batch,
+                             .steps = c->steps,
+                             .seed = c->seed,
+                             .eval_every = t->eval_every,
+                             .train_subset = c->train_subset,
+                             .threads = c->threads,
+                             .extra_json = t->extra_json };
+    t->key = rb_db_config_key(&t->rc);
     if (!t->key) {
         snprintf(why, why_len, "out of memory");
         return RB_EXIT_FAIL;
@@ -359,6 +359,35 @@ static rv_status load_data(trainer *t)
     return rv_data_mean_image(t->ctx, &t->train, t->mean);
 }
 
+/* The trainer's host buffers, cut from one allocation by a table of their sizes (one
+ * allocation, one free): the evaluation batch, the model's state and momentum as checkpoints
+ * hold them, and the epoch order. All zeroed: the order, before the first epoch is drawn, is
+ * saved in no checkpoint but copied into the loader. */
+static rv_status host_buffers(trainer *t)
+{
+    enum { X, Y, STATE, MOM, ORDER, N_BUFFERS };
+    const size_t img = (size_t)t->train.c * t->train.h * t->train.w;
+    const size_t batch = (size_t)t->cfg->batch;
+    const size_t bytes[N_BUFFERS] = {
+        [X] = batch * img * sizeof *t->x,
+        [Y] = batch * sizeof *t->y,
+        [STATE] = t->n_state * sizeof *t->state_host,
+        [MOM] = t->n_params * sizeof *t->mom_host,
+        [ORDER] = (size_t)t->train.n * sizeof *t->order,
+    };
+    size_t at[N_BUFFERS + 1] = { 0 };
+    for (int i = 0; i < N_BUFFERS; i++) at[i + 1] = at[i] + (bytes[i] + 63) / 64 * 64;
+    char *block = calloc(1, at[N_BUFFERS]);
+    if (!block) return rv_ctx_fail(t->ctx, RV_ERR_NOMEM, "out of memory (host buffers)");
+    t->host = block;
+    t->x = (float *)(block + at[X]);
+    t->y = (int32_t *)(block + at[Y]);
+    t->state_host = (float *)(block + at[STATE]);
+    t->mom_host = (float *)(block + at[MOM]);
+    t->order = (int32_t *)(block + at[ORDER]);
+    return RV_OK;
+}
+
 static rv_status build_model(trainer *t)
 {
     const rb_train_config *c = t->cfg;
@@ -375,17 +404,7 @@ static rv_status build_model(trainer *t)
     if (st != RV_OK) return st;
     t->n_params = rv_model_n_params(t->model);
     t->n_state = rv_model_n_state(t->model);
-    size_t img = (size_t)t->train.c * t->train.h * t->train.w;
-    t->x = malloc((size_t)c->batch * img * sizeof *t->x);
-    t->y = malloc((size_t)c->batch * sizeof *t->y);
-    t->state_host = malloc(t->n_state * sizeof *t->state_host);
-    t->mom_host = malloc(t->n_params * sizeof *t->mom_host);
-    /* Zeroed: before the first epoch is drawn it is saved in no checkpoint but copied into
-     * the loader. */
-    t->order = calloc((size_t)t->train.n, sizeof *t->order);
-    if (!t->x || !t->y || !t->state_host || !t->mom_host || !t->order)
-        return rv_ctx_fail(t->ctx, RV_ERR_NOMEM, "out of memory (host buffers)");
-    return RV_OK;
+    return host_buffers(t);
 }
 
 static rb_ckpt_arrays ckpt_arrays(trainer *t)
@@ -613,11 +632,7 @@ static void trainer_free(trainer *t)
     rv_data_free(&t->train);
     rv_data_free(&t->test);
     free(t->mean);
-    free(t->x);
-    free(t->y);
-    free(t->state_host);
-    free(t->mom_host);
-    free(t->order);
+    free(t->host);
     free(t->key);
     if (t->ctx) rv_ctx_destroy(t->ctx);
 }
