@@ -44,6 +44,8 @@ int rb_cmd_import(int argc, char **argv)
         rb_cli_error(CMD, "%s", err);
         return RB_EXIT_FAIL;
     }
+    /* Ends as export does, kept apart: one command a file, and what the two share, the dump
+     * itself, is db_dump.c's. */
     long n = 0;
     int rc = rb_dump_import(db, dir, &n, err, sizeof err);
     rb_db_close(db);
