@@ -24,6 +24,7 @@
 #include "common/exit_status.h"
 #include "common/json.h"
 #include "common/measure.h"
+#include "training/recipe.h"
 #include <revnet/model.h>
 #include <revnet/profile.h>
 
@@ -31,11 +32,6 @@
 /* Untimed steps first: the first pays for page faults and lazy library set-up (thread pools,
  * cuDNN's algorithm search), the second still shows some of it on a GPU. */
 #define WARMUP_STEPS 2
-/* The update of the paper's recipe (PAPER.md), as `train` and `mem` run it: the cost of an
- * SGD step does not depend on these values, but a benchmark should do the same work. */
-#define BENCH_LR 0.1f
-#define BENCH_MOMENTUM 0.9f
-#define BENCH_WEIGHT_DECAY 2e-4f
 
 static void usage(FILE *out)
 {
@@ -73,7 +69,11 @@ static rv_status timed_step(rv_ctx *ctx, rv_model *m, rv_backward_mode mode, con
     double t0 = rb_now_ms();
     rv_step_result r;
     rv_status s = rv_model_train_step(m, mode, x, y, 1, &r);
-    if (s == RV_OK) s = rv_model_sgd(m, BENCH_LR, BENCH_MOMENTUM, BENCH_WEIGHT_DECAY);
+    /* The update of the paper's recipe, as `train` and `mem` run it: the cost of an SGD step
+     * does not depend on its values, but a benchmark should do the same work. */
+    if (s == RV_OK)
+        s = rv_model_sgd(m, (float)RB_RECIPE_LR, (float)RB_RECIPE_MOMENTUM,
+                         (float)RB_RECIPE_WEIGHT_DECAY);
     if (s == RV_OK) s = rv_ctx_sync(ctx);
     *ms = rb_now_ms() - t0;
     return s;

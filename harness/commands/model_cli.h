@@ -25,20 +25,6 @@ void rb_cli_set_backend(int index);
 /* Creates a context or prints why not (RB_EXIT_FAIL is the caller's exit status then). */
 rv_ctx *rb_cli_make_ctx(const char *cmd, rv_device device, int threads);
 
-/* What a network command holds while it runs; each command makes its model and host batch in
- * its own order (mem measures the device before the model exists), and one call frees all. */
-typedef struct {
-    rv_ctx *ctx;
-    rv_model *model;
-    float *x;                 /* host batch (rb_cli_random_batch), or NULL */
-    int32_t *y;
-} rb_model_session;
-
-/* Creates the context (rb_cli_make_ctx: prints why not) and empties the rest. Returns 0, or
- * -1 with nothing to free. */
-int rb_model_session_open(rb_model_session *s, const char *cmd, rv_device device, int threads);
-/* Frees the batch, the model and the context. */
-void rb_model_session_close(rb_model_session *s);
 /* Parses an architecture name; prints the valid names and returns -1 if unknown. Needs no
  * device, so a typo is a usage error even where the GPU is missing. */
 int rb_cli_parse_arch(const char *cmd, const char *text, rv_arch *out);
@@ -78,6 +64,21 @@ typedef struct {
  */
 int rb_model_args_parse(const char *cmd, void (*usage)(FILE *out), int argc, char **argv,
                         const rb_opt *opts, rb_model_args *a);
+
+/* What a network command holds while it runs; each command makes its model and host batch in
+ * its own order (mem measures the device before the model exists), and one call frees all. */
+typedef struct {
+    rv_ctx *ctx;
+    rv_model *model;
+    float *x;                 /* host batch (rb_cli_random_batch), or NULL */
+    int32_t *y;
+} rb_model_session;
+
+/* Creates the context (rb_cli_make_ctx: prints why not) and empties the rest. Returns 0, or
+ * -1 with nothing to free. */
+int rb_model_session_open(rb_model_session *s, const char *cmd, rv_device device, int threads);
+/* Frees the batch, the model and the context. */
+void rb_model_session_close(rb_model_session *s);
 
 /* A batch of N(0,1) pixels and uniform labels from seed (host memory; caller frees). On
  * failure (-1) *x and *y are NULL. */
