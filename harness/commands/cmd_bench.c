@@ -339,7 +339,7 @@ int rb_cmd_bench(int argc, char **argv)
         RB_LONG("threads", &threads, 1, 256),
         RB_LONG("reps", &reps, 1, 100000),
         RB_FLAG("json", &json),
-        RB_CHOICE("backend", &cpu_backend, RB_CPU_BACKENDS, "backend"),
+        RB_CHOICE("backend", &cpu_backend, rv_cpu_backend_names(), "backend"),
         RB_OPTS_END,
     };
     /* The options follow the benchmark's name, which stands in argv[0]'s place for them. */

@@ -368,7 +368,7 @@ int rb_cmd_run(int argc, char **argv)
         RB_TEXT("mem", &so.mem),
         RB_LONG("cpus-per-task", &so.cpus_per_task, 1, 1024),
         RB_LONG("gpus-per-task", &so.gpus_per_task, 0, 64),
-        RB_CHOICE("backend", &cpu_backend, RB_CPU_BACKENDS, "backend"),
+        RB_CHOICE("backend", &cpu_backend, rv_cpu_backend_names(), "backend"),
         RB_OPTS_END,
     };
     int n_files = 0;

@@ -106,7 +106,7 @@ int rb_cmd_train(int argc, char **argv)
         RB_LONG("stop-after", &cfg.stop_after, 1, LONG_MAX),
         RB_FLAG("quiet", &quiet),
         RB_FLAG("json", &json),
-        RB_CHOICE("backend", &cpu_backend, RB_CPU_BACKENDS, "backend"),
+        RB_CHOICE("backend", &cpu_backend, rv_cpu_backend_names(), "backend"),
         RB_OPTS_END,
     };
     int code = rb_opts_parse("train", usage, argc, argv, opts, NULL, 0, NULL);

@@ -8,11 +8,9 @@
 #include "common/exit_status.h"
 #include <revnet/rng.h>
 
-const char *const RB_CPU_BACKENDS[] = { "fast", "ref", NULL };
-
 void rb_cli_set_backend(int index)
 {
-    if (index >= 0) setenv("REVBENCH_BACKEND", RB_CPU_BACKENDS[index], 1);
+    if (index >= 0) setenv("REVBENCH_BACKEND", rv_cpu_backend_name((rv_cpu_backend)index), 1);
 }
 
 rv_ctx *rb_cli_make_ctx(const char *cmd, rv_device device, int threads)

@@ -13,13 +13,12 @@
 
 #include "commands/options.h"
 
-/* The CPU backends --backend names (NULL-terminated), in rv_cpu_backend order. */
-extern const char *const RB_CPU_BACKENDS[];
-/* Applies --backend (index into RB_CPU_BACKENDS; -1 = not given: leave the default, fast):
- * every context this process creates afterwards, and every command it starts (run's `mem`
- * children), gets that CPU backend. It travels in the environment (REVBENCH_BACKEND, which
- * rv_ctx_default_options reads) so that it reaches the contexts made deep in the training and
- * report code as well. Every command that builds a network takes --backend. */
+/* Applies --backend (an rv_cpu_backend, the index of its word in rv_cpu_backend_names(); -1 =
+ * not given: leave the default, fast): every context this process creates afterwards, and every
+ * command it starts (run's `mem` children), gets that CPU backend. It travels in the environment
+ * (REVBENCH_BACKEND, which rv_ctx_default_options reads) so that it reaches the contexts made
+ * deep in the training and report code as well. Every command that builds a network takes
+ * --backend. */
 void rb_cli_set_backend(int index);
 #define RB_BACKEND_HELP "  --backend B   CPU backend: fast (default; oneDNN, blocked layout) or ref\n"
 /* Creates a context or prints why not (RB_EXIT_FAIL is the caller's exit status then). */
@@ -42,7 +41,7 @@ typedef struct {
     int device;               /* --device: an rv_device */
     long threads, batch, seed;
     int json;                 /* --json: one JSON object on stdout instead of text */
-    int cpu_backend;          /* --backend: index into RB_CPU_BACKENDS; -1 = not given */
+    int cpu_backend;          /* --backend: an rv_cpu_backend; -1 = not given */
     rv_arch arch;             /* results: the parsed architecture */
     rv_backward_mode mode;    /* and backward mode */
 } rb_model_args;
@@ -54,7 +53,7 @@ typedef struct {
 /* The last rows of every network command's table: --json, --backend, the end. */
 #define RB_MODEL_OPTS_END(a)                                                                   \
     RB_FLAG("json", &(a)->json),                                                               \
-    RB_CHOICE("backend", &(a)->cpu_backend, RB_CPU_BACKENDS, "backend"), RB_OPTS_END
+    RB_CHOICE("backend", &(a)->cpu_backend, rv_cpu_backend_names(), "backend"), RB_OPTS_END
 
 /*
  * Parses a network command's arguments against opts (rows pointing into *a), applies
