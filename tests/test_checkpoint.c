@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/mkdirs.h"
 #include "training/checkpoint.h"
 #include "reporting/progress.h"
 #include "scratch_dir.h"
@@ -205,7 +206,7 @@ Test(checkpoint, save_into_missing_folder_fails_cleanly, .init = scratch_dir_mak
     char dir[PATH_MAX + 32];
     snprintf(dir, sizeof dir, "%s/no/such/dir", g_dir);
     char why[256] = "";
-    cr_assert_eq(rb_checkpoint_mkdirs(dir, why, sizeof why), RV_OK, "%s", why);
+    cr_assert_eq(rb_mkdirs(dir, why, sizeof why), RV_OK, "%s", why);
     cr_assert_eq(rb_checkpoint_save(ctx, path, CK_DB, "k", &p, &a), RV_OK, "%s", rv_ctx_message(ctx));
     rv_ctx_destroy(ctx);
 }

@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "commands/cli.h"
+#include "common/exit_status.h"
 #include "commands/commands.h"
 #include "commands/options.h"
 #include "scratch_dir.h"

@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "commands/cli.h"
+#include "common/exit_status.h"
 #include "commands/commands.h"
 #include "db/db.h"
 #include "scratch_dir.h"

@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "commands/cli.h"
+#include "common/exit_status.h"
 #include "db/db.h"
 #include "db/db_ext.h"
 #include "fault_vfs.h"

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "commands/cli.h"
+#include "common/exit_status.h"
 #include "scratch_dir.h"
 #include "training/run_files.h"
 

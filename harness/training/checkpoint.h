@@ -29,8 +29,6 @@
 #include <revnet/context.h>
 #include <revnet/rng.h>
 
-#include "common/mkdirs.h"
-
 #define RB_CHECKPOINT_VERSION 2u
 
 /* The scalar progress of a run at a step boundary. */
@@ -81,12 +79,5 @@ rv_status rb_checkpoint_load(rv_ctx *ctx, const char *path, const char *db_id, c
  * NULL) gets the count. A missing dir is not an error. RV_ERR_IO if dir cannot be read or a
  * stale file cannot be removed. */
 rv_status rb_checkpoint_remove_stale(rv_ctx *ctx, const char *dir, int *n_removed);
-
-/* rb_mkdirs (common/mkdirs.h) under the name tests/test_checkpoint.c calls it by; the harness
- * calls rb_mkdirs. Goes once that test does too. */
-static inline rv_status rb_checkpoint_mkdirs(const char *dir, char *why, size_t why_len)
-{
-    return rb_mkdirs(dir, why, why_len);
-}
 
 #endif
