@@ -36,6 +36,7 @@ RV_FAST_INLINE void k_partial(const int B, const float *x, const float *g, const
         int i = 0;
         for (; i + 2 <= HW; i += 2)
             for (int u = 0; u < 2; u++)
+#pragma omp simd
                 for (int b = 0; b < B; b++) {
                     double v = (double)p[(size_t)(i + u) * B + b] - (double)k[b];
                     if (q) {
@@ -49,6 +50,7 @@ RV_FAST_INLINE void k_partial(const int B, const float *x, const float *g, const
                     }
                 }
         for (; i < HW; i++)
+#pragma omp simd
             for (int b = 0; b < B; b++) {
                 double v = (double)p[(size_t)i * B + b] - (double)k[b];
                 if (q) {
@@ -120,7 +122,10 @@ RV_FAST_INLINE void k_bwd_apply(const int B, float *d_x, const float *g, const f
         for (int b = 0; b < B; b++) {
             size_t j = (size_t)i * B + b;
             float xhat = (px[j] - mean[o + b]) * invstd[o + b];
-            float gj = pm && !(pm[j] > 0.0f) ? 0.0f : pg[j];
+            /* Loaded unconditionally, then selected: a load under a condition keeps the
+             * compiler from vectorizing the loop. */
+            float gj = pg[j];
+            if (pm) gj = pm[j] > 0.0f ? gj : 0.0f;
             float v = coef[o + b] * (gj - mdy[o + b] - xhat * mdyx[o + b]);
             q[j] = accumulate ? q[j] + v : v;
         }
