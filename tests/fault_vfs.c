@@ -178,6 +178,7 @@ void fault_vfs_install(void)
 {
     if (!g_real) {
         g_real = sqlite3_vfs_find(NULL);
+        /* One field per VFS method, each forwarding to the real VFS: a table, not a repeat. */
         g_vfs = (sqlite3_vfs){
             .iVersion = 2,
             .szOsFile = (int)sizeof(fault_file) + g_real->szOsFile,

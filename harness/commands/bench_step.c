@@ -127,7 +127,7 @@ static void print_text(rv_ctx *ctx, const rv_arch *arch, rv_backward_mode mode, 
 {
     const char *ct = getenv("OPENBLAS_CORETYPE");
     printf("%s, %s backward, batch %d, %s", arch->name, rv_backward_mode_name(mode), batch,
-           on_cpu ? "cpu" : "cuda");
+           rv_device_name(on_cpu ? RV_DEVICE_CPU : RV_DEVICE_CUDA));
     if (on_cpu) printf(", %d threads, OPENBLAS_CORETYPE=%s", threads, ct ? ct : "(unset)");
     printf("\nbackend: %s\n", rv_ctx_describe(ctx));
     printf("%d plain steps after %d warm-up: %.1f ms/step median, %.1f images/s (mean %.1f "
@@ -162,7 +162,7 @@ static void print_json(rv_ctx *ctx, const rv_arch *arch, rv_backward_mode mode, 
     rb_json_str(&j, "benchmark", "step");
     rb_json_str(&j, "arch", arch->name);
     rb_json_str(&j, "mode", rv_backward_mode_name(mode));
-    rb_json_str(&j, "device", on_cpu ? "cpu" : "cuda");
+    rb_json_str(&j, "device", rv_device_name(on_cpu ? RV_DEVICE_CPU : RV_DEVICE_CUDA));
     rb_json_str(&j, "backend", rv_ctx_describe(ctx));
     rb_json_int(&j, "batch", batch);
     rb_json_int(&j, "threads", threads);

@@ -24,14 +24,14 @@ static void usage(FILE *out)
             "                     [--json]\n\n"
             "Parameter count, layers, kept tensors and the planned bytes per memory category\n"
             "of one training step in each backward mode the architecture supports (and of an\n"
-            "evaluation pass). Nothing is allocated.\n\n"
-            "  --arch A      resnet-32, revnet-38, resnet-110, revnet-110, resnet-164, revnet-164,\n"
-            "                resnet-101, revnet-104, or a family: %s\n"
-            "  --dataset D   cifar10 (default), cifar100 or fashion-mnist (sets the classes;\n"
-            "                ImageNet architectures always have 1000)\n"
-            "  --batch B     batch size (default 100)\n"
-            "  --json        one JSON object on stdout\n" RB_BACKEND_HELP,
-            rv_arch_families_help());
+            "evaluation pass). Nothing is allocated.\n\n");
+    rb_help_option(out, "  --arch A      ", rb_arch_help());
+    char datasets[256];
+    snprintf(datasets, sizeof datasets, "%s (default: the first; sets the classes; ImageNet "
+             "architectures always have 1000)", rb_dataset_help());
+    rb_help_option(out, "  --dataset D   ", datasets);
+    fprintf(out, "  --batch B     batch size (default 100)\n"
+                 "  --json        one JSON object on stdout\n" RB_BACKEND_HELP);
 }
 
 static void print_stats_json(rb_json *j, const char *key, const rv_mem_stats *s)

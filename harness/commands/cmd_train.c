@@ -26,11 +26,13 @@ static void usage(FILE *out)
         "usage: revbench train --arch A --dataset D [options]\n\n"
         "Trains one network with the paper's recipe (SGD momentum %g, weight decay %g,\n"
         "lr / 10 at 50%% and / 100 at 75%% of the steps), logs to the results database and\n"
-        "checkpoints as it goes. Ctrl-C stops after the current step with a checkpoint.\n\n"
-        "  --arch A              resnet-32, revnet-38, resnet-110, revnet-110, resnet-164,\n"
-        "                        revnet-164, or a family: resnet-basic-N, revnet-basic-N,\n"
-        "                        resnet-bottleneck-N, revnet-bottleneck-N\n"
-        "  --dataset D           cifar10, cifar100, fashion-mnist, synthetic\n"
+        "checkpoints as it goes. Ctrl-C stops after the current step with a checkpoint.\n\n",
+        RB_RECIPE_MOMENTUM, RB_RECIPE_WEIGHT_DECAY);
+    rb_help_option(out, "  --arch A              ", rb_arch_help());
+    char datasets[160];
+    snprintf(datasets, sizeof datasets, "%s, synthetic", rb_dataset_help());
+    rb_help_option(out, "  --dataset D           ", datasets);
+    fprintf(out,
         "  --device cpu|cuda     default cpu\n"
         "  --mode M              standard, reversible (RevNets), checkpoint (ResNets);\n"
         "                        default reversible for RevNets, standard for ResNets\n"
@@ -59,7 +61,7 @@ static void usage(FILE *out)
         "  --quiet               no progress display on stderr\n"
         "  --json                print one JSON object with the result on stdout\n"
         "  --help                this message\n",
-        RB_RECIPE_MOMENTUM, RB_RECIPE_WEIGHT_DECAY, RB_RECIPE_STEPS, RB_RECIPE_BATCH, RB_RECIPE_LR);
+        RB_RECIPE_STEPS, RB_RECIPE_BATCH, RB_RECIPE_LR);
 }
 
 /* The folder part of path ("." when there is none). */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/exit_status.h"
+#include <revnet/data.h>
 #include <revnet/rng.h>
 
 void rb_cli_set_backend(int index)
@@ -105,4 +106,46 @@ int rb_cli_random_batch(int batch, int size, int classes, uint64_t seed, float *
     for (size_t i = 0; i < n; i++) (*x)[i] = (float)rv_rng_normal(&rng);
     for (int i = 0; i < batch; i++) (*y)[i] = (int32_t)rv_rng_below(&rng, (uint32_t)classes);
     return 0;
+}
+
+/* Joins a NULL-terminated list with ", " into buf (truncated at len). */
+static const char *join(char *buf, size_t len, const char *const *names)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; names[i] && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "", names[i]);
+    return buf;
+}
+
+const char *rb_arch_help(void)
+{
+    static char buf[512];
+    if (!buf[0]) {
+        char names[384];
+        snprintf(buf, sizeof buf, "%s, or a family: %s", join(names, sizeof names, rv_arch_names()),
+                 rv_arch_families_help());
+    }
+    return buf;
+}
+
+const char *rb_dataset_help(void)
+{
+    static char buf[128];
+    return buf[0] ? buf : join(buf, sizeof buf, rv_data_names());
+}
+
+void rb_help_option(FILE *out, const char *lead, const char *text)
+{
+    const int indent = (int)strlen(lead), width = 80;
+    int col = fprintf(out, "%s", lead);
+    while (*text) {
+        size_t word = strcspn(text, " ");
+        if (col > indent && col + 1 + (int)word > width) col = fprintf(out, "\n%*s", indent, "") - 1;
+        else if (col > indent) col += fprintf(out, " ");
+        col += fprintf(out, "%.*s", (int)word, text);
+        text += word;
+        text += strspn(text, " ");
+    }
+    fputc('\n', out);
 }

@@ -27,6 +27,14 @@ rv_ctx *rb_cli_make_ctx(const char *cmd, rv_device device, int threads);
 /* Parses an architecture name; prints the valid names and returns -1 if unknown. Needs no
  * device, so a typo is a usage error even where the GPU is missing. */
 int rb_cli_parse_arch(const char *cmd, const char *text, rv_arch *out);
+/* For --help: the architectures the library knows ("resnet-32, revnet-38, ..., or a family:
+ * ..."), and its datasets ("cifar10, cifar100, fashion-mnist"), read from its tables so that
+ * no help text keeps a list of its own. Static strings, built on first use. */
+const char *rb_arch_help(void);
+const char *rb_dataset_help(void);
+/* Prints one option of a --help text: `lead` (the flag, padded to the text's column), then
+ * text word-wrapped at 80 columns, continuation lines indented to that column. */
+void rb_help_option(FILE *out, const char *lead, const char *text);
 /* Parses a backward mode (NULL: the architecture's default, reversible for RevNets and
  * standard for ResNets) and checks the architecture supports it; -1 after an error. */
 int rb_cli_parse_mode(const char *cmd, const char *text, const rv_arch *arch,
