@@ -13,7 +13,7 @@
  * caller), the conv input t_i = relu(bn(a_i)) (which also serves as the ReLU mask) and the
  * batch statistics.
  */
-#include "nn/model_internal.h"
+#include "nn/nn_internal.h"
 
 #include <revnet/activation.h>
 #include <revnet/linear.h>

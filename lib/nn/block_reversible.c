@@ -16,7 +16,7 @@
  * of F, each half through its own shortcut. Only its input is kept in reversible mode; its F
  * and G intermediates are recomputed from that input and the reconstructed output.
  */
-#include "nn/model_internal.h"
+#include "nn/nn_internal.h"
 
 #include <revnet/activation.h>
 

@@ -7,7 +7,7 @@
  * (state, not trained). The build runs twice: once to count each region, once to assign
  * offsets, so every region is contiguous.
  */
-#include "nn/model_internal.h"
+#include "nn/nn_internal.h"
 
 #include <revnet/activation.h>
 #include <revnet/pool.h>
@@ -257,40 +257,6 @@ static rv_status init_params(rv_model *m)
     return st;
 }
 
-/* ---- buffers ------------------------------------------------------------------------- */
-
-rv_status rv_model_acquire(rv_model *m, float **out, const char *name, rv_mem_category cat,
-                           size_t n_floats)
-{
-    return rv_mem_acquire(m->mem, (void **)out, name, cat, n_floats * sizeof(float));
-}
-
-rv_status rv_model_release(rv_model *m, const void *p)
-{
-    return rv_mem_release(m->mem, (void *)p);
-}
-
-rv_status rv_model_conv_forward(rv_model *m, float *out, const float *in, size_t w,
-                                const rv_conv_desc *d)
-{
-    size_t ws_bytes = rv_conv_workspace_bytes(m->ctx, d);
-    void *ws = NULL;
-    if (ws_bytes) TRY(rv_mem_acquire(m->mem, &ws, "conv.workspace", RV_MEM_WORKSPACE, ws_bytes));
-    TRY(rv_conv_forward(m->ctx, out, in, rv_P(m, w), d, ws));
-    return ws ? rv_mem_release(m->mem, ws) : RV_OK;
-}
-
-rv_status rv_model_conv_backward(rv_model *m, float *d_in, float beta, const float *d_out,
-                                 const float *in, size_t w, const rv_conv_desc *d)
-{
-    size_t ws_bytes = rv_conv_workspace_bytes(m->ctx, d);
-    void *ws = NULL;
-    if (ws_bytes) TRY(rv_mem_acquire(m->mem, &ws, "conv.workspace", RV_MEM_WORKSPACE, ws_bytes));
-    TRY(rv_conv_backward_filter(m->ctx, rv_G(m, w), d_out, in, d, ws));
-    if (d_in) TRY(rv_conv_backward_data(m->ctx, d_in, d_out, rv_P(m, w), d, beta, ws));
-    return ws ? rv_mem_release(m->mem, ws) : RV_OK;
-}
-
 /* ---- creation ------------------------------------------------------------------------ */
 
 static int total_units(const rv_arch *a)
@@ -364,7 +330,7 @@ rv_status rv_model_create(rv_ctx *ctx, const rv_arch *arch, const rv_model_optio
     m->counting = 0;
     m->base[REGION_DECAYED] = 0;
     m->base[REGION_UNDECAYED] = m->n_decayed;
-    m->base[REGION_RUNNING] = m->n_decayed + m->n_undecayed;
+    m->base[REGION_RUNNING] = rv_model_n_trained(m);
     STEP(build(m));
 
     STEP(rv_mem_create(ctx, &m->mem));
@@ -419,9 +385,9 @@ void rv_model_destroy(rv_model *m)
     free(m);
 }
 
-size_t rv_model_n_params(const rv_model *m) { return m->n_decayed + m->n_undecayed; }
+size_t rv_model_n_params(const rv_model *m) { return rv_model_n_trained(m); }
 size_t rv_model_n_decayed(const rv_model *m) { return m->n_decayed; }
-size_t rv_model_n_state(const rv_model *m) { return m->n_decayed + m->n_undecayed + m->n_running; }
+size_t rv_model_n_state(const rv_model *m) { return rv_model_n_trained(m) + m->n_running; }
 int rv_model_n_layers(const rv_model *m) { return m->n_layers; }
 int rv_model_input_size(const rv_model *m) { return m->arch.input_size; }
 int rv_model_batch(const rv_model *m) { return m->N; }

@@ -13,14 +13,14 @@
  *   checkpoint  (ResNets) the input of every k-th unit is kept, k = round(sqrt(units)); each
  *               segment is recomputed (batch norm in recompute mode) before its backward pass.
  */
-#include "nn/model_internal.h"
+#include "nn/nn_internal.h"
 
 #include <revnet/activation.h>
 
 #include <math.h>
 #include <stdlib.h>
 
-/* RevNet units hold two halves (model_internal.h). */
+/* RevNet units hold two halves (nn_internal.h). */
 static int unit_parts(const rv_unit *u) { return u->kind == RV_UNIT_RESIDUAL ? 1 : 2; }
 
 static size_t unit_in_floats(const rv_model *m, const rv_unit *u)
@@ -226,7 +226,7 @@ fail:
 
 rv_status rv_model_run_train(rv_model *m, rv_backward_mode mode, rv_bn_mode bn)
 {
-    TRY(rv_fill(m->ctx, m->grads, 0.0f, rv_model_n_params(m)));
+    TRY(rv_fill(m->ctx, m->grads, 0.0f, rv_model_n_trained(m)));
     switch (mode) {
     case RV_BACKWARD_STANDARD: return step_standard(m, bn);
     case RV_BACKWARD_REVERSIBLE: return step_reversible(m, bn);
