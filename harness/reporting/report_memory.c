@@ -1,5 +1,5 @@
 /*
- * report_memory.c: the report's memory tables (report_internal.h): measured memory and time
+ * report_memory.c: the report's memory tables (report_memory.h): measured memory and time
  * of one training step per network, and the complexity table.
  *
  * Complexity table: the paper states O(L), O(sqrt L), O(log L), O(1) activation memory. We fit
@@ -9,7 +9,7 @@
  *
  * Owns: nothing beyond one call.
  */
-#include "reporting/report_internal.h"
+#include "reporting/report_memory.h"
 
 #include <math.h>
 #include <stdlib.h>
