@@ -1,25 +1,17 @@
 /*
- * experiment.c: reads experiment files with libinih and expands their matrix (experiment.h).
+ * experiment.c: checks experiment files and expands their matrix (experiment.h).
  *
- * Parsing happens in two passes: inih calls kv_handler for every "key = value" line, which
- * only records (section, key, value, line); interpret() then checks and applies them in file
- * order, so every message can name the line it is about. inih itself does not report line
- * numbers to the handler in Debian's build, so line_reader() counts the lines it hands over;
- * it also notes each section header, so that a section given twice is told apart from one
- * long section.
- *
- * Cost: every byte of the file is copied a bounded number of times (continuation lines are
- * appended in amortized constant time per byte), and what no real experiment needs (a value
- * over RB_EXP_MAX_VALUE bytes, more than RB_EXP_MAX_KEYS keys) stops the reading at once, so a
- * hostile file costs time linear in the part read before the error.
+ * The file is read in two passes: experiment_ini.c turns the text into a list of (section, key,
+ * value, line); interpret() then checks and applies them in file order, so every message can
+ * name the line it is about, and expands each matrix section into entries.
  *
  * Owns: the entries array of an rb_experiment.
  */
 #include "experiments/experiment.h"
+#include "experiments/experiment_ini.h"
 #include "training/recipe.h"
 
 #include <errno.h>
-#include <ini.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,132 +21,6 @@
 #include <revnet/context.h>
 #include <revnet/data.h>
 #include <revnet/model.h>
-
-/* No real experiment comes near this; a typo like "seeds = 1 1000000" should not be run. */
-#define RB_EXP_MAX_ENTRIES 10000
-#define RB_EXP_MAX_ITEMS 64
-/* The longest value a file may give: 64 names of under 48 characters, or a 1023-character
- * description, with their separators, fit in 4 KiB; 16 KiB leaves room without letting a
- * runaway continuation grow. */
-#define RB_EXP_MAX_VALUE 16384
-/* Every section has fewer than 16 keys and each [matrix.LABEL] expands to at least one run
- * (RB_EXP_MAX_ENTRIES at most), so more keys than this cannot make a valid file. */
-#define RB_EXP_MAX_KEYS (16 * RB_EXP_MAX_ENTRIES)
-
-typedef struct {
-    char section[64];
-    char key[64];
-    char *value;
-    size_t len, cap;          /* of value, so that continuations append in place */
-    int line;
-    int section_line;         /* header line of the section instance holding it (0: none) */
-} kv;
-
-typedef struct {
-    const char *name;         /* file name for messages */
-    const char *text;         /* the text being read */
-    const char *pos;
-    int line;                 /* lines handed to inih so far = the line being parsed */
-    int long_line;            /* first line longer than inih's buffer, 0 if none */
-    int continuation;         /* the line just read starts with white space */
-    int header_line;          /* the last line that starts with '[' (a section header) */
-    kv *kvs;
-    int n_kvs, cap_kvs;
-    int oom;
-    int stop_line;            /* a limit was passed on this line: read no further */
-    const char *stop_why;     /* which limit */
-    size_t bytes_copied;      /* work done, for rb_experiment_parse_work */
-} parse_state;
-
-static char *line_reader(char *str, int num, void *stream)
-{
-    parse_state *ps = stream;
-    if (!*ps->pos || ps->stop_line || ps->oom) return NULL;
-    size_t n = strcspn(ps->pos, "\n");
-    ps->line++;
-    if (n + 2 > (size_t)num && !ps->long_line) ps->long_line = ps->line;
-    size_t copy = n < (size_t)num - 2 ? n : (size_t)num - 2;
-    memcpy(str, ps->pos, copy);
-    ps->bytes_copied += copy;
-    str[copy] = '\n';
-    str[copy + 1] = '\0';
-    ps->continuation = (ps->pos[0] == ' ' || ps->pos[0] == '\t');
-    /* inih reads an unindented '[' line as a section header (or rejects it). */
-    if (ps->pos[0] == '[') ps->header_line = ps->line;
-    ps->pos += n + (ps->pos[n] == '\n');
-    return str;
-}
-
-/* Stops the reading at the current line because a limit was passed. */
-static int stop_reading(parse_state *ps, const char *why)
-{
-    ps->stop_line = ps->line;
-    ps->stop_why = why;
-    return 0;
-}
-
-static int kv_handler(void *user, const char *section, const char *name, const char *value)
-{
-    parse_state *ps = user;
-    size_t vlen = strlen(value);
-    if (vlen > RB_EXP_MAX_VALUE) return stop_reading(ps, "value");
-    /* A continuation line (indented) extends the previous key's value, in place: appending
-     * to a copy each time would cost time quadratic in the number of lines. */
-    if (ps->continuation && ps->n_kvs > 0) {
-        kv *last = &ps->kvs[ps->n_kvs - 1];
-        if (strcmp(last->key, name) == 0 && strcmp(last->section, section) == 0) {
-            size_t len = last->len + 1 + vlen;
-            if (len > RB_EXP_MAX_VALUE) return stop_reading(ps, "value");
-            if (len + 1 > last->cap) {
-                size_t cap = 2 * (len + 1);
-                char *v = realloc(last->value, cap);
-                if (!v) {
-                    ps->oom = 1;
-                    return 0;
-                }
-                ps->bytes_copied += last->len; /* realloc may have moved it */
-                last->value = v;
-                last->cap = cap;
-            }
-            last->value[last->len] = ' ';
-            memcpy(last->value + last->len + 1, value, vlen + 1);
-            ps->bytes_copied += vlen;
-            last->len = len;
-            return 1;
-        }
-    }
-    if (ps->n_kvs == RB_EXP_MAX_KEYS) return stop_reading(ps, "keys");
-    if (ps->n_kvs == ps->cap_kvs) {
-        int cap = ps->cap_kvs ? 2 * ps->cap_kvs : 32;
-        kv *n = realloc(ps->kvs, (size_t)cap * sizeof *n);
-        if (!n) {
-            ps->oom = 1;
-            return 0;
-        }
-        ps->kvs = n;
-        ps->cap_kvs = cap;
-    }
-    kv *k = &ps->kvs[ps->n_kvs];
-    snprintf(k->section, sizeof k->section, "%s", section);
-    snprintf(k->key, sizeof k->key, "%s", name);
-    k->value = strdup(value);
-    k->len = vlen;
-    k->cap = vlen + 1;
-    ps->bytes_copied += vlen;
-    k->line = ps->line;
-    k->section_line = ps->header_line;
-    /* An indented header that inih still takes for one (no key before it in its section)
-     * was not seen by line_reader: the change of name starts the new instance. */
-    if (ps->n_kvs > 0 && k->section_line == ps->kvs[ps->n_kvs - 1].section_line &&
-        strcmp(section, ps->kvs[ps->n_kvs - 1].section))
-        k->section_line = ps->line;
-    if (!k->value) {
-        ps->oom = 1;
-        return 0;
-    }
-    ps->n_kvs++;
-    return 1;
-}
 
 /* Matrix keys besides the settings, numbered after SETTING_KEYS for matrix.seen_line. */
 static const char *const MATRIX_KEYS[] = { "archs", "pairs", "families", "units", "datasets",
@@ -219,7 +85,7 @@ static const char *const SETTING_KEYS[] = { "steps", "batch", "eval_every", "che
 /* Keys that only a training experiment uses. */
 static int train_only_key(int i) { return i != 0 && i != 1 && i != 10; }
 
-static int parse_long_value(interp *in, const kv *k, long lo, long hi, long *out)
+static int parse_long_value(interp *in, const rb_exp_kv *k, long lo, long hi, long *out)
 {
     char *end;
     errno = 0;
@@ -231,7 +97,7 @@ static int parse_long_value(interp *in, const kv *k, long lo, long hi, long *out
     return 0;
 }
 
-static int parse_double_value(interp *in, const kv *k, double lo, double hi, double *out)
+static int parse_double_value(interp *in, const rb_exp_kv *k, double lo, double hi, double *out)
 {
     char *end;
     errno = 0;
@@ -243,8 +109,8 @@ static int parse_double_value(interp *in, const kv *k, double lo, double hi, dou
     return 0;
 }
 
-/* Applies settings key index i from kv k to s. */
-static int apply_setting(interp *in, int i, const kv *k, rb_exp_settings *s)
+/* Applies settings key index i from rb_exp_kv k to s. */
+static int apply_setting(interp *in, int i, const rb_exp_kv *k, rb_exp_settings *s)
 {
     long v = 0;
     switch (i) {
@@ -288,7 +154,7 @@ static int matrix_key_index(const char *key)
 
 /* A key given twice in one section would either override the first silently or append to a
  * fixed array past its end: it is refused. *seen records the line of the first. */
-static int check_once(interp *in, const kv *k, int *seen)
+static int check_once(interp *in, const rb_exp_kv *k, int *seen)
 {
     if (*seen)
         return errf(in, k->line, "'%s' is given twice in [%s] (first on line %d); give it once",
@@ -299,7 +165,7 @@ static int check_once(interp *in, const kv *k, int *seen)
 
 /* A section whose header appears twice (same name, another header line) is refused: its
  * second half would silently override or be merged into the first. */
-static int check_one_section(interp *in, const kv *k, int *first_header)
+static int check_one_section(interp *in, const rb_exp_kv *k, int *first_header)
 {
     if (*first_header && *first_header != k->section_line) {
         const char *hint = strncmp(k->section, "matrix", 6)
@@ -313,7 +179,7 @@ static int check_one_section(interp *in, const kv *k, int *first_header)
 }
 
 /* Splits a value on spaces and commas into at most max items, pointing into value. */
-static int split_items(interp *in, const kv *k, char **items, int max)
+static int split_items(interp *in, const rb_exp_kv *k, char **items, int max)
 {
     int n = 0;
     for (char *p = strtok(k->value, " \t,"); p; p = strtok(NULL, " \t,")) {
@@ -324,7 +190,7 @@ static int split_items(interp *in, const kv *k, char **items, int max)
     return n;
 }
 
-static int check_choice(interp *in, const kv *k, const char *item, const char *const *names)
+static int check_choice(interp *in, const rb_exp_kv *k, const char *item, const char *const *names)
 {
     for (int i = 0; names[i]; i++)
         if (strcmp(item, names[i]) == 0) return 0;
@@ -348,7 +214,7 @@ static const char *const FAMILIES[] = { "resnet-basic", "revnet-basic", "resnet-
                                         "revnet-bottleneck", NULL };
 
 /* The matrix of k's section, created on its first key; NULL with the message in in->err. */
-static matrix *matrix_for(interp *in, const kv *k)
+static matrix *matrix_for(interp *in, const rb_exp_kv *k)
 {
     const char *label = k->section[6] == '.' ? k->section + 7 : "";
     for (int i = 0; i < in->n_mats; i++)
@@ -372,7 +238,7 @@ static matrix *matrix_for(interp *in, const kv *k)
     return m;
 }
 
-static int matrix_key(interp *in, matrix *m, kv *k)
+static int matrix_key(interp *in, matrix *m, rb_exp_kv *k)
 {
     char *items[RB_EXP_MAX_ITEMS];
     int ki = matrix_key_index(k->key);
@@ -417,7 +283,7 @@ static int matrix_key(interp *in, matrix *m, kv *k)
         int n = split_items(in, k, items, RB_EXP_MAX_ITEMS);
         if (n < 0) return -1;
         for (int i = 0; i < n; i++) {
-            kv one = *k;
+            rb_exp_kv one = *k;
             one.value = items[i];
             long v;
             if (parse_long_value(in, &one, k->key[0] == 'u' ? 1 : 0,
@@ -575,7 +441,7 @@ static int only_of(const char *text, const char *allowed)
 
 /* One key of the [slurm] section. Values go into batch scripts, so only the characters Slurm
  * itself accepts there pass. */
-static int slurm_key(interp *in, const kv *k)
+static int slurm_key(interp *in, const rb_exp_kv *k)
 {
     static const char *const SLURM_KEYS[] = { "partition", "time", "mem", "cpus_per_task",
                                                "gpus_per_task" };
@@ -619,7 +485,7 @@ static int slurm_key(interp *in, const kv *k)
     return 0;
 }
 
-static int interpret(interp *in, parse_state *ps)
+static int interpret(interp *in, const rb_exp_ini *ps)
 {
     rb_experiment *e = in->e;
     int have_name = 0, have_kind = 0, settings_line = 0, experiment_header = 0;
@@ -628,7 +494,7 @@ static int interpret(interp *in, parse_state *ps)
     char settings_section[8] = "";
     /* Pass 1: [experiment], so that the kind is known before settings are checked. */
     for (int i = 0; i < ps->n_kvs; i++) {
-        kv *k = &ps->kvs[i];
+        rb_exp_kv *k = &ps->kvs[i];
         if (strcmp(k->section, "experiment")) continue;
         if (check_one_section(in, k, &experiment_header)) return -1;
         for (int j = 0; j < 4; j++)
@@ -666,7 +532,7 @@ static int interpret(interp *in, parse_state *ps)
     const char *own = e->kind == RB_EXP_TRAIN ? "train" : "mem";
     /* Pass 2: sections in file order. */
     for (int i = 0; i < ps->n_kvs; i++) {
-        kv *k = &ps->kvs[i];
+        rb_exp_kv *k = &ps->kvs[i];
         if (!strcmp(k->section, "experiment")) continue;
         int is_matrix = !strcmp(k->section, "matrix") ||
                         (!strncmp(k->section, "matrix.", 7) && k->section[7]);
@@ -728,7 +594,6 @@ int rb_experiment_parse_work(rb_experiment *e, const char *name, const char *tex
     memset(e, 0, sizeof *e);
     e->slurm.gpus_per_task = -1;
     snprintf(e->path, sizeof e->path, "%s", name);
-    parse_state ps = { .name = name, .text = text, .pos = text };
     interp in = { .e = e, .file = name, .err = err, .err_len = err_len };
     /* The paper's recipe; -1 = the trainer's own default. */
     in.defaults = (rb_exp_settings){ .steps = RB_RECIPE_STEPS, .batch = RB_RECIPE_BATCH,
@@ -736,36 +601,17 @@ int rb_experiment_parse_work(rb_experiment *e, const char *name, const char *tex
                                      .lr = RB_RECIPE_LR, .momentum = RB_RECIPE_MOMENTUM,
                                      .weight_decay = RB_RECIPE_WEIGHT_DECAY, .threads = 2 };
     int ret = -1;
-    int rc = ini_parse_stream(line_reader, &ps, kv_handler, &ps);
-    if (ps.oom || rc == -2) {
-        errf(&in, 0, "out of memory");
+    rb_exp_ini ini;
+    int line = 0;
+    char why[256];
+    if (rb_exp_ini_read(&ini, text, &line, why, sizeof why)) {
+        errf(&in, line, "%s", why);
         goto done;
     }
-    if (ps.stop_line && (!ps.long_line || ps.stop_line < ps.long_line) &&
-        (rc <= 0 || ps.stop_line <= rc)) {
-        if (!strcmp(ps.stop_why, "value"))
-            errf(&in, ps.stop_line, "a value longer than %d characters: no list or "
-                 "description is that long (a list holds at most %d items)", RB_EXP_MAX_VALUE,
-                 RB_EXP_MAX_ITEMS);
-        else
-            errf(&in, ps.stop_line, "more than %d keys: not an experiment file",
-                 RB_EXP_MAX_KEYS);
-        goto done;
-    }
-    if (ps.long_line && (rc == 0 || ps.long_line <= rc)) {
-        errf(&in, ps.long_line, "line longer than %d characters (continue a long list on an "
-             "indented next line)", ini_max_line - 3);
-        goto done;
-    }
-    if (rc > 0) {
-        errf(&in, rc, "not a 'key = value' line, a '[section]' header or a comment");
-        goto done;
-    }
-    ret = interpret(&in, &ps);
+    ret = interpret(&in, &ini);
 done:
-    if (bytes_copied) *bytes_copied = ps.bytes_copied;
-    for (int i = 0; i < ps.n_kvs; i++) free(ps.kvs[i].value);
-    free(ps.kvs);
+    if (bytes_copied) *bytes_copied = ini.bytes_copied;
+    rb_exp_ini_free(&ini);
     free(in.mats);
     if (ret) rb_experiment_free(e);
     return ret;
