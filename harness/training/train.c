@@ -34,6 +34,9 @@
  * when it cannot be recorded either, the outcome goes to the run's outcome file and the
  * message says so, and the next rb_train_run of this configuration records it.
  *
+ * The configuration is checked and resolved by rb_train_resolve (train_config.c); this file only
+ * reads the result, embedded in the trainer.
+ *
  * Owns, for the duration of rb_train_run: the context, datasets, model, host buffers, the run's
  * lock file (an fcntl lock that keeps two processes from training the same run) and the signal
  * handlers for SIGINT/SIGTERM (the previous ones and the signal mask are restored on return).
@@ -60,14 +63,13 @@
 #include "training/loader.h"
 #include "training/recipe.h"
 #include "training/run_files.h"
+#include "training/train_config.h"
 #include <revnet/data.h>
 #include <revnet/model.h>
 #include "reporting/progress.h"
 #include <revnet/rng.h>
 
-/* The synthetic set (tests, machines without data): the one dataset the trainer knows besides
- * the library's (rv_data_names). It is fixed, whatever the run's seed. */
-#define SYNTHETIC "synthetic"
+/* The synthetic set (RB_TRAIN_SYNTHETIC, train_config.h) is fixed, whatever the run's seed. */
 #define SYNTH_SEED 20170704u
 #define SYNTH_TRAIN_N 10000
 #define SYNTH_TEST_N 2000
@@ -104,34 +106,12 @@ static void on_signal(int sig, siginfo_t *info, void *uctx)
 
 int rb_train_last_signal(void) { return g_last_signal; }
 
-void rb_train_config_defaults(rb_train_config *cfg)
-{
-    memset(cfg, 0, sizeof *cfg);
-    cfg->device = rv_device_name(RV_DEVICE_CPU);
-    cfg->schedule = "custom";
-    cfg->experiment = "";
-    cfg->checkpoint_dir = "results/checkpoints";
-    cfg->steps = RB_RECIPE_STEPS;
-    cfg->batch = RB_RECIPE_BATCH;
-    cfg->seed = 1;
-    cfg->eval_every = -1; /* resolved to steps / 20 */
-    cfg->checkpoint_every = 1000;
-    cfg->lr = RB_RECIPE_LR;
-    cfg->momentum = RB_RECIPE_MOMENTUM;
-    cfg->weight_decay = RB_RECIPE_WEIGHT_DECAY;
-    cfg->threads = 2;
-}
-
 typedef struct {
     const rb_train_config *cfg;
     rb_train_result *res;
     rb_db *db;
     rv_ctx *ctx;
-    rv_arch arch;
-    rv_backward_mode mode;
-    const char *dataset;      /* canonical name */
-    long eval_every;          /* resolved */
-    long angle_every;         /* 0 unless a RevNet asked for it */
+    rb_train_resolved conf;   /* the checked configuration and the run's identity */
     rv_dataset train, test;
     float *mean;
     rv_model *model;
@@ -142,9 +122,6 @@ typedef struct {
     rb_loader *loader;
     float *state_host, *mom_host;
     int32_t *order;
-    char extra_json[512];
-    rb_run_config rc;
-    char *key;
     int64_t run_id;           /* -1 until the run exists in the database */
     rb_run_files files;       /* checkpoint, lock and outcome paths of run_id */
     rb_ckpt_progress prog;
@@ -165,130 +142,6 @@ static void set_reason(trainer *t, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(t->res->reason, sizeof t->res->reason, fmt, ap);
     va_end(ap);
-}
-
-static const char *canonical_dataset(const char *name)
-{
-    return name && strcmp(name, SYNTHETIC) == 0 ? SYNTHETIC : rv_data_canonical_name(name);
-}
-
-/* Says in why that name is not a dataset, with the valid ones. */
-static void unknown_dataset(const char *name, char *why, size_t why_len)
-{
-    int len = snprintf(why, why_len, "unknown dataset '%s'; valid:", name ? name : "");
-    for (const char *const *d = rv_data_names(); *d && len >= 0 && (size_t)len < why_len; d++)
-        len += snprintf(why + len, why_len - (size_t)len, " %s,", *d);
-    if (len >= 0 && (size_t)len < why_len) snprintf(why + len, why_len - (size_t)len, " %s", SYNTHETIC);
-}
-
-/* Checks the configuration and fills the run identity; on a bad one returns RB_EXIT_USAGE with
- * what is wrong in why. */
-static int resolve_config(trainer *t, char *why, size_t why_len)
-{
-    const rb_train_config *c = t->cfg;
-    if (!c->arch) {
-        snprintf(why, why_len, "--arch is required (e.g. revnet-38, resnet-32)");
-        return RB_EXIT_USAGE;
-    }
-    if (rv_arch_parse(c->arch, &t->arch, why, why_len) != RV_OK) return RB_EXIT_USAGE;
-    t->dataset = canonical_dataset(c->dataset);
-    if (!t->dataset) {
-        unknown_dataset(c->dataset, why, why_len);
-        return RB_EXIT_USAGE;
-    }
-    const char *device = c->device ? c->device : rv_device_name(RV_DEVICE_CPU);
-    int known = 0;
-    for (const char *const *d = rv_device_names(); *d; d++) known |= !strcmp(device, *d);
-    if (!known) {
-        snprintf(why, why_len, "unknown device '%s'; valid: %s, %s", device,
-                 rv_device_name(RV_DEVICE_CPU), rv_device_name(RV_DEVICE_CUDA));
-        return RB_EXIT_USAGE;
-    }
-    if (c->mode) {
-        if (rv_backward_mode_parse(c->mode, &t->mode, why, why_len) != RV_OK)
-            return RB_EXIT_USAGE;
-    } else {
-        t->mode = t->arch.reversible ? RV_BACKWARD_REVERSIBLE : RV_BACKWARD_STANDARD;
-    }
-    if (!rv_arch_supports(&t->arch, t->mode)) {
-        snprintf(why, why_len, "mode '%s' does not apply to %s (RevNets: standard, reversible; "
-                     "ResNets: standard, checkpoint)", rv_backward_mode_name(t->mode),
-                     t->arch.name);
-        return RB_EXIT_USAGE;
-    }
-    if (c->angle_every > 0 && !t->arch.reversible) {
-        rb_cli_error("train", "--angle-every does not apply to %s: only RevNets reconstruct "
-                     "activations to compare gradients with (leave it out for a ResNet)",
-                     t->arch.name);
-        return RB_EXIT_USAGE;
-    }
-    if (t->arch.input_size != 32) {
-        snprintf(why, why_len, "%s is an ImageNet network; train takes the 32x32 CIFAR-shaped "
-                     "datasets of --dataset", t->arch.name);
-        return RB_EXIT_USAGE;
-    }
-    if (c->steps < 1 || c->batch < 1 || c->threads < 0 || c->checkpoint_every < 0 ||
-        c->train_subset < 0 || c->test_subset < 0 || c->angle_every < 0 || c->stop_after < 0 ||
-        !(c->lr > 0) || !isfinite(c->lr) || !(c->momentum >= 0) || !(c->weight_decay >= 0)) {
-        snprintf(why, why_len, "steps and batch must be >= 1, lr > 0, and counts, momentum and "
-                     "weight decay >= 0");
-        return RB_EXIT_USAGE;
-    }
-    t->eval_every = c->eval_every < 0 ? (c->steps / 20 > 0 ? c->steps / 20 : 1) : c->eval_every;
-    /* The angle compares stored against reconstructed activations: only RevNets have both. */
-    t->angle_every = t->arch.reversible ? c->angle_every : 0;
-
-    /* Everything that changes the numbers logged goes into the key; the checkpoint interval,
-     * progress display and stop_after do not. */
-    snprintf(t->extra_json, sizeof t->extra_json,
-             "{\"lr\":%.17g,\"momentum\":%.17g,\"weight_decay\":%.17g,\"test_subset\":%ld,"
-             "\"angle_every\":%ld}",
-             c->lr, c->momentum, c->weight_decay, c->test_subset, t->angle_every);
-    t->rc = (rb_run_config){ .arch = t->arch.name,
-                             .dataset = t->dataset,
-                             .mode = rv_backward_mode_name(t->mode),
-                             .device = c->device ? c->device : rv_device_name(RV_DEVICE_CPU),
-                             .kind = "train",
-                             .schedule = c->schedule ? c->schedule : "custom",
-                             .experiment = c->experiment ? c->experiment : "",
-                             .batch = c->batch,
-                             .steps = c->steps,
-                             .seed = c->seed,
-                             .eval_every = t->eval_every,
-                             .train_subset = c->train_subset,
-                             .threads = c->threads,
-                             .extra_json = t->extra_json };
-    t->key = rb_db_config_key(&t->rc);
-    if (!t->key) {
-        snprintf(why, why_len, "out of memory");
-        return RB_EXIT_FAIL;
-    }
-    return RB_EXIT_OK;
-}
-
-int rb_train_identify(const rb_train_config *cfg, rb_train_identity *out, char *why,
-                      size_t why_len)
-{
-    trainer t;
-    memset(&t, 0, sizeof t);
-    memset(out, 0, sizeof *out);
-    t.cfg = cfg;
-    int code = resolve_config(&t, why, why_len);
-    if (code == RB_EXIT_OK) {
-        out->rc = t.rc;
-        snprintf(out->arch, sizeof out->arch, "%s", t.arch.name);
-        snprintf(out->extra_json, sizeof out->extra_json, "%s", t.extra_json);
-        out->rc.arch = out->arch;
-        out->rc.extra_json = out->extra_json;
-    }
-    free(t.key);
-    return code;
-}
-
-int rb_train_check_config(const rb_train_config *cfg, char *why, size_t why_len)
-{
-    rb_train_identity id;
-    return rb_train_identify(cfg, &id, why, why_len);
 }
 
 /* Final metrics of a finished run, read back from the database (a run that finished earlier,
@@ -328,15 +181,15 @@ static rv_status load_data(trainer *t)
 {
     const rb_train_config *c = t->cfg;
     rv_status st;
-    if (strcmp(t->dataset, SYNTHETIC) == 0) {
+    if (strcmp(t->conf.dataset, RB_TRAIN_SYNTHETIC) == 0) {
         rv_rng_state r;
         rv_rng_seed_stream(&r, SYNTH_SEED, 0);
         st = rv_data_synthetic(t->ctx, &t->train, SYNTH_TRAIN_N, 10, &r);
         if (st == RV_OK) st = rv_data_synthetic(t->ctx, &t->test, SYNTH_TEST_N, 10, &r);
         if (st != RV_OK) return st;
     } else {
-        st = rv_data_load(t->ctx, &t->train, t->dataset, 1, c->data_root);
-        if (st == RV_OK) st = rv_data_load(t->ctx, &t->test, t->dataset, 0, c->data_root);
+        st = rv_data_load(t->ctx, &t->train, t->conf.dataset, 1, c->data_root);
+        if (st == RV_OK) st = rv_data_load(t->ctx, &t->test, t->conf.dataset, 0, c->data_root);
         if (st != RV_OK) {
             const char *msg = rv_ctx_message(t->ctx);
             if (st == RV_ERR_IO && !strstr(msg, "fetch-cifar"))
@@ -396,11 +249,11 @@ static rv_status build_model(trainer *t)
     opt.n_classes = t->train.n_classes;
     opt.batch = c->batch;
     opt.seed = c->seed;
-    opt.train_modes = 1u << t->mode;
-    if (t->angle_every > 0)
+    opt.train_modes = 1u << t->conf.mode;
+    if (t->conf.angle_every > 0)
         opt.train_modes |= (1u << RV_BACKWARD_STANDARD) | (1u << RV_BACKWARD_REVERSIBLE);
     opt.plan_eval = 1;
-    rv_status st = rv_model_create(t->ctx, &t->arch, &opt, &t->model);
+    rv_status st = rv_model_create(t->ctx, &t->conf.arch, &opt, &t->model);
     if (st != RV_OK) return st;
     t->n_params = rv_model_n_params(t->model);
     t->n_state = rv_model_n_state(t->model);
@@ -419,7 +272,8 @@ static rv_status save_checkpoint(trainer *t)
     rv_status st = rv_model_get_state(t->model, t->state_host, t->mom_host);
     if (st != RV_OK) return st;
     rb_ckpt_arrays a = ckpt_arrays(t);
-    st = rb_checkpoint_save(t->ctx, t->files.ckpt, rb_db_identity(t->db), t->key, &t->prog, &a);
+    st = rb_checkpoint_save(t->ctx, t->files.ckpt, rb_db_identity(t->db), t->conf.key, &t->prog,
+                            &a);
     if (st == RV_OK) t->ckpt_step = (long)t->prog.step;
     return st;
 }
@@ -438,7 +292,7 @@ static rv_status open_run(trainer *t, int64_t resume_id)
     t->prog.pos = t->train.n; /* forces a permutation before the first step */
 
     if (resume_id < 0) {
-        if (rb_db_run_begin(t->db, &t->rc, rv_ctx_describe(t->ctx), &t->run_id) != 0)
+        if (rb_db_run_begin(t->db, &t->conf.rc, rv_ctx_describe(t->ctx), &t->run_id) != 0)
             return db_fail(t, "cannot record the run");
     } else {
         t->run_id = resume_id;
@@ -463,7 +317,7 @@ static rv_status open_run(trainer *t, int64_t resume_id)
             from = recorded;
         if (access(from, F_OK) == 0) {
             rb_ckpt_arrays a = ckpt_arrays(t);
-            st = rb_checkpoint_load(t->ctx, from, db_id, t->key, &t->prog, &a);
+            st = rb_checkpoint_load(t->ctx, from, db_id, t->conf.key, &t->prog, &a);
             if (st == RV_OK) st = rv_model_set_state(t->model, t->state_host, t->mom_host);
             if (st != RV_OK) return st;
             t->ckpt_step = (long)t->prog.step;
@@ -577,14 +431,14 @@ static rv_status train_loop(trainer *t)
         p->rng = batch.after.rng;
         if (batch.new_epoch)
             memcpy(t->order, batch.order, (size_t)t->train.n * sizeof *t->order);
-        if (t->angle_every > 0 && (s == 0 || (s + 1) % t->angle_every == 0)) {
+        if (t->conf.angle_every > 0 && (s == 0 || (s + 1) % t->conf.angle_every == 0)) {
             double ta = rb_now_ms();
             if ((st = log_angle(t, s, batch.x, batch.y)) != RV_OK) return st;
             t0 += rb_now_ms() - ta; /* diagnostics are not training throughput */
         }
         rv_step_result r;
         t->last_lr = lr_at(t, s);
-        st = rv_model_train_step(t->model, t->mode, batch.x, batch.y, 1, &r);
+        st = rv_model_train_step(t->model, t->conf.mode, batch.x, batch.y, 1, &r);
         if (st != RV_OK) return st;
         st = rv_model_sgd(t->model, (float)t->last_lr, (float)c->momentum,
                           (float)c->weight_decay);
@@ -603,7 +457,7 @@ static rv_status train_loop(trainer *t)
         done_here++;
 
         long step = (long)p->step;
-        if (step == c->steps || (t->eval_every > 0 && step % t->eval_every == 0))
+        if (step == c->steps || (t->conf.eval_every > 0 && step % t->conf.eval_every == 0))
             if ((st = evaluate(t, step)) != RV_OK) return st;
         int stop = g_stop_signal != 0 || (c->stop_after > 0 && done_here >= c->stop_after);
         if (stop || step == c->steps || (c->checkpoint_every > 0 && step % c->checkpoint_every == 0))
@@ -633,7 +487,7 @@ static void trainer_free(trainer *t)
     rv_data_free(&t->test);
     free(t->mean);
     free(t->host);
-    free(t->key);
+    free(t->conf.key);
     if (t->ctx) rv_ctx_destroy(t->ctx);
 }
 
@@ -660,12 +514,13 @@ int rb_train_run(const rb_train_config *cfg, rb_db *db, rb_train_result *res)
     sigset_t stop_set, old_mask;
     int handlers = 0;
 
-    if ((code = resolve_config(&t, res->reason, sizeof res->reason)) != RB_EXIT_OK) goto out;
+    code = rb_train_resolve(cfg, &t.conf, res->reason, sizeof res->reason);
+    if (code != RB_EXIT_OK) goto out;
     code = RB_EXIT_FAIL;
 
     int64_t found_id = -1;
     char found_status[16] = "";
-    int found = rb_db_find_run(db, &t.rc, &found_id, found_status);
+    int found = rb_db_find_run(db, &t.conf.rc, &found_id, found_status);
     if (found < 0) {
         set_reason(&t, "results database: %s", rb_db_message(db));
         goto out;
@@ -738,7 +593,7 @@ int rb_train_run(const rb_train_config *cfg, rb_db *db, rb_train_result *res)
 
     if (cfg->progress) {
         char label[96];
-        snprintf(label, sizeof label, "run %lld %s", (long long)t.run_id, t.arch.name);
+        snprintf(label, sizeof label, "run %lld %s", (long long)t.run_id, t.conf.arch.name);
         rb_progress_begin(&t.bar, stderr, label, (long)t.prog.step, cfg->steps, cfg->batch);
     }
     st = train_loop(&t);

@@ -10,6 +10,9 @@
  * written atomically (write, fsync, rename); resume continues to exactly the state an
  * uninterrupted run reaches. Checkpoints and locks are kept per database (run_files.h); a
  * database that refuses a write mid-run stops the run 'interrupted', resumable.
+ *
+ * The configuration (rb_train_config), its defaults, its check and the run identity it maps
+ * to live in train_config.h, which this header includes.
  */
 #ifndef RB_TRAIN_H
 #define RB_TRAIN_H
@@ -17,41 +20,7 @@
 #include <stdint.h>
 #include "common/exit_status.h"
 #include "db/db.h"
-
-typedef struct {
-    const char *arch;
-    const char *dataset;        /* cifar10 | cifar100 | fashion-mnist */
-    const char *mode;           /* standard | reversible | checkpoint; NULL = reversible for
-                                   RevNets, standard for ResNets */
-    const char *device;         /* cpu | cuda */
-    const char *data_root;      /* NULL: $REVBENCH_DATA, then data/ */
-    const char *schedule;       /* label stored with the run ("custom" by default) */
-    const char *experiment;     /* experiment name or "" */
-    const char *checkpoint_dir; /* default results/checkpoints */
-    long steps;                 /* default 80000 */
-    int batch;                  /* default 100 */
-    uint64_t seed;              /* default 1 */
-    long eval_every;            /* -1 (default) = steps/20; 0 = only at the end */
-    long checkpoint_every;      /* default 1000 */
-    long train_subset;          /* 0 = whole training set */
-    long test_subset;           /* 0 = whole test set */
-    long angle_every;           /* RevNets: gradient angle every K steps; 0 = off */
-    double lr;                  /* initial learning rate, default 0.1 */
-    double momentum;            /* 0.9 */
-    double weight_decay;        /* 2e-4 */
-    int threads;                /* CPU threads, default 2 */
-    int resume;                 /* continue the newest unfinished run with this config */
-    int progress;               /* 1: progress bar/lines on stderr */
-    int sequential_loader;      /* 1: fill each batch on the training thread, not one batch
-                                   ahead on the loader thread (loader.h); the batches, and so
-                                   every result, are the same either way */
-    long stop_after;            /* stop as if interrupted after this many steps in this process
-                                   (checkpoint, status 'interrupted'); 0 = off. For time-sliced
-                                   jobs and for tests of resume. */
-} rb_train_config;
-
-/* Fills the defaults above. */
-void rb_train_config_defaults(rb_train_config *cfg);
+#include "training/train_config.h"
 
 typedef struct {
     int64_t run_id;
@@ -67,28 +36,6 @@ typedef struct {
     char note[1024];            /* set when this call recorded how an earlier attempt of the
                                    run ended, which that attempt could not (also on stderr) */
 } rb_train_result;
-
-/* Checks a configuration without touching any file or the database: architecture, dataset,
- * device and mode names, mode/architecture fit, value ranges. Returns RB_EXIT_OK, or
- * RB_EXIT_USAGE with what is wrong (and the valid choices) in why (at most why_len bytes).
- * rb_train_run checks again. Prints nothing: the caller decides what to say. */
-int rb_train_check_config(const rb_train_config *cfg, char *why, size_t why_len);
-
-/* The identity rb_train_run records for a configuration in the database (defaults resolved:
- * mode, eval_every, the canonical dataset name, the extra_json of lr, momentum, weight decay,
- * test subset and angle interval). rc's strings point into this struct and into the cfg it
- * was made from, so use it in place (do not copy it) while cfg lives. */
-typedef struct {
-    rb_run_config rc;
-    char arch[48];
-    char extra_json[512];
-} rb_train_identity;
-
-/* Fills *out for cfg, so that rb_db_find_run(db, &out->rc, ...) finds the runs rb_train_run
- * makes for cfg (the `run` command uses it to skip finished entries). Returns RB_EXIT_OK, or
- * RB_EXIT_USAGE with the problem in why, as rb_train_check_config. */
-int rb_train_identify(const rb_train_config *cfg, rb_train_identity *out, char *why,
-                      size_t why_len);
 
 /* Runs (or resumes) one training run, logging to db. Returns an exit status
  * (common/exit_status.h): RB_EXIT_OK finished, RB_EXIT_FAIL failed/diverged/interrupted,
