@@ -1,5 +1,5 @@
 /*
- * memory.c: the memory planner, arena and accountant (see memory.h for the life cycle).
+ * memory.c: the memory plan and its arena (see memory.h for the life cycle).
  *
  * A program is a recorded sequence of events e_0, e_1, ... where each event acquires or
  * releases one buffer b; buffer b lives over the closed event interval [first_b, last_b].
@@ -12,23 +12,22 @@
  * the largest, because two programs never run at the same time. Every offset is a multiple of
  * RV_MEM_ALIGN. The arena is one rv_ctx_alloc of persistent + largest region bytes.
  *
- * The accountant counts requested bytes (not rounded): current and peak per category, the peak
- * of their sum and the peak of KEPT + TRANSIENT + WORKSPACE. rv_mem_planned runs the same
- * bookkeeping over a recorded event list, so a replay measures exactly what the plan says.
+ * rv_mem_planned runs the accountant's bookkeeping (memory_replay.c) over a recorded event list,
+ * so a replay measures exactly what the plan says.
  *
- * Owns: the host-side plan (names, events, persistent slots' addresses) and the one arena.
+ * Owns: the host-side plan (names, events, persistent slots' addresses) and the one arena. The
+ * replay of programs and the measured counters are memory_replay.c's, which stands above this
+ * file; the structures both read are in memory_plan.h.
  */
-#include <revnet/memory.h>
+#include "memory_plan.h"
 
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define RV_MEM_MAX_PROGRAMS 16
 /* One cache line; also what AVX-512 loads want, and a divisor of cudaMalloc's 256. */
 #define RV_MEM_ALIGN ((size_t)64)
-#define RV_MEM_NAME_LEN 64
 /* Sizes above this are refused up front so that offset arithmetic cannot wrap. */
 #define RV_MEM_MAX_BYTES (SIZE_MAX / 4)
 /* Placeholders live where nothing is mapped, so that an op that wrongly dereferences one during
@@ -40,57 +39,6 @@
 #else
 #define RV_MEM_PLACEHOLDER_BASE ((uintptr_t)1 << 20)
 #endif
-
-typedef struct {
-    char name[RV_MEM_NAME_LEN];
-    rv_mem_category category;
-    size_t bytes;
-    size_t offset;          /* persistent: in the arena; program: in the shared region */
-    uintptr_t placeholder;  /* the address handed out while recording */
-    long first_event;
-    long last_event;        /* -1 while live in a recording */
-} mem_buf;
-
-typedef struct {
-    size_t buf;   /* index into the program's buffers */
-    int release;  /* 0: acquire, 1: release */
-} mem_event;
-
-typedef enum { PROG_EMPTY = 0, PROG_RECORDING, PROG_RECORDED } prog_state;
-
-typedef struct {
-    prog_state state;
-    mem_buf *bufs;           /* in acquisition order, so placeholders increase with the index */
-    size_t n_bufs, cap_bufs;
-    mem_event *events;
-    size_t n_events, cap_events;
-    size_t n_live;           /* while recording */
-    size_t region_bytes;     /* after finalize */
-} mem_program;
-
-struct rv_mem {
-    rv_ctx *ctx;
-    mem_buf *persist;
-    void ***slots;           /* slots[i] receives persist[i]'s address */
-    size_t n_persist, cap_persist;
-    size_t persist_bytes[RV_MEM_N_CATEGORIES];
-    mem_program prog[RV_MEM_MAX_PROGRAMS];
-    uintptr_t next_placeholder;
-
-    int recording;           /* program being recorded, or -1 */
-    int saved_dry_run;       /* the context's flag before the recording began */
-
-    int finalized;
-    void *arena;
-    size_t arena_bytes;
-    size_t region_base;      /* where the shared program region starts in the arena */
-
-    int running;             /* program being replayed, or -1 */
-    size_t run_pos;          /* next expected event */
-    int run_broken;          /* a deviation happened in this replay */
-
-    rv_mem_stats stats;
-};
 
 const char *rv_mem_category_name(rv_mem_category c)
 {
@@ -150,7 +98,7 @@ static int is_activation(rv_mem_category c)
 }
 
 /* Raises the peaks to the current values. */
-static void stats_touch(rv_mem_stats *s)
+void rv_mem_stats_touch(rv_mem_stats *s)
 {
     size_t total = 0, act = 0;
     for (int c = 0; c < RV_MEM_N_CATEGORIES; c++) {
@@ -167,12 +115,12 @@ static void stats_persistent(const rv_mem *m, rv_mem_stats *s)
 {
     memset(s, 0, sizeof *s);
     memcpy(s->current_bytes, m->persist_bytes, sizeof s->current_bytes);
-    stats_touch(s);
+    rv_mem_stats_touch(s);
 }
 
 static int valid_category(rv_mem_category c) { return (int)c >= 0 && c < RV_MEM_N_CATEGORIES; }
 
-static rv_status check_program(const rv_mem *m, int program, const char *fn)
+rv_status rv_mem_check_program(const rv_mem *m, int program, const char *fn)
 {
     if (program < 0 || program >= RV_MEM_MAX_PROGRAMS)
         return rv_ctx_fail(m->ctx, RV_ERR_ARG, "%s: program %d is outside [0, %d)", fn, program,
@@ -181,7 +129,7 @@ static rv_status check_program(const rv_mem *m, int program, const char *fn)
 }
 
 /* Common checks of a new buffer's description. */
-static rv_status check_buffer_args(rv_mem *m, const char *fn, const void *out, const char *name,
+rv_status rv_mem_check_buffer_args(rv_mem *m, const char *fn, const void *out, const char *name,
                                    rv_mem_category cat, size_t bytes)
 {
     if (!out) return rv_ctx_fail(m->ctx, RV_ERR_ARG, "%s: the output pointer is NULL", fn);
@@ -250,7 +198,7 @@ rv_status rv_mem_declare(rv_mem *m, void **slot, const char *name, rv_mem_catego
                          size_t bytes)
 {
     if (!m) return RV_ERR_ARG;
-    rv_status s = check_buffer_args(m, "rv_mem_declare", slot, name, cat, bytes);
+    rv_status s = rv_mem_check_buffer_args(m, "rv_mem_declare", slot, name, cat, bytes);
     if (s != RV_OK) return s;
     if (m->finalized)
         return rv_ctx_fail(m->ctx, RV_ERR_PLAN,
@@ -291,7 +239,7 @@ rv_status rv_mem_declare(rv_mem *m, void **slot, const char *name, rv_mem_catego
 rv_status rv_mem_record_begin(rv_mem *m, int program)
 {
     if (!m) return RV_ERR_ARG;
-    rv_status s = check_program(m, program, "rv_mem_record_begin");
+    rv_status s = rv_mem_check_program(m, program, "rv_mem_record_begin");
     if (s != RV_OK) return s;
     if (m->finalized)
         return rv_ctx_fail(m->ctx, RV_ERR_PLAN,
@@ -354,7 +302,7 @@ static rv_status push_event(rv_mem *m, mem_program *p, size_t buf, int release)
     return RV_OK;
 }
 
-static rv_status record_acquire(rv_mem *m, void **out, const char *name, rv_mem_category cat,
+rv_status rv_mem_record_acquire(rv_mem *m, void **out, const char *name, rv_mem_category cat,
                                 size_t bytes)
 {
     mem_program *p = &m->prog[m->recording];
@@ -381,7 +329,7 @@ static rv_status record_acquire(rv_mem *m, void **out, const char *name, rv_mem_
     return RV_OK;
 }
 
-static rv_status record_release(rv_mem *m, void *ptr)
+rv_status rv_mem_record_release(rv_mem *m, void *ptr)
 {
     int program = m->recording;
     mem_program *p = &m->prog[program];
@@ -545,168 +493,8 @@ rv_status rv_mem_finalize(rv_mem *m)
     /* Persistent buffers are live from here on. */
     for (int c = 0; c < RV_MEM_N_CATEGORIES; c++)
         m->stats.current_bytes[c] += m->persist_bytes[c];
-    stats_touch(&m->stats);
+    rv_mem_stats_touch(&m->stats);
     return RV_OK;
-}
-
-/* ---- replay ----------------------------------------------------------------------------- */
-
-/* rv_mem_run_begin and rv_mem_run_end are kept apart from the recording pair they parallel:
- * each phase checks its own state, with a message of its own for every refusal. */
-rv_status rv_mem_run_begin(rv_mem *m, int program)
-{
-    if (!m) return RV_ERR_ARG;
-    rv_status s = check_program(m, program, "rv_mem_run_begin");
-    if (s != RV_OK) return s;
-    if (!m->finalized)
-        return rv_ctx_fail(m->ctx, RV_ERR_PLAN, "rv_mem_run_begin: the plan is not finalized");
-    if (m->running >= 0)
-        return rv_ctx_fail(m->ctx, RV_ERR_PLAN,
-                           "rv_mem_run_begin: program %d is still running", m->running);
-    if (m->prog[program].state != PROG_RECORDED)
-        return rv_ctx_fail(m->ctx, RV_ERR_PLAN,
-                           "rv_mem_run_begin: program %d was never recorded", program);
-    m->running = program;
-    m->run_pos = 0;
-    m->run_broken = 0;
-    return RV_OK;
-}
-
-rv_status rv_mem_run_end(rv_mem *m)
-{
-    if (!m) return RV_ERR_ARG;
-    if (m->running < 0)
-        return rv_ctx_fail(m->ctx, RV_ERR_PLAN, "rv_mem_run_end: no replay in progress");
-    int program = m->running;
-    const mem_program *p = &m->prog[program];
-    size_t pos = m->run_pos;
-    int broken = m->run_broken;
-    /* The run ends whatever happened: only the persistent buffers stay live. */
-    m->running = -1;
-    memcpy(m->stats.current_bytes, m->persist_bytes, sizeof m->stats.current_bytes);
-    if (broken)
-        return rv_ctx_fail(m->ctx, RV_ERR_PLAN,
-                           "rv_mem_run_end: program %d deviated from its plan at event %zu",
-                           program, pos);
-    if (pos != p->n_events) {
-        const mem_event *e = &p->events[pos];
-        return rv_ctx_fail(m->ctx, RV_ERR_PLAN,
-                           "rv_mem_run_end: program %d ended after %zu of %zu events; the next "
-                           "was the %s of '%s'",
-                           program, pos, p->n_events, e->release ? "release" : "acquire",
-                           p->bufs[e->buf].name);
-    }
-    return RV_OK;
-}
-
-static void *replay_address(const rv_mem *m, const mem_buf *b)
-{
-    return (char *)m->arena + m->region_base + b->offset;
-}
-
-static rv_status replay_acquire(rv_mem *m, void **out, const char *name, rv_mem_category cat,
-                                size_t bytes)
-{
-    int program = m->running;
-    const mem_program *p = &m->prog[program];
-    size_t pos = m->run_pos;
-    if (m->run_broken)
-        return rv_ctx_fail(m->ctx, RV_ERR_PLAN,
-                           "rv_mem_acquire: '%s' after program %d deviated from its plan", name,
-                           program);
-    m->run_broken = 1; /* cleared below when the event matches */
-    if (pos >= p->n_events)
-        return rv_ctx_fail(m->ctx, RV_ERR_PLAN,
-                           "rv_mem_acquire: '%s' (%s, %zu bytes) is an extra acquire: program %d "
-                           "recorded %zu events", name, rv_mem_category_name(cat), bytes, program,
-                           p->n_events);
-    const mem_event *e = &p->events[pos];
-    const mem_buf *b = &p->bufs[e->buf];
-    if (e->release)
-        return rv_ctx_fail(m->ctx, RV_ERR_PLAN,
-                           "rv_mem_acquire: '%s' at event %zu of program %d, where the plan "
-                           "releases '%s'", name, pos, program, b->name);
-    if (b->bytes != bytes || b->category != cat)
-        return rv_ctx_fail(m->ctx, RV_ERR_PLAN,
-                           "rv_mem_acquire: '%s' (%s, %zu bytes) at event %zu of program %d, "
-                           "where the plan acquires '%s' (%s, %zu bytes)",
-                           name, rv_mem_category_name(cat), bytes, pos, program, b->name,
-                           rv_mem_category_name(b->category), b->bytes);
-    m->run_broken = 0;
-    m->run_pos++;
-    m->stats.current_bytes[cat] += bytes;
-    stats_touch(&m->stats);
-    *out = replay_address(m, b);
-    return RV_OK;
-}
-
-static rv_status replay_release(rv_mem *m, void *ptr)
-{
-    int program = m->running;
-    const mem_program *p = &m->prog[program];
-    size_t pos = m->run_pos;
-    if (m->run_broken)
-        return rv_ctx_fail(m->ctx, RV_ERR_PLAN,
-                           "rv_mem_release: %p after program %d deviated from its plan", ptr,
-                           program);
-    if (pos < p->n_events && p->events[pos].release &&
-        replay_address(m, &p->bufs[p->events[pos].buf]) == ptr) {
-        const mem_buf *b = &p->bufs[p->events[pos].buf];
-        m->run_pos++;
-        m->stats.current_bytes[b->category] -= b->bytes;
-        return RV_OK;
-    }
-    m->run_broken = 1;
-    /* The error path: find which live buffer, if any, ptr is, to say what went wrong. Buffers
-     * that do not overlap in time may share an address, so look only at live ones. */
-    const char *what = NULL;
-    for (size_t i = 0; i < pos; i++) {
-        const mem_buf *b = &p->bufs[p->events[i].buf];
-        if (!p->events[i].release && (size_t)b->last_event >= pos && replay_address(m, b) == ptr) {
-            what = b->name;
-            break;
-        }
-    }
-    if (pos >= p->n_events)
-        return rv_ctx_fail(m->ctx, RV_ERR_PLAN,
-                           "rv_mem_release: %s%s%s (%p) is an extra release: program %d "
-                           "recorded %zu events", what ? "'" : "", what ? what : "a pointer",
-                           what ? "'" : "", ptr, program, p->n_events);
-    const mem_event *e = &p->events[pos];
-    const char *expected = p->bufs[e->buf].name;
-    if (!what)
-        return rv_ctx_fail(m->ctx, RV_ERR_PLAN,
-                           "rv_mem_release: %p is not a live buffer of program %d (event %zu "
-                           "expects the %s of '%s')", ptr, program, pos,
-                           e->release ? "release" : "acquire", expected);
-    return rv_ctx_fail(m->ctx, RV_ERR_PLAN,
-                       "rv_mem_release: '%s' at event %zu of program %d, where the plan %s '%s'",
-                       what, pos, program, e->release ? "releases" : "acquires", expected);
-}
-
-/* ---- acquire / release ------------------------------------------------------------------ */
-
-rv_status rv_mem_acquire(rv_mem *m, void **out, const char *name, rv_mem_category cat,
-                         size_t bytes)
-{
-    if (!m) return RV_ERR_ARG;
-    if (out) *out = NULL;
-    rv_status s = check_buffer_args(m, "rv_mem_acquire", out, name, cat, bytes);
-    if (s != RV_OK) return s;
-    if (m->recording >= 0) return record_acquire(m, out, name, cat, bytes);
-    if (m->running >= 0) return replay_acquire(m, out, name, cat, bytes);
-    return rv_ctx_fail(m->ctx, RV_ERR_PLAN,
-                       "rv_mem_acquire: '%s' outside a recording or a replay", name);
-}
-
-rv_status rv_mem_release(rv_mem *m, void *p)
-{
-    if (!m) return RV_ERR_ARG;
-    if (!p) return rv_ctx_fail(m->ctx, RV_ERR_ARG, "rv_mem_release: the pointer is NULL");
-    if (m->recording >= 0) return record_release(m, p);
-    if (m->running >= 0) return replay_release(m, p);
-    return rv_ctx_fail(m->ctx, RV_ERR_PLAN,
-                       "rv_mem_release: %p outside a recording or a replay", p);
 }
 
 /* ---- statistics and the plan ------------------------------------------------------------ */
@@ -715,7 +503,7 @@ rv_status rv_mem_planned(const rv_mem *m, int program, rv_mem_stats *out)
 {
     if (!m) return RV_ERR_ARG;
     if (!out) return rv_ctx_fail(m->ctx, RV_ERR_ARG, "rv_mem_planned: out is NULL");
-    rv_status s = check_program(m, program, "rv_mem_planned");
+    rv_status s = rv_mem_check_program(m, program, "rv_mem_planned");
     if (s != RV_OK) return s;
     const mem_program *p = &m->prog[program];
     if (p->state != PROG_RECORDED)
@@ -729,30 +517,11 @@ rv_status rv_mem_planned(const rv_mem *m, int program, rv_mem_stats *out)
             st.current_bytes[b->category] -= b->bytes;
         } else {
             st.current_bytes[b->category] += b->bytes;
-            stats_touch(&st);
+            rv_mem_stats_touch(&st);
         }
     }
     *out = st;
     return RV_OK;
-}
-
-void rv_mem_measured(const rv_mem *m, rv_mem_stats *out)
-{
-    if (!out) return;
-    if (!m) {
-        memset(out, 0, sizeof *out);
-        return;
-    }
-    *out = m->stats;
-}
-
-void rv_mem_reset_peaks(rv_mem *m)
-{
-    if (!m) return;
-    memcpy(m->stats.peak_bytes, m->stats.current_bytes, sizeof m->stats.peak_bytes);
-    m->stats.peak_total_bytes = 0;
-    m->stats.peak_activation_bytes = 0;
-    stats_touch(&m->stats);
 }
 
 size_t rv_mem_arena_bytes(const rv_mem *m) { return m ? m->arena_bytes : 0; }
