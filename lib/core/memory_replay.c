@@ -73,6 +73,9 @@ static void *replay_address(const rv_mem *m, const mem_buf *b)
     return (char *)m->arena + m->region_base + b->offset;
 }
 
+/* replay_acquire and replay_release open alike (a broken replay refuses every further event)
+ * and stay apart: each checks its own kind of event and names what the caller passed (a
+ * buffer's name, a pointer). */
 static rv_status replay_acquire(rv_mem *m, void **out, const char *name, rv_mem_category cat,
                                 size_t bytes)
 {
