@@ -4,8 +4,8 @@
 -- statement that gives no row fails (a claim the reference cannot back). To quote a new
 -- number: add the query here, run it (`revbench import results/reference --db /tmp/r.db;
 -- sqlite3 /tmp/r.db < tests/readme-numbers.sql`) and paste its rows into the README.
--- When the full quick matrix and the 16,000-step schedule are in the reference, add their
--- tables here the same way (one statement per table: it must give one row per line).
+-- When the 16,000-step schedule is in the reference, add its
+-- table here the same way (one statement per table: it must give one row per line).
 
 -- The machine and commit of the memory runs ("Results").
 SELECT DISTINCT printf('%s, %d online CPUs with %s; %d threads; commit %s', cpu_model, n_cpus,
@@ -19,7 +19,8 @@ FROM runs WHERE experiment IN ('cifar-memory', 'imagenet-memory');
 
 -- Parameter counts of the networks as built, and their agreement with the official code.
 SELECT printf('%s %,d', replace(replace(name, 'resnet', 'ResNet'), 'revnet', 'RevNet'), n_params)
-FROM archs WHERE name IN ('resnet-32', 'revnet-38', 'revnet-164', 'revnet-104');
+FROM archs WHERE name IN ('resnet-32', 'revnet-38', 'revnet-164', 'revnet-104')
+  AND dataset IN ('cifar10', 'imagenet');
 SELECT printf('%d of %d networks measured here have exactly the parameter count of the official code',
               sum(a.n_params = p.value), count(*))
 FROM archs a JOIN paper p ON p.tbl = 'params' AND p.quantity = 'params_counted'
@@ -88,3 +89,28 @@ SELECT printf('%s %s: %.1f MB per layer, %.1f MB at %d layers, %,d MB at %d',
               f.hi)
 FROM f WHERE NOT (f.fam = 'revnet' AND f.mode = 'reversible') AND f.n >= 2
 ORDER BY f.fam, f.mode DESC;
+
+-- The quick CIFAR matrix ("Training on CIFAR"): where and how its runs were trained.
+SELECT DISTINCT printf('%s, %d online CPUs with %s; %d threads; %s backend; commit %s',
+                       cpu_model, n_cpus, isa, threads,
+                       substr(backend, 1, instr(backend, ';') - 1), git_rev)
+FROM runs WHERE experiment = 'cifar-quick' AND status = 'finished';
+
+-- The quick CIFAR table: test error (%) of each pair on each dataset, the paper's beside ours.
+SELECT printf('| %s | %s | %.2f | %s | %.2f | %s |', pair,
+              CASE dataset WHEN 'cifar10' THEN 'CIFAR-10' ELSE 'CIFAR-100' END, paper_resnet,
+              CASE WHEN ours_resnet IS NULL THEN 'not yet run'
+                   ELSE printf('%.2f', ours_resnet) END,
+              paper_revnet,
+              CASE WHEN ours_revnet IS NULL THEN 'not yet run'
+                   ELSE printf('%.2f', ours_revnet) END)
+FROM v_cifar_table WHERE schedule = 'quick';
+
+-- The gradient angle, stored against reconstructed activations, that the RevNets log.
+SELECT printf('%s on %s: %.1e to %.1e degrees over %d checks',
+              replace(r.arch, 'revnet', 'RevNet'),
+              CASE r.dataset WHEN 'cifar10' THEN 'CIFAR-10' ELSE 'CIFAR-100' END,
+              min(m.value), max(m.value), count(*))
+FROM metrics m JOIN runs r ON r.id = m.run_id
+WHERE m.name = 'grad_angle_deg' AND r.experiment = 'cifar-quick' AND r.status = 'finished'
+GROUP BY r.id ORDER BY r.id;
