@@ -80,6 +80,9 @@ Test(messages, angle_every_on_a_resnet_is_refused)
     cr_expect_eq(rc, 2, "exit %d: %s", rc, slurp("err"));
     cr_expect(strstr(slurp("err"), "--angle-every does not apply to resnet-basic-1") != NULL,
               "%s", slurp("err"));
+    /* Said once, on one line: the check used to print it itself and leave the caller an
+     * empty reason, which came out as a second, empty error line. */
+    cr_expect(strstr(slurp("err"), "revbench train: \n") == NULL, "%s", slurp("err"));
     cr_expect(!exists("r.db"), "a usage error created the database");
 }
 

@@ -86,9 +86,9 @@ int rb_train_resolve(const rb_train_config *c, rb_train_resolved *out, char *why
         return RB_EXIT_USAGE;
     }
     if (c->angle_every > 0 && !out->arch.reversible) {
-        rb_cli_error("train", "--angle-every does not apply to %s: only RevNets reconstruct "
-                     "activations to compare gradients with (leave it out for a ResNet)",
-                     out->arch.name);
+        snprintf(why, why_len, "--angle-every does not apply to %s: only RevNets reconstruct "
+                 "activations to compare gradients with (leave it out for a ResNet)",
+                 out->arch.name);
         return RB_EXIT_USAGE;
     }
     if (out->arch.input_size != 32) {
