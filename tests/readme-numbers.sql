@@ -107,10 +107,11 @@ SELECT printf('| %s | %s | %.2f | %s | %.2f | %s |', pair,
 FROM v_cifar_table WHERE schedule = 'quick';
 
 -- The gradient angle, stored against reconstructed activations, that the RevNets log.
-SELECT printf('%s on %s: %.1e to %.1e degrees over %d checks',
+SELECT printf('%s on %s: %.1e to %.1e degrees over %d checks, at most %.1e from step 100 on',
               replace(r.arch, 'revnet', 'RevNet'),
               CASE r.dataset WHEN 'cifar10' THEN 'CIFAR-10' ELSE 'CIFAR-100' END,
-              min(m.value), max(m.value), count(*))
+              min(m.value), max(m.value), count(*),
+              max(CASE WHEN m.step >= 100 THEN m.value END))
 FROM metrics m JOIN runs r ON r.id = m.run_id
 WHERE m.name = 'grad_angle_deg' AND r.experiment = 'cifar-quick' AND r.status = 'finished'
 GROUP BY r.id ORDER BY r.id;
