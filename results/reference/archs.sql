@@ -1,4 +1,4 @@
--- revbench results, table archs (schema version 4): 22 rows, one statement a line.
+-- revbench results, table archs (schema version 4): 23 rows, one statement a line.
 -- Written by `revbench export`; load with `revbench import DIR --db PATH`.
 INSERT OR REPLACE INTO archs(name, dataset, n_params, n_layers) VALUES ('resnet-101', 'imagenet', 44541480, 101);
 INSERT OR REPLACE INTO archs(name, dataset, n_params, n_layers) VALUES ('resnet-110', 'cifar10', 1727962, 110);
@@ -15,6 +15,7 @@ INSERT OR REPLACE INTO archs(name, dataset, n_params, n_layers) VALUES ('revnet-
 INSERT OR REPLACE INTO archs(name, dataset, n_params, n_layers) VALUES ('revnet-110', 'cifar10', 1729194, 110);
 INSERT OR REPLACE INTO archs(name, dataset, n_params, n_layers) VALUES ('revnet-164', 'cifar10', 1748778, 164);
 INSERT OR REPLACE INTO archs(name, dataset, n_params, n_layers) VALUES ('revnet-38', 'cifar10', 464890, 38);
+INSERT OR REPLACE INTO archs(name, dataset, n_params, n_layers) VALUES ('revnet-38', 'cifar100', 475060, 38);
 INSERT OR REPLACE INTO archs(name, dataset, n_params, n_layers) VALUES ('revnet-basic-100', 'cifar10', 19422506, 1202);
 INSERT OR REPLACE INTO archs(name, dataset, n_params, n_layers) VALUES ('revnet-basic-12', 'cifar10', 2312490, 146);
 INSERT OR REPLACE INTO archs(name, dataset, n_params, n_layers) VALUES ('revnet-basic-200', 'cifar10', 38865706, 2402);

@@ -1,4 +1,4 @@
--- revbench results, table memory (schema version 4): 422 rows, one statement a line.
+-- revbench results, table memory (schema version 4): 426 rows, one statement a line.
 -- Written by `revbench export`; load with `revbench import DIR --db PATH`.
 INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (1, 'activation_peak', 248209792, 248209792);
 INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (1, 'arena', 255849024, 255849024);
@@ -422,3 +422,7 @@ INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (40, 'par
 INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (40, 'total_peak', 4740037608, 4740037608);
 INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (40, 'transient', 39321600, 39321600);
 INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (40, 'workspace', 2441216, 2441216);
+INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (41, 'arena', 252958400, 252958400);
+INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (41, 'max_rss', 0, 457555968);
+INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (42, 'arena', 311892864, 311892864);
+INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (42, 'max_rss', 0, 520896512);
