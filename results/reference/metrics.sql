@@ -1,4 +1,4 @@
--- revbench results, table metrics (schema version 4): 352 rows, one statement a line.
+-- revbench results, table metrics (schema version 4): 382 rows, one statement a line.
 -- Written by `revbench export`; load with `revbench import DIR --db PATH`.
 INSERT INTO metrics(run_id, step, name, value) VALUES (1, 4, 'images_per_sec', 19.0107985);
 INSERT INTO metrics(run_id, step, name, value) VALUES (1, 4, 'ms_per_step', 5260.16832);
@@ -352,3 +352,33 @@ INSERT INTO metrics(run_id, step, name, value) VALUES (42, 1250, 'train_loss', 2
 INSERT INTO metrics(run_id, step, name, value) VALUES (42, 1500, 'train_loss', 2.4527001557450796);
 INSERT INTO metrics(run_id, step, name, value) VALUES (42, 1750, 'train_loss', 2.3518028740571317);
 INSERT INTO metrics(run_id, step, name, value) VALUES (42, 2000, 'train_loss', 2.346004866044363);
+INSERT INTO metrics(run_id, step, name, value) VALUES (43, 100, 'images_per_sec', 83.36057519835241);
+INSERT INTO metrics(run_id, step, name, value) VALUES (43, 200, 'images_per_sec', 77.35460487444743);
+INSERT INTO metrics(run_id, step, name, value) VALUES (43, 300, 'images_per_sec', 78.39212435577376);
+INSERT INTO metrics(run_id, step, name, value) VALUES (43, 400, 'images_per_sec', 74.08020484757039);
+INSERT INTO metrics(run_id, step, name, value) VALUES (43, 500, 'images_per_sec', 75.44215529543632);
+INSERT INTO metrics(run_id, step, name, value) VALUES (43, 100, 'lr', 0.1);
+INSERT INTO metrics(run_id, step, name, value) VALUES (43, 200, 'lr', 0.1);
+INSERT INTO metrics(run_id, step, name, value) VALUES (43, 300, 'lr', 0.01);
+INSERT INTO metrics(run_id, step, name, value) VALUES (43, 400, 'lr', 0.001);
+INSERT INTO metrics(run_id, step, name, value) VALUES (43, 500, 'lr', 0.001);
+INSERT INTO metrics(run_id, step, name, value) VALUES (43, 100, 'test_error', 85.7);
+INSERT INTO metrics(run_id, step, name, value) VALUES (43, 200, 'test_error', 67.09);
+INSERT INTO metrics(run_id, step, name, value) VALUES (43, 300, 'test_error', 49.339999999999996);
+INSERT INTO metrics(run_id, step, name, value) VALUES (43, 400, 'test_error', 43.279999999999994);
+INSERT INTO metrics(run_id, step, name, value) VALUES (43, 500, 'test_error', 41.49);
+INSERT INTO metrics(run_id, step, name, value) VALUES (43, 100, 'test_loss', 7.417716550781579);
+INSERT INTO metrics(run_id, step, name, value) VALUES (43, 200, 'test_loss', 2.20667262739155);
+INSERT INTO metrics(run_id, step, name, value) VALUES (43, 300, 'test_loss', 1.3380714976826917);
+INSERT INTO metrics(run_id, step, name, value) VALUES (43, 400, 'test_loss', 1.1922394132773855);
+INSERT INTO metrics(run_id, step, name, value) VALUES (43, 500, 'test_loss', 1.160587529055728);
+INSERT INTO metrics(run_id, step, name, value) VALUES (43, 100, 'train_error', 71.41);
+INSERT INTO metrics(run_id, step, name, value) VALUES (43, 200, 'train_error', 59.050000000000004);
+INSERT INTO metrics(run_id, step, name, value) VALUES (43, 300, 'train_error', 50.28);
+INSERT INTO metrics(run_id, step, name, value) VALUES (43, 400, 'train_error', 44.45);
+INSERT INTO metrics(run_id, step, name, value) VALUES (43, 500, 'train_error', 43.07);
+INSERT INTO metrics(run_id, step, name, value) VALUES (43, 100, 'train_loss', 1.9041664755290373);
+INSERT INTO metrics(run_id, step, name, value) VALUES (43, 200, 'train_loss', 1.5898655672777453);
+INSERT INTO metrics(run_id, step, name, value) VALUES (43, 300, 'train_loss', 1.37647024063454);
+INSERT INTO metrics(run_id, step, name, value) VALUES (43, 400, 'train_loss', 1.2269370641971242);
+INSERT INTO metrics(run_id, step, name, value) VALUES (43, 500, 'train_loss', 1.1769679795226549);
