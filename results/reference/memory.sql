@@ -1,4 +1,4 @@
--- revbench results, table memory (schema version 4): 428 rows, one statement a line.
+-- revbench results, table memory (schema version 4): 430 rows, one statement a line.
 -- Written by `revbench export`; load with `revbench import DIR --db PATH`.
 INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (1, 'activation_peak', 248209792, 248209792);
 INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (1, 'arena', 255849024, 255849024);
@@ -428,3 +428,5 @@ INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (42, 'are
 INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (42, 'max_rss', 0, 520896512);
 INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (43, 'arena', 864478016, 864478016);
 INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (43, 'max_rss', 0, 1079570432);
+INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (44, 'arena', 882317056, 882317056);
+INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (44, 'max_rss', 0, 1111846912);

@@ -1,4 +1,4 @@
--- revbench results, table metrics (schema version 4): 382 rows, one statement a line.
+-- revbench results, table metrics (schema version 4): 424 rows, one statement a line.
 -- Written by `revbench export`; load with `revbench import DIR --db PATH`.
 INSERT INTO metrics(run_id, step, name, value) VALUES (1, 4, 'images_per_sec', 19.0107985);
 INSERT INTO metrics(run_id, step, name, value) VALUES (1, 4, 'ms_per_step', 5260.16832);
@@ -382,3 +382,45 @@ INSERT INTO metrics(run_id, step, name, value) VALUES (43, 200, 'train_loss', 1.
 INSERT INTO metrics(run_id, step, name, value) VALUES (43, 300, 'train_loss', 1.37647024063454);
 INSERT INTO metrics(run_id, step, name, value) VALUES (43, 400, 'train_loss', 1.2269370641971242);
 INSERT INTO metrics(run_id, step, name, value) VALUES (43, 500, 'train_loss', 1.1769679795226549);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 1, 'grad_angle_deg', 0.2641715069607489);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 100, 'grad_angle_deg', 0.0034688538744452055);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 200, 'grad_angle_deg', 0.003905088072056418);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 300, 'grad_angle_deg', 0.018653208468095126);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 400, 'grad_angle_deg', 0.052483347206240455);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 500, 'grad_angle_deg', 0.0573568184670143);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 1, 'grad_max_rel_diff', 0.0038760296020281166);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 100, 'grad_max_rel_diff', 9.126927606231134e-05);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 200, 'grad_max_rel_diff', 0.00014050402411736786);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 300, 'grad_max_rel_diff', 0.000627569963992596);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 400, 'grad_max_rel_diff', 0.002256293871564393);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 500, 'grad_max_rel_diff', 0.0028879153325355334);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 100, 'images_per_sec', 55.122461415605734);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 200, 'images_per_sec', 51.96932728867161);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 300, 'images_per_sec', 54.10042614308289);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 400, 'images_per_sec', 53.699871134943464);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 500, 'images_per_sec', 58.62303418295186);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 100, 'lr', 0.1);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 200, 'lr', 0.1);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 300, 'lr', 0.01);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 400, 'lr', 0.001);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 500, 'lr', 0.001);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 100, 'test_error', 85.88);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 200, 'test_error', 73.28);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 300, 'test_error', 58.5);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 400, 'test_error', 44.95);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 500, 'test_error', 42.24);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 100, 'test_loss', 9.057700464967425);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 200, 'test_loss', 3.579085728178033);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 300, 'test_loss', 1.661128921684378);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 400, 'test_loss', 1.2349479928300715);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 500, 'test_loss', 1.1695924879925788);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 100, 'train_error', 69.98);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 200, 'train_error', 58.20000000000001);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 300, 'train_error', 51.800000000000004);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 400, 'train_error', 44.42);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 500, 'train_error', 43.48);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 100, 'train_loss', 1.8640220819401094);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 200, 'train_loss', 1.583235616900585);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 300, 'train_loss', 1.412419634495931);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 400, 'train_loss', 1.2429803288836268);
+INSERT INTO metrics(run_id, step, name, value) VALUES (44, 500, 'train_loss', 1.2029045374549228);
