@@ -322,7 +322,22 @@ Test(db, config_key_and_find_run)
     cr_expect_eq(id, first);
     cr_expect_str_eq(status, "running");
     cr_assert_eq(rb_db_run_end(db, first, "interrupted", "SIGINT"), 0);
-    cr_assert_eq(rb_db_run_resume(db, first), 0);
+    /* Resumed on the same machine and build: the row is unchanged; on another build (another
+     * backend description) its backend and BLAS gain the new ones, once. */
+    cr_assert_eq(rb_db_run_resume(db, first, "cpu; OpenBLAS 0.3.21 x; core Haswell"), 0);
+    cr_assert_eq(rb_db_run_end(db, first, "interrupted", "SIGINT"), 0);
+    cr_assert_eq(rb_db_run_resume(db, first, "cpu-fast; OpenBLAS 0.3.21 y; core Zen"), 0);
+    cr_assert_eq(rb_db_run_end(db, first, "interrupted", "SIGINT"), 0);
+    cr_assert_eq(rb_db_run_resume(db, first, "cpu-fast; OpenBLAS 0.3.21 y; core Zen"), 0);
+    cr_assert_eq(rb_db_run_end(db, first, "interrupted", "SIGINT"), 0);
+    cr_assert_eq(rb_db_run_resume(db, first, "cpu; OpenBLAS 0.3.21 x; core Haswell"), 0);
+    sqlite3 *hr = rb_db_handle(db);
+    cr_expect_eq(scalar(hr, "SELECT count(*) FROM runs WHERE backend = 'cpu; OpenBLAS 0.3.21 x; "
+                            "core Haswell + cpu-fast; OpenBLAS 0.3.21 y; core Zen' AND blas = "
+                            "'OpenBLAS 0.3.21 x + OpenBLAS 0.3.21 y' AND status = 'running' "
+                            "AND instr(git_rev, ' + ') = 0 AND instr(isa, ' + ') = 0"),
+                 1);
+    cr_expect_eq(rb_db_run_resume(db, 12345, "cpu"), -1);
     cr_assert_eq(rb_db_metric(db, first, 100, "test_error", 9.5), 0);
     cr_assert_eq(rb_db_metric(db, first, 200, "test_error", 8.5), 0);
     cr_assert_eq(rb_db_metric(db, first, 300, "test_error", 99), 0);

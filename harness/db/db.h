@@ -78,8 +78,10 @@ int rb_db_find_run(rb_db *db, const rb_run_config *cfg, int64_t *run_id, char *s
  * rv_ctx_describe). Returns 0 and sets *run_id, or -1. */
 int rb_db_run_begin(rb_db *db, const rb_run_config *cfg, const char *backend_desc,
                     int64_t *run_id);
-/* Marks an existing run 'running' again (resume). */
-int rb_db_run_resume(rb_db *db, int64_t run_id);
+/* Marks an existing run 'running' again (resume). Where this process's machine, build or
+ * commit (backend_desc from rv_ctx_describe) differ from what the row holds, the row's columns
+ * gain them, joined by " + ". */
+int rb_db_run_resume(rb_db *db, int64_t run_id, const char *backend_desc);
 /* Sets the checkpoint path of a run. */
 int rb_db_run_set_checkpoint(rb_db *db, int64_t run_id, const char *path);
 /* Ends a run: status 'finished', 'failed' or 'interrupted'; reason may be NULL. */

@@ -204,15 +204,39 @@ static int update_run(rb_db *db, const char *what, const char *sql, int64_t id, 
     return 0;
 }
 
-int rb_db_run_resume(rb_db *db, int64_t run_id)
+/* SQL for "column col, with value ?N added unless it is already one of its ' + '-joined
+ * parts". */
+#define JOINED(col, n)                                                                      \
+    col " = CASE WHEN ?" #n " IS NULL OR ?" #n " = '' OR " col " IS ?" #n                    \
+    " OR instr(' + ' || " col " || ' + ', ' + ' || ?" #n " || ' + ') > 0 THEN " col           \
+    " WHEN coalesce(" col ", '') = '' THEN ?" #n " ELSE " col " || ' + ' || ?" #n " END"
+
+int rb_db_run_resume(rb_db *db, int64_t run_id, const char *backend_desc)
 {
-    char pid[32];
-    snprintf(pid, sizeof pid, "%ld", (long)getpid());
-    return update_run(db, "resuming a run",
-                      "UPDATE runs SET status = 'running', reason = NULL, ended_at = NULL,"
-                      " pid = CAST(?2 AS INTEGER),"
-                      " updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1",
-                      run_id, pid, NULL, NULL);
+    const rb_machine *mach = rb_machine_get();
+    char *blas = describe_field(backend_desc, "OpenBLAS");
+    const rb_db_arg a[] = {
+        RB_DB_ARG_INT(run_id),       RB_DB_ARG_INT(getpid()),
+        RB_DB_ARG_TEXT(mach->hostname), RB_DB_ARG_TEXT(mach->cpu_model),
+        RB_DB_ARG_TEXT(mach->isa),   RB_DB_ARG_TEXT(blas),
+        RB_DB_ARG_TEXT(backend_desc), RB_DB_ARG_TEXT(mach->git_rev),
+        RB_DB_ARG_TEXT(mach->software),
+    };
+    /* A run resumed in another sitting may run on another machine, build or commit: the row
+     * then names every one it ran on, joined by " + ", so that no step is attributed to a
+     * machine it did not run on. (started_at stays the first sitting's: the wall time of a
+     * resumed run includes the pause, and its images_per_sec metrics are the speed.) */
+    int ret = rb_db_exec(db, "resuming a run",
+                         "UPDATE runs SET status = 'running', reason = NULL, ended_at = NULL,"
+                         " pid = ?2, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), "
+                         JOINED("hostname", 3) ", " JOINED("cpu_model", 4) ", "
+                         JOINED("isa", 5) ", " JOINED("blas", 6) ", " JOINED("backend", 7) ", "
+                         JOINED("git_rev", 8) ", " JOINED("software", 9) " WHERE id = ?1",
+                         a, (int)(sizeof a / sizeof a[0]));
+    free(blas);
+    if (ret == 0 && sqlite3_changes(db->h) == 0)
+        return rb_db_fail(db, "resuming a run: no run with id %lld", (long long)run_id);
+    return ret;
 }
 
 int rb_db_run_set_checkpoint(rb_db *db, int64_t run_id, const char *path)

@@ -324,7 +324,7 @@ static rv_status open_run(trainer *t, int64_t resume_id)
         }
         /* Without a checkpoint the run was killed before its first one: start from step 0
          * under the same id. */
-        if (rb_db_run_resume(t->db, t->run_id) != 0 ||
+        if (rb_db_run_resume(t->db, t->run_id, rv_ctx_describe(t->ctx)) != 0 ||
             rb_db_metrics_truncate(t->db, t->run_id, (long)t->prog.step) != 0)
             return db_fail(t, "cannot resume the run");
     }
