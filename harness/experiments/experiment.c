@@ -488,10 +488,9 @@ static int slurm_key(interp *in, const rb_exp_kv *k)
 static int interpret(interp *in, const rb_exp_ini *ps)
 {
     rb_experiment *e = in->e;
-    int have_name = 0, have_kind = 0, settings_line = 0, experiment_header = 0;
+    int have_name = 0, have_kind = 0, experiment_header = 0;
     int experiment_seen[4] = { 0 };
     static const char *const EXPERIMENT_KEYS[] = { "name", "kind", "schedule", "description" };
-    char settings_section[8] = "";
     /* Pass 1: [experiment], so that the kind is known before settings are checked. */
     for (int i = 0; i < ps->n_kvs; i++) {
         rb_exp_kv *k = &ps->kvs[i];
@@ -552,8 +551,6 @@ static int interpret(interp *in, const rb_exp_ini *ps)
                 check_once(in, k, &in->settings_seen_line[si]) ||
                 apply_setting(in, si, k, &in->defaults))
                 return -1;
-            settings_line = k->line;
-            snprintf(settings_section, sizeof settings_section, "%s", own);
         } else if (is_matrix) {
             if (strlen(k->section) - 7 >= sizeof in->mats[0].label && k->section[6] == '.')
                 return errf(in, k->line, "section label '%s' is too long", k->section + 7);
@@ -571,7 +568,6 @@ static int interpret(interp *in, const rb_exp_ini *ps)
                         "slurm)", k->section, own);
         }
     }
-    (void)settings_line;
     if (in->n_mats == 0) return errf(in, 0, "no [matrix] section: nothing to run");
     for (int i = 0; i < in->n_mats; i++)
         if (expand(in, &in->mats[i])) return -1;
