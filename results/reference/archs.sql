@@ -1,8 +1,10 @@
--- revbench results, table archs (schema version 4): 23 rows, one statement a line.
+-- revbench results, table archs (schema version 4): 27 rows, one statement a line.
 -- Written by `revbench export`; load with `revbench import DIR --db PATH`.
 INSERT OR REPLACE INTO archs(name, dataset, n_params, n_layers) VALUES ('resnet-101', 'imagenet', 44541480, 101);
 INSERT OR REPLACE INTO archs(name, dataset, n_params, n_layers) VALUES ('resnet-110', 'cifar10', 1727962, 110);
+INSERT OR REPLACE INTO archs(name, dataset, n_params, n_layers) VALUES ('resnet-110', 'cifar100', 1733812, 110);
 INSERT OR REPLACE INTO archs(name, dataset, n_params, n_layers) VALUES ('resnet-164', 'cifar10', 1703258, 164);
+INSERT OR REPLACE INTO archs(name, dataset, n_params, n_layers) VALUES ('resnet-164', 'cifar100', 1726388, 164);
 INSERT OR REPLACE INTO archs(name, dataset, n_params, n_layers) VALUES ('resnet-32', 'cifar10', 464154, 32);
 INSERT OR REPLACE INTO archs(name, dataset, n_params, n_layers) VALUES ('resnet-32', 'cifar100', 470004, 32);
 INSERT OR REPLACE INTO archs(name, dataset, n_params, n_layers) VALUES ('resnet-basic-100', 'cifar10', 9699674, 602);
@@ -13,7 +15,9 @@ INSERT OR REPLACE INTO archs(name, dataset, n_params, n_layers) VALUES ('resnet-
 INSERT OR REPLACE INTO archs(name, dataset, n_params, n_layers) VALUES ('resnet-basic-6', 'cifar10', 561370, 38);
 INSERT OR REPLACE INTO archs(name, dataset, n_params, n_layers) VALUES ('revnet-104', 'imagenet', 45428072, 104);
 INSERT OR REPLACE INTO archs(name, dataset, n_params, n_layers) VALUES ('revnet-110', 'cifar10', 1729194, 110);
+INSERT OR REPLACE INTO archs(name, dataset, n_params, n_layers) VALUES ('revnet-110', 'cifar100', 1740804, 110);
 INSERT OR REPLACE INTO archs(name, dataset, n_params, n_layers) VALUES ('revnet-164', 'cifar10', 1748778, 164);
+INSERT OR REPLACE INTO archs(name, dataset, n_params, n_layers) VALUES ('revnet-164', 'cifar100', 1794948, 164);
 INSERT OR REPLACE INTO archs(name, dataset, n_params, n_layers) VALUES ('revnet-38', 'cifar10', 464890, 38);
 INSERT OR REPLACE INTO archs(name, dataset, n_params, n_layers) VALUES ('revnet-38', 'cifar100', 475060, 38);
 INSERT OR REPLACE INTO archs(name, dataset, n_params, n_layers) VALUES ('revnet-basic-100', 'cifar10', 19422506, 1202);

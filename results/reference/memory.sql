@@ -1,4 +1,4 @@
--- revbench results, table memory (schema version 4): 430 rows, one statement a line.
+-- revbench results, table memory (schema version 4): 442 rows, one statement a line.
 -- Written by `revbench export`; load with `revbench import DIR --db PATH`.
 INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (1, 'activation_peak', 248209792, 248209792);
 INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (1, 'arena', 255849024, 255849024);
@@ -430,3 +430,15 @@ INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (43, 'are
 INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (43, 'max_rss', 0, 1079570432);
 INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (44, 'arena', 882317056, 882317056);
 INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (44, 'max_rss', 0, 1111846912);
+INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (45, 'arena', 2525551168, 2525551168);
+INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (45, 'max_rss', 0, 2743836672);
+INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (46, 'arena', 2559074560, 2559074560);
+INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (46, 'max_rss', 0, 2791944192);
+INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (47, 'arena', 864548288, 864548288);
+INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (47, 'max_rss', 0, 1080221696);
+INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (48, 'arena', 882528384, 882528384);
+INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (48, 'max_rss', 0, 1112576000);
+INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (49, 'arena', 2525900736, 2525900736);
+INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (49, 'max_rss', 0, 2744520704);
+INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (50, 'arena', 2559700608, 2559700608);
+INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (50, 'max_rss', 0, 2793304064);
