@@ -115,3 +115,10 @@ SELECT printf('%s on %s: %.1e to %.1e degrees over %d checks, at most %.1e from 
 FROM metrics m JOIN runs r ON r.id = m.run_id
 WHERE m.name = 'grad_angle_deg' AND r.experiment = 'cifar-quick' AND r.status = 'finished'
 GROUP BY r.id ORDER BY r.id;
+
+-- The long schedule (cifar-long.ini): the test error of each of its finished runs.
+SELECT printf('%s reached %.2f%% test error (paper %.2f)', replace(r.arch, 'resnet', 'ResNet'),
+              r.final_test_error, p.value)
+FROM runs r JOIN paper p ON p.tbl = 'cifar' AND p.arch = r.arch AND p.dataset = r.dataset
+     AND p.quantity = 'test_error'
+WHERE r.experiment = 'cifar-long' AND r.status = 'finished' AND r.arch = 'resnet-32';

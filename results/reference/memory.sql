@@ -1,4 +1,4 @@
--- revbench results, table memory (schema version 4): 442 rows, one statement a line.
+-- revbench results, table memory (schema version 4): 444 rows, one statement a line.
 -- Written by `revbench export`; load with `revbench import DIR --db PATH`.
 INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (1, 'activation_peak', 248209792, 248209792);
 INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (1, 'arena', 255849024, 255849024);
@@ -442,3 +442,5 @@ INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (49, 'are
 INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (49, 'max_rss', 0, 2744520704);
 INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (50, 'arena', 2559700608, 2559700608);
 INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (50, 'max_rss', 0, 2793304064);
+INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (51, 'arena', 252888128, 252888128);
+INSERT INTO memory(run_id, category, planned_bytes, peak_bytes) VALUES (51, 'max_rss', 0, 458379264);
