@@ -18,7 +18,7 @@ typedef struct {
 } command;
 
 static const command COMMANDS[] = {
-    { "bench", rb_cmd_bench, "training steps: images/s and where a step goes (step); conv shapes against bare GEMM (conv)" },
+    { "bench", rb_cmd_bench, "training steps: images/s and where a step goes (step); conv shapes against bare GEMM (conv); the CPU's FMA peak (peak)" },
     { "info", rb_cmd_info, "parameters, layers and the planned memory of a network, without running it" },
     { "mem", rb_cmd_mem, "a few training steps: planned and measured memory per category, step time" },
     { "angle", rb_cmd_angle, "angle between stored- and reconstructed-activation gradients (RevNets)" },

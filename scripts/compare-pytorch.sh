@@ -109,3 +109,34 @@ awk -v tl="$threads_list" '
       printf "%-10s %-11s %9s %9s\n", f[1], f[2], (a0 > 0 ? sprintf("%.2fx", a1 / a0) : "-"), (b0 > 0 ? sprintf("%.2fx", b1 / b0) : "-")
     }
   }' "$results"
+
+# The ceiling: a step cannot be faster than its convolution work (counted by `bench step`, the
+# same for any implementation of the network that does not cut FLOPs, e.g. with Winograd) at the
+# machine's FMA peak measured now (`bench peak`). ceiling = images/s at that bound; the last
+# column is how far above PyTorch that bound lies, i.e. the largest ratio any direct-convolution
+# implementation could reach here.
+echo
+echo "# ceiling: the convolutions' work per step at the FMA peak (bench peak, measured now)"
+printf '%-7s %-10s %-11s %11s %9s %9s %9s %9s\n' threads net backward "conv GFLOP" "peak" \
+       ceiling "rb/ceil" "ceil/pt"
+for t in $threads_list; do
+  peak=$("$rb" bench peak --threads "$t" --json | sed -n 's/.*"peak_gflops":\([0-9.]*\).*/\1/p')
+  for cfg in "${configs[@]}"; do
+    set -- $cfg
+    work=$("$rb" bench step --arch "$1" --mode "$2" --threads "$t" --steps 1 --json |
+           sed -n 's/.*"conv_gflop_per_step":\([0-9.]*\).*/\1/p')
+    awk -v t="$t" -v net="$1" -v mode="$2" -v work="$work" -v peak="$peak" '
+      function median(list,   n, a, i, j, x) {
+        n = split(list, a, " ")
+        for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { x = a[i]; a[i] = a[j]; a[j] = x }
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+      }
+      $1 == t && $2 == net && $3 == mode { rb = rb " " $4; pt = pt " " $5 }
+      END {
+        ceil = 100 * peak / work
+        a = median(rb); b = median(pt)
+        printf "%-7s %-10s %-11s %11.2f %9.1f %9.1f %9s %9s\n", t, net, mode, work, peak, ceil,
+               sprintf("%.2f", a / ceil), (b > 0 ? sprintf("%.2f", ceil / b) : "-")
+      }' "$results"
+  done
+done

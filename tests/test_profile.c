@@ -1,6 +1,7 @@
 /*
- * test_profile.c: per-op timing (profile.h) and `revbench bench step`, which reports with it.
- * Counts, categories and sums only: no assertion here depends on how fast anything ran.
+ * test_profile.c: per-op timing and counted work (profile.h), `revbench bench step`, which
+ * reports with them, and `revbench bench peak`. Counts, categories, work and sums only: no
+ * assertion here depends on how fast anything ran.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -11,6 +12,7 @@
 
 #include <revnet/activation.h>
 #include <revnet/batchnorm.h>
+#include <revnet/conv.h>
 #include <revnet/model.h>
 #include <revnet/profile.h>
 #include <cjson/cJSON.h>
@@ -50,6 +52,13 @@ static long calls_of(const char *name)
     rv_profile_entry e;
     cr_assert_eq(rv_profile_get(ctx, op_index(name), &e), RV_OK);
     return e.calls;
+}
+
+static double flop_of(const char *name)
+{
+    rv_profile_entry e;
+    cr_assert_eq(rv_profile_get(ctx, op_index(name), &e), RV_OK);
+    return e.flop;
 }
 
 Test(profile, counts_only_while_on_and_not_in_dry_run)
@@ -124,8 +133,52 @@ Test(profile, a_training_step_counts_the_networks_ops)
     cr_expect_eq(calls_of("conv_backward_filter"), 7);
     cr_expect_eq(calls_of("conv_backward_data"), 6);
     cr_expect_eq(calls_of("softmax_xent"), 1);
+
+    /* The counted work: every conv has a forward and a filter gradient of the same
+     * multiply-adds, and a data gradient except the stem (3 -> 16 channels, 3x3, 32x32, batch
+     * 2). All are integers far below 2^53, so the sums are exact. */
+    const double stem_flop = 2.0 * 2 * 16 * 32 * 32 * 3 * 3 * 3;
+    double fwd = flop_of("conv_forward");
+    cr_expect_gt(fwd, stem_flop);
+    cr_expect_eq(flop_of("conv_backward_filter"), fwd);
+    cr_expect_eq(flop_of("conv_backward_data"), fwd - stem_flop);
+    cr_expect_eq(rv_profile_category_flop(ctx, RV_PROFILE_CONV_FWD), fwd);
+    cr_expect_eq(rv_profile_category_flop(ctx, RV_PROFILE_BN), 0.0, "only convs are counted");
+    cr_expect_eq(flop_of("softmax_xent"), 0.0);
     free(x);
     rv_model_destroy(m);
+}
+
+/* One conv call counts 2 x its multiply-adds; a call that fails (bad workspace) counts none,
+ * nor does one with profiling off; a reset zeroes the work with the times. */
+Test(profile, a_conv_counts_its_multiply_adds_once)
+{
+    rv_conv_desc d;
+    cr_assert_eq(rv_conv_desc_init(ctx, &d, 2, 16, 8, 8, 32, 3, 2), RV_OK);
+    size_t ws_bytes = rv_conv_workspace_bytes(ctx, &d);
+    float *in = NULL, *w = NULL, *out = NULL;
+    void *ws = NULL;
+    cr_assert_eq(rv_ctx_alloc(ctx, (void **)&in, 2 * 16 * 8 * 8 * sizeof(float)), RV_OK);
+    cr_assert_eq(rv_ctx_alloc(ctx, (void **)&w, 32 * 16 * 9 * sizeof(float)), RV_OK);
+    cr_assert_eq(rv_ctx_alloc(ctx, (void **)&out, 2 * 32 * 4 * 4 * sizeof(float)), RV_OK);
+    if (ws_bytes) cr_assert_eq(rv_ctx_alloc(ctx, &ws, ws_bytes), RV_OK);
+    memset(in, 0, 2 * 16 * 8 * 8 * sizeof(float)); /* host memory: a CPU context */
+    memset(w, 0, 32 * 16 * 9 * sizeof(float));
+
+    cr_assert_eq(rv_conv_forward(ctx, out, in, w, &d, ws), RV_OK, "%s", rv_ctx_message(ctx));
+    cr_expect_eq(flop_of("conv_forward"), 0.0, "profiling is off");
+    rv_profile_enable(ctx, 1);
+    cr_assert_eq(rv_conv_forward(ctx, out, in, w, &d, ws), RV_OK, "%s", rv_ctx_message(ctx));
+    if (ws_bytes) cr_expect_neq(rv_conv_forward(ctx, out, in, w, &d, NULL), RV_OK);
+    rv_profile_enable(ctx, 0);
+    cr_expect_eq(rv_conv_macs(&d), 2.0 * 32 * 4 * 4 * 16 * 9);
+    cr_expect_eq(flop_of("conv_forward"), 2.0 * rv_conv_macs(&d));
+    rv_profile_reset(ctx);
+    cr_expect_eq(flop_of("conv_forward"), 0.0);
+    rv_ctx_free(ctx, in);
+    rv_ctx_free(ctx, w);
+    rv_ctx_free(ctx, out);
+    rv_ctx_free(ctx, ws);
 }
 
 /* Runs the revbench command line args, its stdout into *out (malloc'ed); the exit status. */
@@ -239,6 +292,24 @@ Test(bench_step, json_fields_and_the_breakdown_add_up, .timeout = 300)
     cr_expect_gt(n_rows, 5);
     cr_expect(saw_filter);
     expect_close(op_sum, ops, "sum of the per-op rows against ops_ms_per_step");
+
+    /* The convolutions' work: the categories add up to the total, the rate is work / time,
+     * and a reversible step recomputes forward convs, so it has at least as much forward work
+     * as filter-gradient work (one of each per conv otherwise). */
+    const cJSON *work = cJSON_GetObjectItemCaseSensitive(f, "gflop_per_step");
+    double fwd = num(work, "conv_fwd", -1), data = num(work, "conv_bwd_data", -1),
+           filter = num(work, "conv_bwd_filter", -1);
+    cr_expect_gt(fwd, 0);
+    cr_expect_gt(data, 0);
+    cr_expect_geq(fwd, filter);
+    cr_expect_null(cJSON_GetObjectItemCaseSensitive(work, "bn"), "batch norm work is not counted");
+    double conv_gflop = num(f, "conv_gflop_per_step", -1);
+    expect_close(fwd + data + filter, conv_gflop, "conv work against its categories");
+    double conv_ms = num(breakdown, "conv_fwd", 0) + num(breakdown, "conv_bwd_data", 0) +
+                     num(breakdown, "conv_bwd_filter", 0);
+    cr_assert_gt(conv_ms, 0);
+    cr_expect_leq(fabs(num(f, "conv_gflops", -1) - conv_gflop * 1e3 / conv_ms),
+                  1e-6 * conv_gflop * 1e3 / conv_ms, "conv_gflops is the work over the time");
     cJSON_Delete(f);
 }
 
@@ -252,6 +323,33 @@ Test(bench_step, no_breakdown_runs_plain_steps_only, .timeout = 300)
         cJSON_GetObjectItemCaseSensitive(f, "breakdown_ms_per_step"), "conv_fwd"));
     cr_expect_null(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(f, "ops"), 0));
     cJSON_Delete(f);
+}
+
+/* The peak's fields, at the widths this CPU has; the peak is the best of their medians. */
+Test(bench_peak, json_fields, .timeout = 120)
+{
+    cJSON *f = revbench_json("bench peak --threads 1 --json");
+    const char *t = text_of(f, "benchmark");
+    cr_assert(t && strcmp(t, "peak") == 0);
+    cr_expect_eq(num(f, "threads", -1), 1);
+    __builtin_cpu_init();
+    double w256 = num(f, "fma256_gflops", -1), w512 = num(f, "fma512_gflops", -1);
+    int has256 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    int has512 = __builtin_cpu_supports("avx512f") != 0;
+    cr_expect_eq(w256 > 0, has256, "fma256 measured exactly when the CPU has it");
+    cr_expect_eq(w512 > 0, has512, "fma512 measured exactly when the CPU has it");
+    cr_expect_geq(num(f, "fma256_best_gflops", 0), w256);
+    cr_expect_eq(num(f, "peak_gflops", -1), fmax(w256, w512));
+    cJSON_Delete(f);
+}
+
+Test(bench_peak, bad_arguments_are_usage_errors)
+{
+    char *text;
+    cr_expect_eq(run_revbench("bench peak --threads 0 2>/dev/null", &text), 2);
+    free(text);
+    cr_expect_eq(run_revbench("bench peak --arch resnet-32 2>/dev/null", &text), 2);
+    free(text);
 }
 
 Test(bench_step, bad_arguments_are_usage_errors)

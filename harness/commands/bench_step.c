@@ -11,7 +11,10 @@
  *                   are slower there and are not used for images/s); per step: each op's time
  *                   and calls, their sum per category, and the time outside every op (step
  *                   wall time minus the ops' sum: host code between ops, the memory plan's
- *                   bookkeeping), so that categories + outside = the profiled step time.
+ *                   bookkeeping), so that categories + outside = the profiled step time; and
+ *                   the convolutions' work (2 x multiply-adds) and the GFLOP/s they reached,
+ *                   to set beside the machine's FMA peak (`revbench bench peak`): a step can
+ *                   not be faster than its convolution work at that peak.
  * Owns its context, model and host batch for the duration of the command.
  */
 #include <stdio.h>
@@ -109,7 +112,11 @@ rv_status rb_bench_step_measure(rv_ctx *ctx, rv_model *m, rv_backward_mode mode,
         out->mean_ms = plain_sum / steps;
         out->profiled_ms = breakdown ? prof_sum / steps : 0.0;
         for (int c = 0; c < RV_PROFILE_N_CATEGORIES; c++)
+        {
             out->category_ms[c] = rv_profile_category_ms(ctx, (rv_profile_category)c) / steps;
+            out->category_flop[c] =
+                rv_profile_category_flop(ctx, (rv_profile_category)c) / steps;
+        }
         out->ops_ms = rv_profile_total_ms(ctx) / steps;
         out->outside_ms = out->profiled_ms - out->ops_ms;
     }
@@ -136,13 +143,31 @@ static void print_text(rv_ctx *ctx, const rv_arch *arch, rv_backward_mode mode, 
     if (!b->breakdown) return;
     printf("%d profiled steps, alternating with them: %.1f ms/step\n\n", b->steps,
            b->profiled_ms);
-    printf("  %-36s %10s %7s\n", "where a profiled step goes", "ms/step", "share");
-    for (int c = 0; c < RV_PROFILE_N_CATEGORIES; c++)
-        printf("  %-36s %10.2f %6.1f%%\n", CATEGORY_LABELS[c], b->category_ms[c],
+    printf("  %-36s %10s %7s %10s %9s\n", "where a profiled step goes", "ms/step", "share",
+           "GFLOP/step", "GFLOP/s");
+    double conv_ms = 0.0, conv_flop = 0.0;
+    for (int c = 0; c < RV_PROFILE_N_CATEGORIES; c++) {
+        printf("  %-36s %10.2f %6.1f%%", CATEGORY_LABELS[c], b->category_ms[c],
                100.0 * b->category_ms[c] / b->profiled_ms);
+        if (b->category_flop[c] > 0.0)
+            printf(" %10.2f %9.1f", b->category_flop[c] / 1e9,
+                   rb_gflops(b->category_flop[c], b->category_ms[c]));
+        printf("\n");
+        if (b->category_flop[c] > 0.0) {
+            conv_ms += b->category_ms[c];
+            conv_flop += b->category_flop[c];
+        }
+    }
     printf("  %-36s %10.2f %6.1f%%\n", "outside every op", b->outside_ms,
            100.0 * b->outside_ms / b->profiled_ms);
-    printf("  %-36s %10.2f\n\n", "step", b->profiled_ms);
+    printf("  %-36s %10.2f\n", "step", b->profiled_ms);
+    if (conv_flop > 0.0) {
+        printf("  convolutions: %.2f GFLOP per step in %.2f ms, %.1f GFLOP/s", conv_flop / 1e9,
+               conv_ms, rb_gflops(conv_flop, conv_ms));
+        if (on_cpu) printf(" (the FMA peak: `revbench bench peak --threads %d`)", threads);
+        printf("\n");
+    }
+    printf("\n");
     printf("  %-22s %-16s %10s %10s %7s\n", "op", "category", "calls/step", "ms/step", "share");
     for (int i = 0; i < rv_profile_n_ops(); i++) {
         rv_profile_entry e;
@@ -184,6 +209,19 @@ static void print_json(rv_ctx *ctx, const rv_arch *arch, rv_backward_mode mode, 
     for (int c = 0; c < RV_PROFILE_N_CATEGORIES; c++)
         rb_json_num(&j, rv_profile_category_name((rv_profile_category)c), b->category_ms[c]);
     rb_json_object_end(&j);
+    /* The counted work, for the categories that have it (the convolutions). */
+    double conv_ms = 0.0, conv_flop = 0.0;
+    rb_json_object_begin(&j, "gflop_per_step");
+    for (int c = 0; c < RV_PROFILE_N_CATEGORIES; c++) {
+        if (b->category_flop[c] <= 0.0) continue;
+        rb_json_num(&j, rv_profile_category_name((rv_profile_category)c),
+                    b->category_flop[c] / 1e9);
+        conv_ms += b->category_ms[c];
+        conv_flop += b->category_flop[c];
+    }
+    rb_json_object_end(&j);
+    rb_json_num(&j, "conv_gflop_per_step", conv_flop / 1e9);
+    rb_json_num(&j, "conv_gflops", conv_flop > 0.0 ? rb_gflops(conv_flop, conv_ms) : 0.0);
     rb_json_array_begin(&j, "ops");
     for (int i = 0; i < rv_profile_n_ops(); i++) {
         rv_profile_entry e;
@@ -193,6 +231,7 @@ static void print_json(rv_ctx *ctx, const rv_arch *arch, rv_backward_mode mode, 
         rb_json_str(&j, "category", rv_profile_category_name(e.category));
         rb_json_num(&j, "calls_per_step", (double)e.calls / b->steps);
         rb_json_num(&j, "ms_per_step", e.ms / b->steps);
+        if (e.flop > 0.0) rb_json_num(&j, "gflop_per_step", e.flop / b->steps / 1e9);
         rb_json_object_end(&j);
     }
     rb_json_array_end(&j);

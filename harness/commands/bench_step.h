@@ -17,6 +17,8 @@ typedef struct {
     double mean_ms;
     double profiled_ms; /* profiled steps: mean wall time */
     double category_ms[RV_PROFILE_N_CATEGORIES]; /* profiled steps: the ops' time per category */
+    double category_flop[RV_PROFILE_N_CATEGORIES]; /* and their counted work per step (the
+                                                      convolutions'; 0 for the rest) */
     double ops_ms;      /* the sum of category_ms */
     double outside_ms;  /* profiled_ms - ops_ms: time outside every op */
 } rb_step_bench;

@@ -1,9 +1,10 @@
 /*
- * cmd_bench.c: `revbench bench conv|step`. `bench step` (whole training steps and where they
- * go) is in bench_step.c; this file holds `bench conv`, which times the CPU convolution on every distinct conv shape
- * of ResNet-32 and RevNet-38 (CIFAR, 32x32 inputs) against one bare cblas_sgemm call of the
- * GEMM shape the im2col method computes, so that the overhead of im2col, col2im and the
- * per-image split is visible:
+ * cmd_bench.c: `revbench bench conv|step|peak`. `bench step` (whole training steps and where
+ * they go) is in bench_step.c, `bench peak` (the CPU's FMA peak) in bench_peak.c; this file
+ * holds `bench conv`, which times the CPU convolution on every distinct conv shape of
+ * ResNet-32 and RevNet-38 (CIFAR, 32x32 inputs) against one bare cblas_sgemm call of the GEMM
+ * shape the im2col method computes, so that the overhead of im2col, col2im and the per-image
+ * split is visible:
  *   forward          M = K, N = batch*P*Q, inner = C*R*S   (out = W * col)
  *   backward-data    M = C*R*S, N = batch*P*Q, inner = K   (col = W^T * d_out)
  *   backward-filter  M = K, N = C*R*S, inner = batch*P*Q   (d_w += d_out * col^T)
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "commands/bench_peak.h"
 #include "commands/bench_step.h"
 #include "commands/commands.h"
 #include "commands/model_cli.h"
@@ -36,7 +38,7 @@ extern void openblas_set_num_threads(int);
 #define CMD "bench"
 #define WARMUP_CALLS 2
 
-static const char *const SUBS[] = { "conv", "step", NULL };
+static const char *const SUBS[] = { "conv", "step", "peak", NULL };
 
 typedef struct {
     const char *name;
@@ -72,6 +74,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: revbench bench step --arch A ...  (revbench bench step --help)\n"
+            "       revbench bench peak [--threads T] [--json]  (revbench bench peak --help)\n"
             "       revbench bench conv [--device cpu|cuda] [--batch B] [--threads T] [--reps N]\n"
             "                           [--backend fast|ref] [--json]\n\n"
             "Times the convolution (forward, backward-data, backward-filter) on every distinct\n"
@@ -221,7 +224,6 @@ fail:
     return rc;
 }
 
-static double gflops(double flop, double ms) { return flop / (ms * 1e6); }
 
 /* The run's settings line: threads matter on the CPU only. */
 static void print_settings(int on_cpu, int batch, int threads, int reps)
@@ -248,9 +250,10 @@ static void print_table(const bench_row *rows, int n, int on_cpu, int batch, int
         const bench_row *r = &rows[i];
         printf("%-17s %-19s %-10s %6d %7d %6d %9.3f %8.1f ",
                r->dir == 0 ? SHAPES[r->shape].name : "", r->dir == 0 ? SHAPES[r->shape].nets : "",
-               DIR_NAMES[r->dir], r->M, r->N, r->Kin, r->conv_ms, gflops(r->flop, r->conv_ms));
+               DIR_NAMES[r->dir], r->M, r->N, r->Kin, r->conv_ms,
+               rb_gflops(r->flop, r->conv_ms));
         if (on_cpu)
-            printf("%9.3f %8.1f %5.0f%%\n", r->gemm_ms, gflops(r->flop, r->gemm_ms),
+            printf("%9.3f %8.1f %5.0f%%\n", r->gemm_ms, rb_gflops(r->flop, r->gemm_ms),
                    100.0 * r->gemm_ms / r->conv_ms);
         else
             printf("%9s %8s %6s\n", "-", "-", "-");
@@ -259,10 +262,10 @@ static void print_table(const bench_row *rows, int n, int on_cpu, int batch, int
         flop_total += r->flop;
     }
     printf("\ntotal fwd+bwd: conv %.2f ms = %.1f GFLOP/s", conv_total,
-           gflops(flop_total, conv_total));
+           rb_gflops(flop_total, conv_total));
     if (on_cpu)
         printf(", bare GEMM %.2f ms = %.1f GFLOP/s, ratio %.0f%%", gemm_total,
-               gflops(flop_total, gemm_total), 100.0 * gemm_total / conv_total);
+               rb_gflops(flop_total, gemm_total), 100.0 * gemm_total / conv_total);
     printf("\n");
 }
 
@@ -292,10 +295,10 @@ static void print_json(const bench_row *rows, int n, int on_cpu, int batch, int 
         rb_json_int(&j, "N", r->N);
         rb_json_int(&j, "K", r->Kin);
         rb_json_num(&j, "conv_ms", r->conv_ms);
-        rb_json_num(&j, "conv_gflops", gflops(r->flop, r->conv_ms));
+        rb_json_num(&j, "conv_gflops", rb_gflops(r->flop, r->conv_ms));
         if (on_cpu) {
             rb_json_num(&j, "gemm_ms", r->gemm_ms);
-            rb_json_num(&j, "gemm_gflops", gflops(r->flop, r->gemm_ms));
+            rb_json_num(&j, "gemm_gflops", rb_gflops(r->flop, r->gemm_ms));
             rb_json_num(&j, "ratio", r->gemm_ms / r->conv_ms);
         }
         rb_json_object_end(&j);
@@ -306,10 +309,10 @@ static void print_json(const bench_row *rows, int n, int on_cpu, int batch, int 
     rb_json_array_end(&j);
     rb_json_object_begin(&j, "total");
     rb_json_num(&j, "conv_ms", conv_total);
-    rb_json_num(&j, "conv_gflops", gflops(flop_total, conv_total));
+    rb_json_num(&j, "conv_gflops", rb_gflops(flop_total, conv_total));
     if (on_cpu) {
         rb_json_num(&j, "gemm_ms", gemm_total);
-        rb_json_num(&j, "gemm_gflops", gflops(flop_total, gemm_total));
+        rb_json_num(&j, "gemm_gflops", rb_gflops(flop_total, gemm_total));
         rb_json_num(&j, "ratio", gemm_total / conv_total);
     }
     rb_json_object_end(&j);
@@ -319,7 +322,7 @@ static void print_json(const bench_row *rows, int n, int on_cpu, int batch, int 
 int rb_cmd_bench(int argc, char **argv)
 {
     if (argc < 2) {
-        rb_cli_error(CMD, "which benchmark? valid: conv, step (see revbench bench --help)");
+        rb_cli_error(CMD, "which benchmark? valid: conv, step, peak (see revbench bench --help)");
         return RB_EXIT_USAGE;
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -329,6 +332,7 @@ int rb_cmd_bench(int argc, char **argv)
     int sub = rb_cli_parse_choice(CMD, "benchmark", argv[1], SUBS);
     if (sub < 0) return RB_EXIT_USAGE;
     if (sub == 1) return rb_bench_step(argc - 1, argv + 1);
+    if (sub == 2) return rb_bench_peak(argc - 1, argv + 1);
 
     long batch = 100, threads = 2, reps = 15;
     int json = 0, dev = RV_DEVICE_CPU;

@@ -30,3 +30,5 @@ double rb_median(double *v, int n)
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
+
+double rb_gflops(double flop, double ms) { return ms > 0.0 ? flop / (ms * 1e6) : 0.0; }

@@ -47,6 +47,9 @@ typedef struct {
     rv_profile_category category;
     long calls;                   /* calls timed (outermost calls while profiling was on) */
     double ms;                    /* their summed wall time */
+    double flop;                  /* their arithmetic work, where it is counted: the
+                                     convolutions' 2 x multiply-adds (rv_conv_macs) for each
+                                     pass; 0 for every other op */
 } rv_profile_entry;
 
 /* Turns timing on (on != 0) or off. Counters are kept when it is turned off. */
@@ -63,5 +66,9 @@ rv_status rv_profile_get(rv_ctx *ctx, int i, rv_profile_entry *out);
 /* Summed time of the ops of one category / of every op since the last reset. */
 double rv_profile_category_ms(const rv_ctx *ctx, rv_profile_category c);
 double rv_profile_total_ms(const rv_ctx *ctx);
+/* Summed counted work (floating-point operations) of the ops of one category: the three
+ * convolution categories have it, the others are 0. Work / time is the rate a backend reached
+ * on those ops, to set beside the machine's peak (`revbench bench peak`). */
+double rv_profile_category_flop(const rv_ctx *ctx, rv_profile_category c);
 
 #endif

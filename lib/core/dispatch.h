@@ -42,6 +42,7 @@ typedef struct {
     int depth;              /* ops in progress on this context: only depth 1 is timed */
     long calls[RV_OP_N];
     double ms[RV_OP_N];
+    double flop[RV_OP_N];   /* counted work of the timed calls (RV_DISPATCH_COUNTED) */
 } rv_profile_state;
 
 /* The context's counters (context.c). */
@@ -52,12 +53,15 @@ rv_profile_state *rv_ctx_profile_state(rv_ctx *ctx);
  * run when it fails, and rv_profile_end must still be called with that status. */
 rv_status rv_profile_begin(rv_ctx *ctx, rv_profile_state *p, double *t0_ms);
 /* Closes it: synchronizes again (so the op's own queued work is inside the interval), adds the
- * time to op's total when this was the outermost call, and returns s, or the second
- * synchronization's failure when s is RV_OK. */
+ * time and flop (the call's arithmetic work, 0 where it is not counted) to op's totals when
+ * this was the outermost call and it succeeded (a failed call's time is still added: it was
+ * spent), and returns s, or the second synchronization's failure when s is RV_OK. */
 rv_status rv_profile_end(rv_ctx *ctx, rv_profile_state *p, rv_op_id op, double t0_ms,
-                         rv_status s);
+                         double flop, rv_status s);
 
-#define RV_DISPATCH(ctx, fn, ...)                                                         \
+/* RV_DISPATCH_COUNTED: RV_DISPATCH for an op whose arithmetic work is counted; flop is an
+ * expression evaluated only while profiling is on. */
+#define RV_DISPATCH_COUNTED(ctx, fn, flop, ...)                                           \
     do {                                                                                  \
         if (rv_ctx_dry_run(ctx)) return RV_OK;                                            \
         rv_profile_state *prof_ = rv_ctx_profile_state(ctx);                              \
@@ -65,7 +69,9 @@ rv_status rv_profile_end(rv_ctx *ctx, rv_profile_state *p, rv_op_id op, double t
         double t0_ms_;                                                                    \
         rv_status s_ = rv_profile_begin((ctx), prof_, &t0_ms_);                           \
         if (s_ == RV_OK) s_ = rv_ctx_backend(ctx)->fn((ctx), __VA_ARGS__);                \
-        return rv_profile_end((ctx), prof_, RV_OP_##fn, t0_ms_, s_);                      \
+        return rv_profile_end((ctx), prof_, RV_OP_##fn, t0_ms_, (flop), s_);              \
     } while (0)
+
+#define RV_DISPATCH(ctx, fn, ...) RV_DISPATCH_COUNTED(ctx, fn, 0.0, __VA_ARGS__)
 
 #endif

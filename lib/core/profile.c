@@ -49,6 +49,7 @@ void rv_profile_reset(rv_ctx *ctx)
     rv_profile_state *p = rv_ctx_profile_state(ctx);
     memset(p->calls, 0, sizeof p->calls);
     memset(p->ms, 0, sizeof p->ms);
+    memset(p->flop, 0, sizeof p->flop);
 }
 
 int rv_profile_n_ops(void) { return RV_OP_N; }
@@ -65,6 +66,7 @@ rv_status rv_profile_get(rv_ctx *ctx, int i, rv_profile_entry *out)
     out->category = OP_CATEGORIES[i];
     out->calls = p->calls[i];
     out->ms = p->ms[i];
+    out->flop = p->flop[i];
     return RV_OK;
 }
 
@@ -75,6 +77,16 @@ double rv_profile_category_ms(const rv_ctx *ctx, rv_profile_category c)
     double sum = 0.0;
     for (int i = 0; i < RV_OP_N; i++)
         if (OP_CATEGORIES[i] == c) sum += p->ms[i];
+    return sum;
+}
+
+double rv_profile_category_flop(const rv_ctx *ctx, rv_profile_category c)
+{
+    if (!ctx) return 0.0;
+    const rv_profile_state *p = rv_ctx_profile_state((rv_ctx *)ctx);
+    double sum = 0.0;
+    for (int i = 0; i < RV_OP_N; i++)
+        if (OP_CATEGORIES[i] == c) sum += p->flop[i];
     return sum;
 }
 
@@ -98,11 +110,12 @@ rv_status rv_profile_begin(rv_ctx *ctx, rv_profile_state *p, double *t0_ms)
 }
 
 rv_status rv_profile_end(rv_ctx *ctx, rv_profile_state *p, rv_op_id op, double t0_ms,
-                         rv_status s)
+                         double flop, rv_status s)
 {
     if (--p->depth > 0) return s;
     rv_status sync = rv_ctx_sync(ctx);
     p->ms[op] += now_ms() - t0_ms;
     p->calls[op]++;
+    if (s == RV_OK) p->flop[op] += flop;
     return s != RV_OK ? s : sync;
 }

@@ -108,7 +108,7 @@ rv_status rv_conv_forward(rv_ctx *ctx, float *out, const float *in, const float 
 {
     rv_status s = CHECK_PASS(ctx, "rv_conv_forward", d, 0.0f, ws, out, in, w);
     if (s != RV_OK) return s;
-    RV_DISPATCH(ctx, conv_forward, out, in, w, d, ws);
+    RV_DISPATCH_COUNTED(ctx, conv_forward, 2.0 * rv_conv_macs(d), out, in, w, d, ws);
 }
 
 rv_status rv_conv_backward_data(rv_ctx *ctx, float *d_in, const float *d_out, const float *w,
@@ -116,7 +116,8 @@ rv_status rv_conv_backward_data(rv_ctx *ctx, float *d_in, const float *d_out, co
 {
     rv_status s = CHECK_PASS(ctx, "rv_conv_backward_data", d, beta, ws, d_in, d_out, w);
     if (s != RV_OK) return s;
-    RV_DISPATCH(ctx, conv_backward_data, d_in, d_out, w, d, beta, ws);
+    RV_DISPATCH_COUNTED(ctx, conv_backward_data, 2.0 * rv_conv_macs(d), d_in, d_out, w, d, beta,
+                        ws);
 }
 
 rv_status rv_conv_backward_filter(rv_ctx *ctx, float *d_w, const float *d_out, const float *in,
@@ -124,5 +125,5 @@ rv_status rv_conv_backward_filter(rv_ctx *ctx, float *d_w, const float *d_out, c
 {
     rv_status s = CHECK_PASS(ctx, "rv_conv_backward_filter", d, 0.0f, ws, d_w, d_out, in);
     if (s != RV_OK) return s;
-    RV_DISPATCH(ctx, conv_backward_filter, d_w, d_out, in, d, ws);
+    RV_DISPATCH_COUNTED(ctx, conv_backward_filter, 2.0 * rv_conv_macs(d), d_w, d_out, in, d, ws);
 }
