@@ -117,8 +117,9 @@ WHERE m.name = 'grad_angle_deg' AND r.experiment = 'cifar-quick' AND r.status = 
 GROUP BY r.id ORDER BY r.id;
 
 -- The long schedule (cifar-long.ini): the test error of each of its finished runs.
-SELECT printf('%s reached %.2f%% test error (paper %.2f)', replace(r.arch, 'resnet', 'ResNet'),
+SELECT printf('%s reached %.2f%% test error (paper %.2f)',
+              replace(replace(r.arch, 'resnet', 'ResNet'), 'revnet', 'RevNet'),
               r.final_test_error, p.value)
 FROM runs r JOIN paper p ON p.tbl = 'cifar' AND p.arch = r.arch AND p.dataset = r.dataset
      AND p.quantity = 'test_error'
-WHERE r.experiment = 'cifar-long' AND r.status = 'finished' AND r.arch = 'resnet-32';
+WHERE r.experiment = 'cifar-long' AND r.status = 'finished';
