@@ -70,24 +70,23 @@ rv_status rv_profile_get(rv_ctx *ctx, int i, rv_profile_entry *out)
     return RV_OK;
 }
 
-double rv_profile_category_ms(const rv_ctx *ctx, rv_profile_category c)
+/* The sum of per-op counters v over the ops of category c. */
+static double category_sum(const double *v, rv_profile_category c)
 {
-    if (!ctx) return 0.0;
-    const rv_profile_state *p = rv_ctx_profile_state((rv_ctx *)ctx);
     double sum = 0.0;
     for (int i = 0; i < RV_OP_N; i++)
-        if (OP_CATEGORIES[i] == c) sum += p->ms[i];
+        if (OP_CATEGORIES[i] == c) sum += v[i];
     return sum;
+}
+
+double rv_profile_category_ms(const rv_ctx *ctx, rv_profile_category c)
+{
+    return ctx ? category_sum(rv_ctx_profile_state((rv_ctx *)ctx)->ms, c) : 0.0;
 }
 
 double rv_profile_category_flop(const rv_ctx *ctx, rv_profile_category c)
 {
-    if (!ctx) return 0.0;
-    const rv_profile_state *p = rv_ctx_profile_state((rv_ctx *)ctx);
-    double sum = 0.0;
-    for (int i = 0; i < RV_OP_N; i++)
-        if (OP_CATEGORIES[i] == c) sum += p->flop[i];
-    return sum;
+    return ctx ? category_sum(rv_ctx_profile_state((rv_ctx *)ctx)->flop, c) : 0.0;
 }
 
 double rv_profile_total_ms(const rv_ctx *ctx)
